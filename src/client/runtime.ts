@@ -1,0 +1,141 @@
+/**
+ * The client runtime: receives instructions, runs the trainer, and answers. The same runtime runs
+ * in a simulated virtual client, a Node process and a browser tab. Client-side layers (DP,
+ * compression, secure aggregation) wrap its handler as middleware.
+ */
+import type { Config, ErrorReply, EvaluateInstruction, EvaluateReply, MessageBase, TrainInstruction, TrainReply } from '../core/messages.js';
+import { checkHeader } from '../core/messages.js';
+import { FederaError, describeError, isFederaError } from '../core/errors.js';
+import { assertFinite, subtract } from '../core/kernels.js';
+import type { Dataset } from '../data/dataset.js';
+import type { Trainer } from './trainer.js';
+
+export type MessageHandler = (message: MessageBase) => Promise<MessageBase>;
+
+/** A client-side layer: wraps the next handler (e.g. clip and noise the update on its way out). */
+export type ClientLayer = (next: MessageHandler, client: ClientInfo) => MessageHandler;
+
+export interface ClientInfo {
+  readonly clientId: string;
+}
+
+export interface ClientData {
+  train: Dataset;
+  /** Local validation split for federated evaluation. */
+  validation?: Dataset;
+}
+
+export interface ClientRuntimeOptions {
+  clientId: string;
+  trainer: Trainer;
+  data: ClientData;
+  /** Outermost first: layers[0] sees the instruction first and the reply last. */
+  layers?: readonly ClientLayer[];
+  /** Defaults for instruction config keys the server does not send. */
+  defaults?: Partial<TrainSettings>;
+}
+
+export interface TrainSettings {
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  proximalMu: number;
+}
+
+const DEFAULT_SETTINGS: TrainSettings = { epochs: 1, batchSize: 32, learningRate: 0.01, proximalMu: 0 };
+
+export class ClientRuntime {
+  readonly clientId: string;
+  private readonly handler: MessageHandler;
+  private readonly o: ClientRuntimeOptions;
+
+  constructor(options: ClientRuntimeOptions) {
+    this.o = options;
+    this.clientId = options.clientId;
+    let h: MessageHandler = (m) => this.dispatch(m);
+    const layers = options.layers ?? [];
+    for (let i = layers.length - 1; i >= 0; i--) h = layers[i](h, { clientId: options.clientId });
+    this.handler = h;
+  }
+
+  /** Handles one instruction. Never throws: a failure becomes an `error` reply with a code and reason. */
+  async handle(message: MessageBase): Promise<MessageBase> {
+    try {
+      return await this.handler(message);
+    } catch (e) {
+      const m = message as Partial<MessageBase>;
+      const reply: ErrorReply = {
+        type: 'error',
+        runId: typeof m.runId === 'string' ? m.runId : '',
+        round: typeof m.round === 'number' ? m.round : 0,
+        code: isFederaError(e) ? e.code : 'client_exception',
+        message: describeError(e),
+      };
+      return reply;
+    }
+  }
+
+  private async dispatch(message: MessageBase): Promise<MessageBase> {
+    checkHeader(message, `client ${this.clientId}`);
+    switch (message.type) {
+      case 'train':
+        return this.train(message as TrainInstruction);
+      case 'evaluate':
+        return this.evaluate(message as EvaluateInstruction);
+      default:
+        throw new FederaError('unsupported', `client ${this.clientId}: no handler for message type "${message.type}"`);
+    }
+  }
+
+  private checkParams(params: unknown, where: string): Float32Array {
+    if (!(params instanceof Float32Array)) throw new FederaError('malformed_message', `${where}: params is not a Float32Array`);
+    this.o.trainer.layout.check(params, `${where}: params`);
+    assertFinite(params, `${where}: params`);
+    return params;
+  }
+
+  private async train(m: TrainInstruction): Promise<TrainReply> {
+    const where = `client ${this.clientId} train (round ${m.round})`;
+    const params = this.checkParams(m.params, where);
+    const s = trainSettings(m.config, { ...DEFAULT_SETTINGS, ...this.o.defaults }, where);
+    const trainer = this.o.trainer;
+    trainer.setParameters(params);
+    const outcome = await trainer.fit(this.o.data.train, {
+      epochs: s.epochs,
+      batchSize: s.batchSize,
+      learningRate: s.learningRate,
+      proximalMu: s.proximalMu,
+      seed: typeof m.config.seed === 'number' || typeof m.config.seed === 'string' ? m.config.seed : `${this.clientId}/${m.round}`,
+    });
+    const update = subtract(trainer.getParameters(), params);
+    return { type: 'train_result', runId: m.runId, round: m.round, update, numExamples: outcome.numExamples, metrics: outcome.metrics };
+  }
+
+  private async evaluate(m: EvaluateInstruction): Promise<EvaluateReply> {
+    const where = `client ${this.clientId} evaluate (round ${m.round})`;
+    const params = this.checkParams(m.params, where);
+    const data = this.o.data.validation;
+    if (!data || data.y.length === 0) {
+      return { type: 'evaluate_result', runId: m.runId, round: m.round, loss: 0, numExamples: 0, metrics: {} };
+    }
+    this.o.trainer.setParameters(params);
+    const r = await this.o.trainer.evaluate(data);
+    return { type: 'evaluate_result', runId: m.runId, round: m.round, loss: r.loss, numExamples: r.numExamples, metrics: r.metrics };
+  }
+}
+
+/** Reads the training settings from an instruction's config, with defaults; wrong types are errors. */
+export function trainSettings(config: Config, defaults: TrainSettings, where: string): TrainSettings {
+  const num = (key: keyof TrainSettings, ok: (v: number) => boolean, expected: string): number => {
+    const v = config[key];
+    if (v === undefined) return defaults[key];
+    if (typeof v !== 'number' || !ok(v)) throw new FederaError('invalid_config', `${where}: config.${key} must be ${expected}, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  return {
+    epochs: num('epochs', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'),
+    batchSize: num('batchSize', (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1'),
+    learningRate: num('learningRate', (v) => Number.isFinite(v) && v > 0, 'a number > 0'),
+    proximalMu: num('proximalMu', (v) => Number.isFinite(v) && v >= 0, 'a number ≥ 0'),
+  };
+}

@@ -1,0 +1,43 @@
+/**
+ * The model-agnostic trainer interface: the only thing a client runtime needs from an ML library.
+ */
+import type { ParamLayout } from '../core/params.js';
+import type { Dataset } from '../data/dataset.js';
+import type { Metrics } from '../core/messages.js';
+
+export interface FitOptions {
+  /** Local epochs over the client's training data. */
+  epochs: number;
+  batchSize: number;
+  learningRate: number;
+  /** FedProx: adds mu/2·‖w − w_global‖² to the local loss, w_global being the parameters set before fit. 0 disables it. */
+  proximalMu?: number;
+  /** Seed for local shuffling; the same seed and data give the same training. */
+  seed?: number | string;
+}
+
+export interface FitOutcome {
+  /** Examples seen per epoch (the client's training set size). */
+  numExamples: number;
+  /** Averaged over the last epoch; `loss` at least. */
+  metrics: Metrics;
+}
+
+export interface EvaluateOutcome {
+  loss: number;
+  numExamples: number;
+  metrics: Metrics;
+}
+
+export interface Trainer {
+  /** Names, shapes and order of the parameters in the flat array. */
+  readonly layout: ParamLayout;
+  /** A fresh copy of the current parameters. */
+  getParameters(): Float32Array;
+  /** Copies `params` into the model; never keeps a reference to the array. */
+  setParameters(params: Float32Array): void;
+  fit(data: Dataset, options: FitOptions): Promise<FitOutcome>;
+  evaluate(data: Dataset, options?: { batchSize?: number }): Promise<EvaluateOutcome>;
+  /** Frees resources (tensors, workers). The trainer is unusable afterwards. */
+  dispose(): void;
+}

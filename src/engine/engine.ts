@@ -1,0 +1,270 @@
+/**
+ * The round engine: runs rounds of a workflow over a `Grid`, evaluates, and keeps the history.
+ * It knows nothing of the transport: simulation and deployment run this same code.
+ */
+import type { EvaluateInstruction, EvaluateReply, MessageBase } from '../core/messages.js';
+import { checkExampleCount, checkMetrics } from '../core/messages.js';
+import { makeParams, type Params } from '../core/params.js';
+import { Rng } from '../core/rng.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import { FederaError, describeError } from '../core/errors.js';
+import type { EvaluateResult, Strategy } from '../strategy/strategy.js';
+import type { Grid } from './grid.js';
+import { exchange, now, type ClientFailure, type ExchangeOptions, type ExchangeRequest } from './exchange.js';
+import { checkSamplingOptions, planSampling, sampleClients, type SamplingOptions } from './sampling.js';
+import type { EvaluationRecord, FederatedEvaluationRecord, RoundRecord } from './history.js';
+import { FederatedTrainWorkflow, type RoundContext, type TrainWorkflow } from './workflow.js';
+
+export interface EvaluationOptions extends SamplingOptions {
+  /** Run federated evaluation every this many rounds (default 1); 0 turns it off. */
+  every?: number;
+}
+
+export interface EngineOptions {
+  grid: Grid;
+  strategy: Strategy;
+  initialParams: Params;
+  rounds: number;
+  /** Seeds client sampling and per-client training seeds. */
+  seed: number | string;
+  runId?: string;
+  /** Training client selection (default fraction 0.1, at least 2). */
+  sampling?: SamplingOptions;
+  /** Over-selection (Bonawitz et al. 2019): select ⌈k·(1+o)⌉ and close after k accepted results. Default 0. */
+  overSelection?: number;
+  /** Federated evaluation; `false` turns it off. Defaults to the training sampling, every round. */
+  evaluation?: EvaluationOptions | false;
+  /** Central evaluation (strategy.evaluate) every this many rounds (default 1); also run once before round 1. */
+  centralEvaluationEvery?: number;
+  /** Fewest accepted training results for a round to update the model (default 1). */
+  minResults?: number;
+  /** Deadline of each exchange in milliseconds (default: none). */
+  roundTimeoutMs?: number;
+  workflow?: TrainWorkflow;
+  logger?: Logger;
+  /** First round to run (resuming); rounds before it are taken as done. Default 1. */
+  startRound?: number;
+  /** Called after every round with its record and the global parameters after it. */
+  onRound?: (record: RoundRecord, params: Params) => void | Promise<void>;
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  runId: string;
+  params: Params;
+  history: RoundRecord[];
+  /** Central evaluation of the initial parameters, when the strategy evaluates centrally. */
+  initialEvaluation?: EvaluationRecord;
+}
+
+export class RoundEngine {
+  readonly runId: string;
+  readonly history: RoundRecord[] = [];
+  private global: Params;
+  private readonly o: EngineOptions;
+  private readonly rng: Rng;
+  private readonly logger: Logger;
+  private readonly workflow: TrainWorkflow;
+
+  constructor(options: EngineOptions) {
+    validateEngineOptions(options);
+    this.o = options;
+    this.runId = options.runId ?? `run-${String(options.seed)}`;
+    this.global = makeParams(options.initialParams.layout, options.initialParams.data.slice());
+    this.rng = new Rng(options.seed);
+    this.logger = options.logger ?? silentLogger;
+    this.workflow = options.workflow ?? new FederatedTrainWorkflow();
+  }
+
+  /** The current global parameters. */
+  get params(): Params {
+    return this.global;
+  }
+
+  async run(): Promise<RunResult> {
+    const start = this.o.startRound ?? 1;
+    let initialEvaluation: EvaluationRecord | undefined;
+    if (start === 1 && this.o.strategy.evaluate && (this.o.centralEvaluationEvery ?? 1) > 0) {
+      initialEvaluation = await this.evaluateCentral(0);
+    }
+    for (let round = start; round <= this.o.rounds; round++) {
+      if (this.o.signal?.aborted) {
+        this.logger.warn({ runId: this.runId, round }, 'run aborted before the round started');
+        break;
+      }
+      await this.runRound(round);
+    }
+    return { runId: this.runId, params: this.global, history: this.history, initialEvaluation };
+  }
+
+  async runRound(round: number): Promise<RoundRecord> {
+    const t0 = now();
+    const bytes = { down: 0, up: 0 };
+    const roundRng = this.rng.stream('round').stream(round);
+    const exchangeWithDefaults = async (
+      requests: readonly ExchangeRequest[],
+      onReply: (clientId: string, reply: MessageBase) => void | Promise<void>,
+      options: ExchangeOptions = {},
+    ) => {
+      const outcome = await exchange(this.o.grid, requests, onReply, {
+        timeoutMs: this.o.roundTimeoutMs,
+        signal: this.o.signal,
+        ...options,
+      });
+      bytes.down += outcome.bytesDown;
+      bytes.up += outcome.bytesUp;
+      return outcome;
+    };
+    const ctx: RoundContext = {
+      runId: this.runId,
+      round,
+      global: this.global,
+      strategy: this.o.strategy,
+      rng: roundRng,
+      logger: this.logger,
+      minResults: this.o.minResults ?? 1,
+      selectClients: () => this.select(roundRng.stream('train-sampling'), this.o.sampling ?? {}, this.o.overSelection ?? 0),
+      exchange: exchangeWithDefaults,
+    };
+
+    let outcome;
+    try {
+      outcome = await this.workflow.run(ctx);
+    } catch (e) {
+      outcome = { status: 'skipped' as const, reason: `workflow ${this.workflow.name} failed: ${describeError(e)}`, selected: [], succeeded: [], failed: [], dropped: [] };
+    }
+    const t1 = now();
+    if (outcome.status === 'completed' && outcome.params) {
+      this.global = makeParams(this.global.layout, outcome.params);
+    }
+    for (const f of outcome.failed) this.logger.warn({ runId: this.runId, round, clientId: f.clientId, code: f.code, reason: f.reason }, 'client failed');
+    if (outcome.status === 'skipped') {
+      this.logger.warn({ runId: this.runId, round, reason: outcome.reason }, `round ${round} skipped: ${outcome.reason}; global model unchanged`);
+    }
+
+    let federatedEvaluation: FederatedEvaluationRecord | undefined;
+    const evalOpts = this.o.evaluation;
+    if (evalOpts !== false && (evalOpts?.every ?? 1) > 0 && round % (evalOpts?.every ?? 1) === 0) {
+      federatedEvaluation = await this.evaluateFederated(round, roundRng, exchangeWithDefaults);
+    }
+    const t2 = now();
+    let centralEvaluation: EvaluationRecord | undefined;
+    const every = this.o.centralEvaluationEvery ?? 1;
+    if (this.o.strategy.evaluate && every > 0 && (round % every === 0 || round === this.o.rounds)) {
+      centralEvaluation = await this.evaluateCentral(round);
+    }
+    const t3 = now();
+
+    const record: RoundRecord = {
+      round,
+      status: outcome.status,
+      ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+      selected: outcome.selected,
+      succeeded: outcome.succeeded,
+      failed: outcome.failed,
+      dropped: outcome.dropped,
+      ...(outcome.metrics ? { train: { loss: outcome.metrics.loss, metrics: outcome.metrics } } : {}),
+      ...(federatedEvaluation ? { federatedEvaluation } : {}),
+      ...(centralEvaluation ? { centralEvaluation } : {}),
+      bytes,
+      timing: { totalMs: t3 - t0, trainMs: t1 - t0, evaluateMs: t2 - t1, centralEvaluateMs: t3 - t2 },
+    };
+    this.history.push(record);
+    this.logger.info(
+      {
+        runId: this.runId,
+        round,
+        status: record.status,
+        selected: record.selected.length,
+        succeeded: record.succeeded.length,
+        failed: record.failed.length,
+        trainLoss: record.train?.loss,
+        accuracy: centralEvaluation?.metrics.accuracy ?? federatedEvaluation?.metrics.accuracy,
+        ms: Math.round(record.timing.totalMs),
+      },
+      `round ${round} ${record.status}`,
+    );
+    await this.o.onRound?.(record, this.global);
+    return record;
+  }
+
+  private select(rng: Rng, sampling: SamplingOptions, overSelection: number): { clients: string[]; waitFor: number; reason?: string } {
+    const available = this.o.grid.availableClients();
+    const plan = planSampling(available.length, sampling);
+    if (plan.count === 0) return { clients: [], waitFor: 0, reason: plan.reason };
+    const count = Math.min(available.length, Math.ceil(plan.count * (1 + overSelection) - 1e-9));
+    return { clients: sampleClients(available, count, rng), waitFor: plan.count };
+  }
+
+  private async evaluateFederated(
+    round: number,
+    roundRng: Rng,
+    run: RoundContext['exchange'],
+  ): Promise<FederatedEvaluationRecord | undefined> {
+    const opts = this.o.evaluation || {};
+    const { clients } = this.select(roundRng.stream('evaluate-sampling'), { ...(this.o.sampling ?? {}), ...opts }, 0);
+    if (clients.length === 0) return undefined;
+    const config = this.o.strategy.configureEvaluate(round, this.global);
+    const results: EvaluateResult[] = [];
+    const requests = clients.map((clientId) => {
+      const message: EvaluateInstruction = { type: 'evaluate', runId: this.runId, round, params: this.global.data, config };
+      return { clientId, message };
+    });
+    const outcome = await run(requests, (clientId, reply) => {
+      const r = checkEvaluateReply(reply, this.runId, round, clientId);
+      results.push({ clientId, loss: r.loss, numExamples: r.numExamples, metrics: r.metrics });
+    });
+    const usable = results.filter((r) => r.numExamples > 0);
+    if (usable.length === 0) return undefined;
+    try {
+      const agg = this.o.strategy.aggregateEvaluate(round, usable);
+      return { ...agg, clients: usable.length, failed: outcome.failures };
+    } catch (e) {
+      this.logger.warn({ runId: this.runId, round, error: describeError(e) }, 'federated evaluation could not be aggregated');
+      return undefined;
+    }
+  }
+
+  private async evaluateCentral(round: number): Promise<EvaluationRecord | undefined> {
+    const evaluate = this.o.strategy.evaluate;
+    if (!evaluate) return undefined;
+    try {
+      const { loss, metrics } = await evaluate(round, this.global);
+      return { loss, metrics };
+    } catch (e) {
+      this.logger.error({ runId: this.runId, round, error: describeError(e) }, 'central evaluation failed');
+      return undefined;
+    }
+  }
+}
+
+function checkEvaluateReply(reply: MessageBase, runId: string, round: number, clientId: string): EvaluateReply {
+  const where = `evaluate reply from client ${clientId}`;
+  if (reply.type !== 'evaluate_result') throw new FederaError('malformed_message', `${where}: expected type "evaluate_result", got "${reply.type}"`);
+  if (reply.runId !== runId || reply.round !== round) throw new FederaError('malformed_message', `${where}: is for run ${reply.runId} round ${reply.round}`);
+  const r = reply as EvaluateReply;
+  if (typeof r.loss !== 'number' || !Number.isFinite(r.loss)) throw new FederaError('non_finite', `${where}: loss is not a finite number (${String(r.loss)})`);
+  checkExampleCount(r.numExamples, where);
+  checkMetrics(r.metrics, where);
+  return r;
+}
+
+function validateEngineOptions(o: EngineOptions): void {
+  if (!Number.isInteger(o.rounds) || o.rounds < 0) throw new FederaError('invalid_config', `rounds must be an integer ≥ 0, got ${o.rounds}`);
+  if (o.sampling) checkSamplingOptions(o.sampling, 'sampling');
+  if (o.evaluation) checkSamplingOptions(o.evaluation, 'evaluation');
+  if (o.minResults !== undefined && !(Number.isInteger(o.minResults) && o.minResults >= 1)) {
+    throw new FederaError('invalid_config', `minResults must be an integer ≥ 1, got ${o.minResults}`);
+  }
+  if (o.overSelection !== undefined && !(o.overSelection >= 0 && Number.isFinite(o.overSelection))) {
+    throw new FederaError('invalid_config', `overSelection must be a number ≥ 0, got ${o.overSelection}`);
+  }
+  if (o.roundTimeoutMs !== undefined && !(o.roundTimeoutMs > 0)) throw new FederaError('invalid_config', `roundTimeoutMs must be > 0, got ${o.roundTimeoutMs}`);
+  if (o.startRound !== undefined && !(Number.isInteger(o.startRound) && o.startRound >= 1)) {
+    throw new FederaError('invalid_config', `startRound must be an integer ≥ 1, got ${o.startRound}`);
+  }
+  const every = o.centralEvaluationEvery;
+  if (every !== undefined && !(Number.isInteger(every) && every >= 0)) throw new FederaError('invalid_config', `centralEvaluationEvery must be an integer ≥ 0, got ${every}`);
+}
+
+export type { ClientFailure };

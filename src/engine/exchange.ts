@@ -1,0 +1,128 @@
+/**
+ * One exchange: send a message to each of a set of clients and collect their replies until all
+ * have answered, a deadline passes, or enough have answered. Every round workflow is a sequence of
+ * exchanges (training is one; secure aggregation is four).
+ */
+import type { MessageBase } from '../core/messages.js';
+import { FederaError, describeError, isFederaError } from '../core/errors.js';
+import type { Grid } from './grid.js';
+
+export interface ExchangeRequest {
+  readonly clientId: string;
+  readonly message: MessageBase;
+}
+
+export interface ClientFailure {
+  readonly clientId: string;
+  /** A stable code: `timeout`, `client_error`, `unreachable`, `rejected:<reason code>`, ... */
+  readonly code: string;
+  readonly reason: string;
+}
+
+export interface ExchangeOptions {
+  /** Replies later than this are not waited for; those clients fail with code `timeout`. */
+  timeoutMs?: number;
+  /** Close the exchange once this many replies were accepted (over-selection); the rest are `dropped`. */
+  stopAfter?: number;
+  signal?: AbortSignal;
+}
+
+export interface ExchangeOutcome {
+  /** Clients whose reply was accepted by `onReply`, in the order they arrived. */
+  readonly succeeded: string[];
+  readonly failures: ClientFailure[];
+  /** Clients not waited for because `stopAfter` replies had arrived. */
+  readonly dropped: string[];
+  readonly bytesDown: number;
+  readonly bytesUp: number;
+  readonly durationMs: number;
+}
+
+/**
+ * Sends every request at once and hands each reply to `onReply`, one at a time in arrival order.
+ * `onReply` throws to reject a reply (the client is then recorded as failed with the error's code).
+ * An `error` reply from a client is a failure with the client's code and message.
+ */
+export async function exchange(
+  grid: Grid,
+  requests: readonly ExchangeRequest[],
+  onReply: (clientId: string, reply: MessageBase) => void | Promise<void>,
+  options: ExchangeOptions = {},
+): Promise<ExchangeOutcome> {
+  const started = now();
+  const seen = new Set<string>();
+  for (const r of requests) {
+    if (seen.has(r.clientId)) throw new FederaError('invalid_argument', `exchange: client ${r.clientId} appears twice`);
+    seen.add(r.clientId);
+  }
+  const controller = new AbortController();
+  const succeeded: string[] = [];
+  const failures: ClientFailure[] = [];
+  const dropped: string[] = [];
+  let bytesDown = 0;
+  let bytesUp = 0;
+  let closed: 'timeout' | 'enough' | 'aborted' | null = null;
+  const close = (why: 'timeout' | 'enough' | 'aborted') => {
+    if (closed) return;
+    closed = why;
+    controller.abort(new FederaError(why === 'timeout' ? 'timeout' : 'aborted', `exchange closed (${why})`));
+  };
+  const timer = options.timeoutMs !== undefined ? setTimeout(() => close('timeout'), options.timeoutMs) : undefined;
+  const onOuterAbort = () => close('aborted');
+  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
+  if (options.signal?.aborted) close('aborted');
+
+  // Replies are handed to onReply strictly one after another, so aggregations need no locking.
+  let queue: Promise<void> = Promise.resolve();
+  const pendingFailure = (clientId: string) => {
+    if (closed === 'enough') dropped.push(clientId);
+    else if (closed === 'timeout') failures.push({ clientId, code: 'timeout', reason: `no reply within ${options.timeoutMs} ms` });
+    else failures.push({ clientId, code: 'aborted', reason: 'the exchange was aborted' });
+  };
+
+  await Promise.all(
+    requests.map(async ({ clientId, message }) => {
+      if (closed) {
+        pendingFailure(clientId);
+        return;
+      }
+      let reply;
+      try {
+        reply = await grid.request(clientId, message, controller.signal);
+      } catch (e) {
+        if (closed) pendingFailure(clientId);
+        else failures.push({ clientId, code: isFederaError(e) ? e.code : 'unreachable', reason: describeError(e) });
+        return;
+      }
+      bytesDown += reply.bytesDown;
+      bytesUp += reply.bytesUp;
+      queue = queue.then(async () => {
+        if (closed) {
+          pendingFailure(clientId);
+          return;
+        }
+        const m = reply.message as MessageBase & { code?: unknown; message?: unknown };
+        if (m.type === 'error') {
+          failures.push({ clientId, code: `client_error:${String(m.code)}`, reason: String(m.message) });
+          return;
+        }
+        try {
+          await onReply(clientId, reply.message);
+          succeeded.push(clientId);
+          if (options.stopAfter !== undefined && succeeded.length >= options.stopAfter) close('enough');
+        } catch (e) {
+          failures.push({ clientId, code: `rejected:${isFederaError(e) ? e.code : 'error'}`, reason: describeError(e) });
+        }
+      });
+      await queue;
+    }),
+  );
+  await queue;
+  if (timer !== undefined) clearTimeout(timer);
+  options.signal?.removeEventListener('abort', onOuterAbort);
+  return { succeeded, failures, dropped, bytesDown, bytesUp, durationMs: now() - started };
+}
+
+export function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}

@@ -1,0 +1,41 @@
+/** The per-round record of a run: what was asked, who answered, what came out, and what it cost. */
+import type { Metrics } from '../core/messages.js';
+import type { ClientFailure } from './exchange.js';
+
+export interface EvaluationRecord {
+  loss: number;
+  metrics: Metrics;
+}
+
+export interface FederatedEvaluationRecord extends EvaluationRecord {
+  numExamples: number;
+  /** Clients whose evaluation was used. */
+  clients: number;
+  failed: ClientFailure[];
+}
+
+export interface RoundRecord {
+  round: number;
+  /** `skipped`: too few results (or clients); the global model was left unchanged. */
+  status: 'completed' | 'skipped';
+  reason?: string;
+  selected: string[];
+  succeeded: string[];
+  failed: ClientFailure[];
+  /** Clients selected but not waited for (over-selection). */
+  dropped: string[];
+  /** Example-weighted means of the clients' fit metrics. */
+  train?: { loss?: number; metrics: Metrics };
+  federatedEvaluation?: FederatedEvaluationRecord;
+  centralEvaluation?: EvaluationRecord;
+  /** Payload bytes server → clients and clients → server in this round (training and evaluation). */
+  bytes: { down: number; up: number };
+  /** Wall-clock durations; the only part of a record that differs between two runs with the same seed. */
+  timing: { totalMs: number; trainMs: number; evaluateMs: number; centralEvaluateMs: number };
+}
+
+/** A copy of the record without `timing`, for comparing runs. */
+export function withoutTiming(r: RoundRecord): Omit<RoundRecord, 'timing'> {
+  const { timing: _timing, ...rest } = r;
+  return rest;
+}

@@ -1,0 +1,50 @@
+/** Seeded client selection. */
+import { FederaError } from '../core/errors.js';
+import type { Rng } from '../core/rng.js';
+
+export interface SamplingOptions {
+  /** Fraction of the available clients to select (default 0.1). */
+  fraction?: number;
+  /** Select at least this many (default 2, capped by the number available). */
+  minClients?: number;
+  /** Never select more than this many. */
+  maxClients?: number;
+  /** Skip the round unless at least this many clients are available (default: minClients). */
+  minAvailable?: number;
+}
+
+export interface SamplingPlan {
+  /** How many to select now, or 0 with `reason` when the round cannot start. */
+  count: number;
+  reason?: string;
+}
+
+export function checkSamplingOptions(o: SamplingOptions, where = 'sampling'): void {
+  if (o.fraction !== undefined && !(o.fraction > 0 && o.fraction <= 1)) {
+    throw new FederaError('invalid_config', `${where}.fraction must be in (0, 1], got ${o.fraction}`);
+  }
+  for (const key of ['minClients', 'maxClients', 'minAvailable'] as const) {
+    const v = o[key];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new FederaError('invalid_config', `${where}.${key} must be an integer ≥ 1, got ${v}`);
+  }
+  if (o.maxClients !== undefined && o.minClients !== undefined && o.maxClients < o.minClients) {
+    throw new FederaError('invalid_config', `${where}.maxClients (${o.maxClients}) must be ≥ minClients (${o.minClients})`);
+  }
+}
+
+export function planSampling(available: number, o: SamplingOptions): SamplingPlan {
+  const minClients = o.minClients ?? 2;
+  const minAvailable = o.minAvailable ?? minClients;
+  if (available < minAvailable) {
+    return { count: 0, reason: `${available} client(s) available, at least ${minAvailable} needed` };
+  }
+  let k = Math.max(minClients, Math.ceil((o.fraction ?? 0.1) * available - 1e-9));
+  if (o.maxClients !== undefined) k = Math.min(k, o.maxClients);
+  return { count: Math.min(k, available) };
+}
+
+/** `count` distinct ids, chosen uniformly with `rng` from `available` sorted (so the order given does not matter). */
+export function sampleClients(available: readonly string[], count: number, rng: Rng): string[] {
+  const sorted = [...available].sort();
+  return rng.sample(sorted, Math.min(count, sorted.length));
+}

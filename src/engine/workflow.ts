@@ -1,0 +1,113 @@
+/**
+ * Round workflows: what happens inside one round, written against `RoundContext` (select clients,
+ * run exchanges). Plain federated training is one exchange; secure aggregation plugs in as a
+ * workflow with several exchanges, without touching the engine.
+ */
+import type { Metrics, MessageBase, TrainInstruction, TrainReply } from '../core/messages.js';
+import { checkExampleCount, checkMetrics } from '../core/messages.js';
+import type { Params } from '../core/params.js';
+import type { Rng } from '../core/rng.js';
+import type { Logger } from '../core/log.js';
+import { FederaError, describeError } from '../core/errors.js';
+import { findNonFinite } from '../core/kernels.js';
+import type { Strategy } from '../strategy/strategy.js';
+import type { ClientFailure, ExchangeOptions, ExchangeOutcome, ExchangeRequest } from './exchange.js';
+
+export interface RoundContext {
+  readonly runId: string;
+  readonly round: number;
+  readonly global: Params;
+  readonly strategy: Strategy;
+  /** This round's random stream (derived from the run seed and the round number). */
+  readonly rng: Rng;
+  readonly logger: Logger;
+  /** Fewest accepted training results for the round to count. */
+  readonly minResults: number;
+  /** Picks this round's training clients per the engine's sampling options (seeded). */
+  selectClients(): { clients: string[]; waitFor: number; reason?: string };
+  /** Runs one exchange with the engine's deadline; its bytes are added to the round's record. */
+  exchange(
+    requests: readonly ExchangeRequest[],
+    onReply: (clientId: string, reply: MessageBase) => void | Promise<void>,
+    options?: ExchangeOptions,
+  ): Promise<ExchangeOutcome>;
+}
+
+export interface TrainRoundOutcome {
+  status: 'completed' | 'skipped';
+  reason?: string;
+  /** The next global parameters (completed rounds only). */
+  params?: Float32Array;
+  metrics?: Metrics;
+  selected: string[];
+  succeeded: string[];
+  failed: ClientFailure[];
+  dropped: string[];
+}
+
+export interface TrainWorkflow {
+  readonly name: string;
+  run(ctx: RoundContext): Promise<TrainRoundOutcome>;
+}
+
+/** Checks a reply to a train instruction: type, run, round, shapes and numbers (values are checked when aggregated). */
+export function checkTrainReply(reply: MessageBase, ctx: { runId: string; round: number; global: Params }, clientId: string): TrainReply {
+  const where = `train reply from client ${clientId}`;
+  if (reply.type !== 'train_result') throw new FederaError('malformed_message', `${where}: expected type "train_result", got "${reply.type}"`);
+  if (reply.runId !== ctx.runId || reply.round !== ctx.round) {
+    throw new FederaError('malformed_message', `${where}: is for run ${reply.runId} round ${reply.round}, expected run ${ctx.runId} round ${ctx.round}`);
+  }
+  const r = reply as TrainReply;
+  if (!(r.update instanceof Float32Array)) throw new FederaError('malformed_message', `${where}: update is not a Float32Array`);
+  ctx.global.layout.check(r.update, `${where}: update`);
+  checkExampleCount(r.numExamples, where);
+  checkMetrics(r.metrics, where);
+  return r;
+}
+
+/** Derives a client's local-training seed from the round stream: the same for a given run seed, round and client. */
+export function clientSeed(rng: Rng, clientId: string): number {
+  return rng.stream('client-seed').stream(clientId).nextU32();
+}
+
+/** Plain federated training: one train exchange, streamed into the strategy's aggregation. */
+export class FederatedTrainWorkflow implements TrainWorkflow {
+  readonly name = 'federated-training';
+
+  async run(ctx: RoundContext): Promise<TrainRoundOutcome> {
+    const { clients, waitFor, reason } = ctx.selectClients();
+    if (clients.length === 0) {
+      return { status: 'skipped', reason: `no clients selected: ${reason}`, selected: [], succeeded: [], failed: [], dropped: [] };
+    }
+    const { round, runId, global, strategy } = ctx;
+    const config = strategy.configureTrain(round, global);
+    const aggregation = strategy.aggregateTrain(round, global);
+    const requests = clients.map((clientId) => {
+      const message: TrainInstruction = { type: 'train', runId, round, params: global.data, config: { ...config, seed: clientSeed(ctx.rng, clientId) } };
+      return { clientId, message };
+    });
+    const outcome = await ctx.exchange(
+      requests,
+      (clientId, reply) => {
+        const r = checkTrainReply(reply, ctx, clientId);
+        aggregation.add({ clientId, update: r.update, numExamples: r.numExamples, metrics: r.metrics });
+      },
+      { stopAfter: waitFor < clients.length ? waitFor : undefined },
+    );
+    const base = { selected: clients, succeeded: outcome.succeeded, failed: outcome.failures, dropped: outcome.dropped };
+    if (aggregation.accepted < ctx.minResults) {
+      return { ...base, status: 'skipped', reason: `${aggregation.accepted} of ${clients.length} selected clients returned a usable result; at least ${ctx.minResults} required` };
+    }
+    let result;
+    try {
+      result = aggregation.finish();
+    } catch (e) {
+      return { ...base, status: 'skipped', reason: `aggregation failed: ${describeError(e)}` };
+    }
+    const bad = findNonFinite(result.params);
+    if (bad >= 0) {
+      return { ...base, status: 'skipped', reason: `aggregation produced a non-finite parameter at index ${bad}; global model kept` };
+    }
+    return { ...base, status: 'completed', params: result.params, metrics: result.metrics };
+  }
+}

@@ -1,0 +1,349 @@
+/**
+ * A {@link Trainer} backed by a TensorFlow.js layers model.
+ *
+ * Training is a hand-written SGD loop rather than `model.fit`, because federa needs things
+ * `model.fit` does not give: shuffling driven by federa's seeded {@link Rng} (bitwise-reproducible
+ * runs), the FedProx proximal term, exact control over the last partial batch, and no tensors left
+ * behind between rounds.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { FederaError } from '../core/errors.js';
+import { ParamLayout } from '../core/params.js';
+import { Rng } from '../core/rng.js';
+import type { Dataset } from '../data/dataset.js';
+import type { EvaluateOutcome, FitOptions, FitOutcome, Trainer } from '../client/trainer.js';
+import { initBackend, type BackendName } from './backend.js';
+import { createModel, initParameters, type ModelName } from './zoo.js';
+
+/** Floor applied to probabilities before the log when a model only exposes softmax outputs. */
+const PROB_EPSILON = 1e-7;
+/** Longest stretch of synchronous work before fit/evaluate yield to the event loop. */
+const YIELD_EVERY_MS = 50;
+
+type OutputKind = 'logits' | 'probs';
+
+function invalid(field: string, message: string): FederaError {
+  return new FederaError('invalid_argument', message, { field });
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}
+
+function layerActivation(layer: tf.layers.Layer): string | undefined {
+  const a = (layer.getConfig() as { activation?: unknown }).activation;
+  return typeof a === 'string' ? a : undefined;
+}
+
+/**
+ * Trains and evaluates a tfjs `LayersModel` for federa.
+ *
+ * The model must have one input and one output of shape `[batch, numClasses]`, and float32
+ * weights. Its output is read as logits when the last layer is linear; when the last layer is a
+ * separate softmax `Activation` (as in the zoo models) the logits are taken from the layer before
+ * it; a softmax fused into the last layer is handled by a clipped log. The trainer takes ownership
+ * of the model: {@link TfjsTrainer.dispose} frees it.
+ *
+ * Not re-entrant: one `fit`/`evaluate` at a time per trainer.
+ */
+export class TfjsTrainer implements Trainer {
+  /** All model weights, in `model.weights` order, named by their layer-scoped names. */
+  readonly layout: ParamLayout;
+  readonly model: tf.LayersModel;
+  readonly numFeatures: number;
+  readonly numClasses: number;
+
+  private readonly inputShape: number[];
+  private readonly logitsModel: tf.LayersModel;
+  private readonly outputKind: OutputKind;
+  private readonly weights: tf.LayerVariable[];
+  private readonly trainable: tf.Variable[];
+  /** Constant copy of the trainable weights at the start of a FedProx fit. */
+  private proximalAnchor: tf.Tensor[] | undefined;
+  private busy = false;
+  private disposed = false;
+
+  constructor(model: tf.LayersModel) {
+    if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+      throw new FederaError('unsupported', `TfjsTrainer: the model must have one input and one output, got ${model.inputs.length} and ${model.outputs.length}`);
+    }
+    const inShape = model.inputs[0].shape.slice(1);
+    if (inShape.length === 0 || inShape.some((d) => d === null || !Number.isInteger(d) || d <= 0)) {
+      throw new FederaError('unsupported', `TfjsTrainer: the model input shape [${model.inputs[0].shape.join(', ')}] must be fully defined apart from the batch`);
+    }
+    const outShape = model.outputs[0].shape;
+    if (outShape.length !== 2 || outShape[1] === null || outShape[1] < 2) {
+      throw new FederaError('unsupported', `TfjsTrainer: the model output shape must be [batch, numClasses ≥ 2], got [${outShape.join(', ')}]`);
+    }
+    this.model = model;
+    this.inputShape = inShape as number[];
+    this.numFeatures = this.inputShape.reduce((a, b) => a * b, 1);
+    this.numClasses = outShape[1];
+
+    const last = model.layers[model.layers.length - 1];
+    const activation = layerActivation(last);
+    if (last.getClassName() === 'Activation' && activation === 'softmax' && model.layers.length > 1) {
+      // Shares the layers (and weights) of `model`; building it allocates no tensors.
+      this.logitsModel = tf.model({ inputs: model.inputs, outputs: last.input as tf.SymbolicTensor });
+      this.outputKind = 'logits';
+    } else if (activation === 'softmax') {
+      this.logitsModel = model;
+      this.outputKind = 'probs';
+    } else if (activation === undefined || activation === 'linear') {
+      this.logitsModel = model;
+      this.outputKind = 'logits';
+    } else {
+      throw new FederaError('unsupported', `TfjsTrainer: the last layer's activation "${activation}" is neither softmax nor linear`);
+    }
+
+    this.weights = [...model.weights];
+    const names = new Map<string, number>();
+    const specs = this.weights.map((w) => {
+      if (w.dtype !== 'float32') throw new FederaError('unsupported', `TfjsTrainer: weight "${w.originalName}" has dtype ${w.dtype}; only float32 is supported`);
+      // originalName is the layer-scoped name ("dense_1/kernel"); `name` gets a process-global
+      // suffix ("dense_1/kernel_3") that would differ between two copies of the same model.
+      const seen = names.get(w.originalName) ?? 0;
+      names.set(w.originalName, seen + 1);
+      const name = seen === 0 ? w.originalName : `${w.originalName}#${seen}`;
+      return { name, shape: w.shape as number[] };
+    });
+    this.layout = ParamLayout.fromShapes(specs);
+    this.trainable = this.weights.filter((w) => w.trainable).map((w) => w.read() as tf.Variable);
+  }
+
+  /** A fresh flat copy of every weight, in layout order. */
+  getParameters(): Float32Array {
+    this.assertUsable();
+    const out = new Float32Array(this.layout.size);
+    this.weights.forEach((w, i) => {
+      out.set(w.read().dataSync() as Float32Array, this.layout.tensors[i].offset);
+    });
+    return out;
+  }
+
+  /** Copies `params` into the model's variables (the caller keeps ownership of its array). */
+  setParameters(params: Float32Array): void {
+    this.assertUsable();
+    if (!(params instanceof Float32Array)) throw invalid('params', 'setParameters: params must be a Float32Array');
+    this.layout.check(params);
+    this.weights.forEach((w, i) => {
+      const spec = this.layout.tensors[i];
+      // slice(): some backends (cpu) keep the array given to tf.tensor as the tensor's storage,
+      // and the variable then shares it; a private copy means the caller's array is never aliased.
+      const value = tf.tensor(params.slice(spec.offset, spec.offset + spec.size), spec.shape as number[], 'float32');
+      try {
+        w.write(value);
+      } finally {
+        value.dispose();
+      }
+    });
+  }
+
+  async fit(data: Dataset, options: FitOptions): Promise<FitOutcome> {
+    this.assertUsable();
+    const { epochs, batchSize, learningRate } = options;
+    const mu = options.proximalMu ?? 0;
+    const seed = options.seed ?? 0;
+    if (!Number.isInteger(epochs) || epochs < 1) throw invalid('epochs', `fit: epochs must be an integer ≥ 1, got ${epochs}`);
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw invalid('batchSize', `fit: batchSize must be an integer ≥ 1, got ${batchSize}`);
+    if (typeof learningRate !== 'number' || !Number.isFinite(learningRate) || learningRate <= 0) {
+      throw invalid('learningRate', `fit: learningRate must be a finite number > 0, got ${learningRate}`);
+    }
+    if (typeof mu !== 'number' || !Number.isFinite(mu) || mu < 0) throw invalid('proximalMu', `fit: proximalMu must be a finite number ≥ 0, got ${mu}`);
+    if (!((typeof seed === 'number' && Number.isFinite(seed)) || typeof seed === 'string')) {
+      throw invalid('seed', `fit: seed must be a finite number or a string, got ${String(seed)}`);
+    }
+    this.checkData(data, 'fit');
+    const n = data.y.length;
+    if (n === 0) return { numExamples: 0, metrics: { loss: 0, accuracy: 0 } };
+
+    this.busy = true;
+    const optimizer = tf.train.sgd(learningRate);
+    let totals: tf.Tensor | undefined; // [lossSum, correct] over the last epoch
+    try {
+      if (mu > 0) this.proximalAnchor = this.trainable.map((v) => tf.clone(v));
+      const rng = new Rng(seed);
+      const order = new Int32Array(n);
+      let lastYield = now();
+      for (let epoch = 0; epoch < epochs; epoch++) {
+        for (let i = 0; i < n; i++) order[i] = i;
+        rng.stream(`epoch-${epoch}`).shuffle(order);
+        const record = epoch === epochs - 1;
+        if (record) totals = tf.zeros([2]);
+        for (let start = 0; start < n; start += batchSize) {
+          const idx = order.subarray(start, Math.min(start + batchSize, n));
+          const stats = this.trainStep(optimizer, data, idx, mu, record);
+          if (stats !== undefined) {
+            const next = tf.add(totals!, stats);
+            totals!.dispose();
+            stats.dispose();
+            totals = next;
+          }
+          if (now() - lastYield > YIELD_EVERY_MS) {
+            await yieldToEventLoop();
+            lastYield = now();
+          }
+        }
+      }
+      const [lossSum, correct] = totals!.dataSync();
+      const loss = lossSum / n;
+      if (!Number.isFinite(loss)) {
+        throw new FederaError('non_finite', `fit: training diverged (mean loss ${loss} in the last epoch); try a lower learningRate`, { loss });
+      }
+      return { numExamples: n, metrics: { loss, accuracy: correct / n } };
+    } finally {
+      totals?.dispose();
+      optimizer.dispose();
+      this.disposeAnchor();
+      this.busy = false;
+    }
+  }
+
+  async evaluate(data: Dataset, options: { batchSize?: number } = {}): Promise<EvaluateOutcome> {
+    this.assertUsable();
+    const batchSize = options.batchSize ?? 1000;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw invalid('batchSize', `evaluate: batchSize must be an integer ≥ 1, got ${batchSize}`);
+    this.checkData(data, 'evaluate');
+    const n = data.y.length;
+    if (n === 0) return { loss: 0, numExamples: 0, metrics: { loss: 0, accuracy: 0 } };
+
+    this.busy = true;
+    let totals = tf.zeros([2]);
+    try {
+      let lastYield = now();
+      for (let start = 0; start < n; start += batchSize) {
+        const end = Math.min(start + batchSize, n);
+        const next = tf.tidy(() => {
+          const x = tf.tensor(data.x.slice(start * this.numFeatures, end * this.numFeatures), [end - start, ...this.inputShape], 'float32');
+          const y = tf.tensor1d(data.y.slice(start, end), 'int32');
+          const { ceSum, correct } = this.batchLoss(x, y, false);
+          return tf.add(totals, tf.stack([ceSum, correct]));
+        });
+        totals.dispose();
+        totals = next;
+        if (now() - lastYield > YIELD_EVERY_MS) {
+          await yieldToEventLoop();
+          lastYield = now();
+        }
+      }
+      const [lossSum, correct] = totals.dataSync();
+      const loss = lossSum / n;
+      return { loss, numExamples: n, metrics: { loss, accuracy: correct / n } };
+    } finally {
+      totals.dispose();
+      this.busy = false;
+    }
+  }
+
+  /** Frees the model's weights and any FedProx copy. Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.disposeAnchor();
+    // logitsModel shares model's layers; disposing model alone releases every weight once.
+    this.model.dispose();
+  }
+
+  /** One SGD step on the examples `idx`; returns [lossSum, correct] for the batch when `record`. */
+  private trainStep(optimizer: tf.Optimizer, data: Dataset, idx: Int32Array, mu: number, record: boolean): tf.Tensor | undefined {
+    const f = this.numFeatures;
+    const xs = new Float32Array(idx.length * f);
+    const ys = new Int32Array(idx.length);
+    for (let k = 0; k < idx.length; k++) {
+      const i = idx[k];
+      xs.set(data.x.subarray(i * f, (i + 1) * f), k * f);
+      ys[k] = data.y[i];
+    }
+    let stats: tf.Tensor | undefined;
+    tf.tidy(() => {
+      const x = tf.tensor(xs, [idx.length, ...this.inputShape], 'float32');
+      const y = tf.tensor1d(ys, 'int32');
+      optimizer.minimize(
+        () => {
+          const { ceSum, correct } = this.batchLoss(x, y, true);
+          if (record) stats = tf.keep(tf.stack([ceSum, correct]));
+          let loss: tf.Tensor = tf.div(ceSum, idx.length);
+          if (mu > 0) {
+            const anchor = this.proximalAnchor!;
+            const sq = this.trainable.map((v, j) => tf.sum(tf.square(tf.sub(v, anchor[j]))));
+            loss = tf.add(loss, tf.mul(mu / 2, tf.addN(sq)));
+          }
+          return loss as tf.Scalar;
+        },
+        false,
+        this.trainable,
+      );
+    });
+    return stats;
+  }
+
+  /** Summed cross-entropy and number of correct predictions of a batch (scalars). */
+  private batchLoss(x: tf.Tensor, y: tf.Tensor1D, training: boolean): { ceSum: tf.Scalar; correct: tf.Scalar } {
+    const out = this.logitsModel.apply(x, { training }) as tf.Tensor2D;
+    const logProbs = this.outputKind === 'logits' ? tf.logSoftmax(out) : tf.log(tf.clipByValue(out, PROB_EPSILON, 1));
+    const oneHot = tf.oneHot(y, this.numClasses).toFloat();
+    const ceSum = tf.neg(tf.sum(tf.mul(oneHot, logProbs))) as tf.Scalar;
+    const correct = tf.sum(tf.equal(tf.argMax(logProbs, 1), y).toFloat()) as tf.Scalar;
+    return { ceSum, correct };
+  }
+
+  private checkData(data: Dataset, where: string): void {
+    if (data.numFeatures !== this.numFeatures) {
+      throw invalid('numFeatures', `${where}: data.numFeatures is ${data.numFeatures} but the model takes ${this.numFeatures} features`);
+    }
+    if (data.numClasses > this.numClasses) {
+      throw invalid('numClasses', `${where}: data.numClasses is ${data.numClasses} but the model has ${this.numClasses} outputs`);
+    }
+    if (data.x.length !== data.y.length * this.numFeatures) {
+      throw invalid('x', `${where}: data.x has ${data.x.length} values; expected ${data.y.length} examples × ${this.numFeatures} features`);
+    }
+    const y = data.y;
+    for (let i = 0; i < y.length; i++) {
+      if (!(y[i] >= 0 && y[i] < this.numClasses)) {
+        throw invalid('y', `${where}: label ${y[i]} of example ${i} is outside [0, ${this.numClasses})`);
+      }
+    }
+  }
+
+  private assertUsable(): void {
+    if (this.disposed) throw new FederaError('unsupported', 'TfjsTrainer: used after dispose()');
+    if (this.busy) throw new FederaError('unsupported', 'TfjsTrainer: another fit/evaluate is still running on this trainer');
+  }
+
+  private disposeAnchor(): void {
+    if (this.proximalAnchor) tf.dispose(this.proximalAnchor);
+    this.proximalAnchor = undefined;
+  }
+}
+
+export interface CreateTfjsTrainerOptions {
+  /** Seed for {@link initParameters}; pass the run seed. Default 0. */
+  seed?: number | string;
+  /** Backend preference handed to {@link initBackend} (ignored once a backend is active). */
+  backend?: BackendName;
+}
+
+/**
+ * Builds a zoo model on an initialised backend, with deterministic initial weights drawn from
+ * `new Rng(seed).stream('init')`, so every process of a run starts from the same parameters.
+ */
+export async function createTfjsTrainer(
+  model: ModelName,
+  numFeatures: number,
+  numClasses: number,
+  options: CreateTfjsTrainerOptions = {},
+): Promise<TfjsTrainer> {
+  await initBackend(options.backend);
+  const trainer = new TfjsTrainer(createModel(model, numFeatures, numClasses).model);
+  try {
+    trainer.setParameters(initParameters(trainer.layout, new Rng(options.seed ?? 0).stream('init')));
+  } catch (e) {
+    trainer.dispose();
+    throw e;
+  }
+  return trainer;
+}

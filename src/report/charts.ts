@@ -1,0 +1,305 @@
+// Chart data for run reports and the live dashboard. Isomorphic: no `node:` imports and no DOM
+// access at import time. `seriesFromHistory` and `chartSpecs` are pure; `mountCharts` is the only
+// browser-side function and takes the uPlot constructor as an argument.
+//
+// `formatBytes`, `chartSpecs` and `mountCharts` are also inlined into the static report page via
+// `chartRuntimeSource()` (Function.prototype.toString), so they must stay self-contained: they may
+// call each other but nothing else from this module, and no imports.
+
+/** A client failure in a round, as recorded in history.jsonl. */
+export interface ReportFailure {
+  clientId: string;
+  code: string;
+  reason: string;
+}
+
+/** One line of `runs/<id>/history.jsonl`: the structural subset the report reads. */
+export interface ReportRound {
+  round: number;
+  status: 'completed' | 'skipped';
+  reason?: string;
+  selected: string[];
+  succeeded: string[];
+  failed: ReportFailure[];
+  /** Weighted mean of client fit metrics. */
+  train?: { loss?: number; metrics: Record<string, number> };
+  federatedEvaluation?: { loss: number; metrics: Record<string, number>; numExamples: number; clients: number };
+  centralEvaluation?: { loss: number; metrics: Record<string, number> };
+  bytes: { down: number; up: number };
+  timing: { totalMs: number; trainMs: number; evaluateMs: number; centralEvaluateMs: number };
+}
+
+/** Run metadata written next to the history. */
+export interface ReportMeta {
+  runId: string;
+  createdAt: string;
+  config: Record<string, unknown>;
+  summary?: Record<string, unknown>;
+}
+
+export type MaybeNumber = number | null;
+
+/** Per-round values, every array aligned with `rounds`; `null` where a round lacks the value. */
+export interface ChartSeries {
+  rounds: number[];
+  centralAccuracy: MaybeNumber[];
+  centralLoss: MaybeNumber[];
+  federatedAccuracy: MaybeNumber[];
+  federatedLoss: MaybeNumber[];
+  trainLoss: MaybeNumber[];
+  bytesUp: MaybeNumber[];
+  bytesDown: MaybeNumber[];
+  /** Number of clients that succeeded / failed in the round. */
+  succeeded: MaybeNumber[];
+  failed: MaybeNumber[];
+}
+
+export type ChartId = 'accuracy' | 'loss' | 'bytes';
+
+/** uPlot options plus data for one chart. `options` may hold functions (axis formatters). */
+export interface ChartSpec {
+  id: ChartId;
+  title: string;
+  /** True when no series of the chart has a single value: show a placeholder instead. */
+  empty: boolean;
+  /** Draw the series as side-by-side bars (mountCharts wires `uPlot.paths.bars`). */
+  bars: boolean;
+  options: Record<string, any>;
+  data: [number[], ...MaybeNumber[][]];
+}
+
+export interface ChartSpecOptions {
+  width?: number;
+  height?: number;
+}
+
+/** The metric names read as accuracy, in order of preference. */
+export const ACCURACY_KEYS = ['accuracy', 'acc'] as const;
+
+function finite(v: unknown): MaybeNumber {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+/** The accuracy in a metrics record (`accuracy`, else `acc`), or null. */
+export function accuracyOf(metrics: Record<string, number> | undefined): MaybeNumber {
+  if (!metrics) return null;
+  for (const k of ACCURACY_KEYS) {
+    const v = finite(metrics[k]);
+    if (v !== null) return v;
+  }
+  return null;
+}
+
+/** Turns history records into aligned chart series (input order is kept). */
+export function seriesFromHistory(rounds: readonly ReportRound[]): ChartSeries {
+  const s: ChartSeries = {
+    rounds: [],
+    centralAccuracy: [],
+    centralLoss: [],
+    federatedAccuracy: [],
+    federatedLoss: [],
+    trainLoss: [],
+    bytesUp: [],
+    bytesDown: [],
+    succeeded: [],
+    failed: [],
+  };
+  for (const r of rounds) {
+    s.rounds.push(r.round);
+    s.centralAccuracy.push(accuracyOf(r.centralEvaluation?.metrics));
+    s.centralLoss.push(finite(r.centralEvaluation?.loss));
+    s.federatedAccuracy.push(accuracyOf(r.federatedEvaluation?.metrics));
+    s.federatedLoss.push(finite(r.federatedEvaluation?.loss));
+    s.trainLoss.push(finite(r.train?.loss));
+    s.bytesUp.push(finite(r.bytes?.up));
+    s.bytesDown.push(finite(r.bytes?.down));
+    s.succeeded.push(Array.isArray(r.succeeded) ? r.succeeded.length : null);
+    s.failed.push(Array.isArray(r.failed) ? r.failed.length : null);
+  }
+  return s;
+}
+
+/** 1500 -> "1.50 kB" (SI units, so axis ticks land on round numbers). Inlined into the report page. */
+export function formatBytes(n: number | null | undefined): string {
+  if (n == null || !Number.isFinite(n)) return '—';
+  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
+  let v = Math.abs(n);
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  const digits = i === 0 || v >= 100 ? 0 : v >= 10 ? 1 : 2;
+  return (n < 0 ? '-' : '') + v.toFixed(digits) + ' ' + units[i];
+}
+
+/** uPlot options and data for the accuracy, loss and bytes-per-round charts. */
+export function chartSpecs(series: ChartSeries, opts: ChartSpecOptions = {}): ChartSpec[] {
+  const width = opts.width ?? 600;
+  const height = opts.height ?? 260;
+  const hasData = (cols: MaybeNumber[][]) => cols.some((c) => c.some((v) => v != null));
+  const fmtNum = (v: number | null | undefined, digits: number) =>
+    v == null || !Number.isFinite(v) ? '—' : Number(v).toFixed(digits);
+  const line = (label: string, stroke: string, digits: number, dash?: number[]) => ({
+    label,
+    stroke,
+    width: 2,
+    dash,
+    spanGaps: true,
+    points: { size: 5 },
+    value: (_u: unknown, v: number | null) => fmtNum(v, digits),
+  });
+  const xAxis = {
+    label: 'round',
+    incrs: [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000],
+    grid: { stroke: '#eceff3' },
+  };
+  const yAxis = (label: string, size: number, values?: unknown) => ({
+    label,
+    size,
+    grid: { stroke: '#eceff3' },
+    values,
+  });
+  const base = (bars: boolean) => ({
+    width,
+    height,
+    legend: { live: true },
+    cursor: { drag: { x: true, y: false } },
+    scales: {
+      x: {
+        time: false,
+        range: (_u: unknown, min: number, max: number) =>
+          bars || min === max ? [min - 0.5, max + 0.5] : [min, max],
+      },
+    },
+  });
+  const x = series.rounds;
+
+  const acc: MaybeNumber[][] = [series.centralAccuracy, series.federatedAccuracy];
+  const loss: MaybeNumber[][] = [series.trainLoss, series.federatedLoss, series.centralLoss];
+  const bytes: MaybeNumber[][] = [series.bytesDown, series.bytesUp];
+
+  return [
+    {
+      id: 'accuracy',
+      title: 'Accuracy',
+      empty: !hasData(acc),
+      bars: false,
+      options: {
+        ...base(false),
+        axes: [xAxis, yAxis('accuracy', 56)],
+        series: [
+          { label: 'round' },
+          line('central', '#2563eb', 4),
+          line('federated', '#ea580c', 4, [6, 4]),
+        ],
+      },
+      data: [x, ...acc],
+    },
+    {
+      id: 'loss',
+      title: 'Loss',
+      empty: !hasData(loss),
+      bars: false,
+      options: {
+        ...base(false),
+        axes: [xAxis, yAxis('loss', 56)],
+        series: [
+          { label: 'round' },
+          line('train', '#16a34a', 4),
+          line('federated', '#ea580c', 4, [6, 4]),
+          line('central', '#2563eb', 4),
+        ],
+      },
+      data: [x, ...loss],
+    },
+    {
+      id: 'bytes',
+      title: 'Bytes per round',
+      empty: !hasData(bytes),
+      bars: true,
+      options: {
+        ...base(true),
+        axes: [
+          xAxis,
+          yAxis('bytes', 72, (_u: unknown, splits: number[]) => splits.map((v) => formatBytes(v))),
+        ],
+        series: [
+          { label: 'round' },
+          { label: 'down', stroke: '#0891b2', fill: 'rgba(8,145,178,0.35)', width: 1, value: (_u: unknown, v: number | null) => formatBytes(v) },
+          { label: 'up', stroke: '#7c3aed', fill: 'rgba(124,58,237,0.35)', width: 1, value: (_u: unknown, v: number | null) => formatBytes(v) },
+        ],
+      },
+      data: [x, ...bytes],
+    },
+  ];
+}
+
+export interface MountedCharts {
+  charts: unknown[];
+  destroy(): void;
+}
+
+/**
+ * Browser side: appends one `<figure class="federa-chart">` per chart to `container` and draws it
+ * with `uPlot` (the constructor, e.g. `window.uPlot`). Charts follow the container's width.
+ */
+export function mountCharts(
+  container: HTMLElement,
+  uPlot: any,
+  series: ChartSeries,
+  opts: ChartSpecOptions = {},
+): MountedCharts {
+  const doc = container.ownerDocument;
+  const mounted: { chart: any; plot: HTMLElement }[] = [];
+  const widthOf = (el: HTMLElement) => Math.max(260, Math.floor(el.clientWidth || opts.width || 600));
+  for (const spec of chartSpecs(series, opts)) {
+    const figure = doc.createElement('figure');
+    figure.className = 'federa-chart federa-chart-' + spec.id;
+    const caption = doc.createElement('figcaption');
+    caption.textContent = spec.title;
+    const plot = doc.createElement('div');
+    plot.className = 'federa-chart-plot';
+    figure.appendChild(caption);
+    figure.appendChild(plot);
+    container.appendChild(figure);
+    if (spec.empty) {
+      const note = doc.createElement('p');
+      note.className = 'federa-chart-empty';
+      note.textContent = 'No data';
+      plot.appendChild(note);
+      continue;
+    }
+    const options: Record<string, any> = { ...spec.options, width: widthOf(plot) };
+    if (spec.bars && uPlot.paths && uPlot.paths.bars) {
+      options.series = options.series.map((s: Record<string, unknown>, i: number) =>
+        i === 0 ? s : { ...s, paths: uPlot.paths.bars({ size: [0.42, 48], align: i % 2 === 1 ? -1 : 1 }), points: { show: false } },
+      );
+    }
+    mounted.push({ chart: new uPlot(options, spec.data, plot), plot });
+  }
+  const win = doc.defaultView;
+  const onResize = () => {
+    for (const m of mounted) m.chart.setSize({ width: widthOf(m.plot), height: m.chart.height });
+  };
+  if (win) win.addEventListener('resize', onResize);
+  return {
+    charts: mounted.map((m) => m.chart),
+    destroy() {
+      if (win) win.removeEventListener('resize', onResize);
+      for (const m of mounted) m.chart.destroy();
+      mounted.length = 0;
+    },
+  };
+}
+
+/**
+ * Plain browser JavaScript defining `formatBytes`, `chartSpecs` and `mountCharts` as globals of a
+ * classic `<script>`, for pages built without a bundler (the static report).
+ */
+export function chartRuntimeSource(): string {
+  // Loaders such as tsx/esbuild (keepNames) wrap nested functions in `__name(fn, "name")`;
+  // an identity shim keeps the serialised source runnable wherever it was loaded from.
+  const shim = 'var __name = function (fn) { return fn; };';
+  return [shim, formatBytes, chartSpecs, mountCharts].map((f) => String(f)).join('\n');
+}

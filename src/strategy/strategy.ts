@@ -1,0 +1,134 @@
+/**
+ * The strategy interface: what to ask clients each round, and how to fold their answers into the
+ * next global model. The engine owns sampling, transport, deadlines and failures; a strategy owns
+ * the arithmetic.
+ */
+import type { Config, Metrics } from '../core/messages.js';
+import type { Params } from '../core/params.js';
+import { FederaError } from '../core/errors.js';
+
+/** One client's accepted training result. `update` = trained − global parameters. */
+export interface TrainResult {
+  readonly clientId: string;
+  readonly update: Float32Array;
+  readonly numExamples: number;
+  readonly metrics: Metrics;
+}
+
+export interface EvaluateResult {
+  readonly clientId: string;
+  readonly loss: number;
+  readonly numExamples: number;
+  readonly metrics: Metrics;
+}
+
+export interface AggregatedTrain {
+  /** The next global parameters. */
+  readonly params: Float32Array;
+  /** Example-weighted means of the clients' fit metrics (e.g. `loss`), plus strategy metrics. */
+  readonly metrics: Metrics;
+}
+
+export interface AggregatedEvaluation {
+  readonly loss: number;
+  readonly metrics: Metrics;
+  readonly numExamples: number;
+}
+
+/**
+ * A round's aggregation in progress. The engine calls `add` as each reply arrives, so strategies
+ * that can stream (FedAvg and the FedOpt family) hold O(d) memory however many clients report.
+ * `add` throws a `FederaError` to reject a result; a rejected result must leave the aggregate as
+ * it was, and the engine then records that client as failed.
+ */
+export interface TrainAggregation {
+  add(result: TrainResult): void;
+  /** Results accepted so far. */
+  readonly accepted: number;
+  finish(): AggregatedTrain;
+}
+
+/** Central evaluation on the server's own test set. */
+export type CentralEvaluate = (round: number, params: Params) => Promise<{ loss: number; metrics: Metrics }>;
+
+export interface Strategy {
+  readonly name: string;
+  /** The config sent with every train instruction of `round`. */
+  configureTrain(round: number, global: Params): Config;
+  /** Starts the streaming aggregation of `round`'s training results. */
+  aggregateTrain(round: number, global: Params): TrainAggregation;
+  /** The config sent with every evaluate instruction of `round`. */
+  configureEvaluate(round: number, global: Params): Config;
+  aggregateEvaluate(round: number, results: readonly EvaluateResult[]): AggregatedEvaluation;
+  /** Optional central evaluation, run by the engine after each round's aggregation. */
+  readonly evaluate?: CentralEvaluate;
+  /** Server-side optimizer state, for checkpoints. */
+  getState?(): StrategyState;
+  setState?(state: StrategyState): void;
+}
+
+export type StrategyState = Record<string, Float32Array | number>;
+
+/** Options every built-in strategy takes. */
+export interface StrategyOptions {
+  /** Sent to clients with every train instruction (epochs, batchSize, learningRate, ...). */
+  trainConfig?: Config | ((round: number) => Config);
+  evaluateConfig?: Config | ((round: number) => Config);
+  /** Central evaluation function. */
+  evaluate?: CentralEvaluate;
+  /** Weight client updates by their example counts (default) or equally. */
+  weighting?: 'examples' | 'uniform';
+}
+
+export function resolveConfig(c: Config | ((round: number) => Config) | undefined, round: number): Config {
+  if (c === undefined) return {};
+  return typeof c === 'function' ? c(round) : c;
+}
+
+/** Example-weighted means of named metrics. */
+export class MetricsMean {
+  private readonly sums = new Map<string, number>();
+  private readonly weights = new Map<string, number>();
+
+  add(metrics: Metrics, weight: number): void {
+    for (const [k, v] of Object.entries(metrics)) {
+      if (!Number.isFinite(v)) continue;
+      this.sums.set(k, (this.sums.get(k) ?? 0) + v * weight);
+      this.weights.set(k, (this.weights.get(k) ?? 0) + weight);
+    }
+  }
+
+  result(): Metrics {
+    const out: Metrics = {};
+    for (const [k, s] of this.sums) {
+      const w = this.weights.get(k) ?? 0;
+      if (w > 0) out[k] = s / w;
+    }
+    return out;
+  }
+}
+
+/** The example-weighted federated evaluation every built-in strategy uses. */
+export function weightedEvaluation(results: readonly EvaluateResult[]): AggregatedEvaluation {
+  let loss = 0;
+  let n = 0;
+  const metrics = new MetricsMean();
+  for (const r of results) {
+    loss += r.loss * r.numExamples;
+    n += r.numExamples;
+    metrics.add(r.metrics, r.numExamples);
+  }
+  if (n === 0) throw new FederaError('insufficient_results', 'federated evaluation: no client reported any examples');
+  return { loss: loss / n, metrics: metrics.result(), numExamples: n };
+}
+
+export function checkPositive(name: string, value: number, { allowZero = false } = {}): number {
+  const ok = Number.isFinite(value) && (allowZero ? value >= 0 : value > 0);
+  if (!ok) throw new FederaError('invalid_config', `${name} must be a finite number ${allowZero ? '≥ 0' : '> 0'}, got ${value}`);
+  return value;
+}
+
+export function checkUnitInterval(name: string, value: number): number {
+  if (!(value >= 0 && value < 1)) throw new FederaError('invalid_config', `${name} must be in [0, 1), got ${value}`);
+  return value;
+}
