@@ -118,6 +118,12 @@ export class Rng {
 
   /** A probability vector drawn from Dirichlet(alpha, ..., alpha) of length k. */
   dirichlet(alpha: number, k: number): Float64Array {
+    if (!Number.isInteger(k) || k < 1) {
+      throw new FederaError('invalid_argument', `Rng.dirichlet: k must be an integer ≥ 1, got ${k}`);
+    }
+    if (!(alpha > 0) || !Number.isFinite(alpha)) {
+      throw new FederaError('invalid_argument', `Rng.dirichlet: alpha must be > 0, got ${alpha}`);
+    }
     const out = new Float64Array(k);
     let sum = 0;
     for (let i = 0; i < k; i++) {
@@ -146,6 +152,9 @@ export class Rng {
 
   /** k distinct integers from [0, n), in the order drawn (Floyd's algorithm for small k). */
   sampleIndices(n: number, k: number): number[] {
+    if (!Number.isInteger(n) || n < 0 || n > 2 ** 32) {
+      throw new FederaError('invalid_argument', `Rng.sampleIndices: n must be an integer in [0, 2^32], got ${n}`);
+    }
     if (!Number.isInteger(k) || k < 0 || k > n) {
       throw new FederaError('invalid_argument', `Rng.sampleIndices: k must be an integer in [0, ${n}], got ${k}`);
     }

@@ -135,7 +135,11 @@ export function parseCsv(text: string, options: CsvOptions): CsvData {
     }
     for (let j = 0; j < numFeatures; j++) {
       const col = featureCols[j];
-      x[row * numFeatures + j] = parseFeature(f[col], () => where(rec.line, col), source, rec.line, names[col]);
+      const v = parseFeature(f[col]);
+      if (typeof v === 'string') {
+        throw new FederaError('data_error', `${where(rec.line, col)}: ${v}`, { source, line: rec.line, column: names[col], value: f[col] });
+      }
+      x[row * numFeatures + j] = v;
     }
     const label = f[labelCol].trim();
     if (label === '') throw new FederaError('data_error', `${where(rec.line, labelCol)}: missing label`, { source, line: rec.line, column: names[labelCol] });
@@ -226,17 +230,16 @@ function checkOptions(options: CsvOptions, delimiter: string, source: string): v
   }
 }
 
-function parseFeature(raw: string, where: () => string, source: string, line: number, column: string): number {
+/** The feature's value, or a description of why it is not a usable number. Allocation-free on the happy path. */
+function parseFeature(raw: string): number | string {
   const s = raw.trim();
-  const fail = (msg: string): FederaError => new FederaError('data_error', `${where()}: ${msg}`, { source, line, column, value: raw });
-  if (s === '') throw fail('missing value');
+  if (s === '') return 'missing value';
   if (!NUMBER_RE.test(s)) {
-    if (NON_FINITE_RE.test(s)) throw fail(`${JSON.stringify(raw)} is not a finite number`);
-    throw fail(`${JSON.stringify(raw)} is not a number`);
+    return NON_FINITE_RE.test(s) ? `${JSON.stringify(raw)} is not a finite number` : `${JSON.stringify(raw)} is not a number`;
   }
   const v = Number(s);
-  if (!Number.isFinite(v)) throw fail(`${JSON.stringify(raw)} is not a finite number`);
-  if (!Number.isFinite(Math.fround(v))) throw fail(`${JSON.stringify(raw)} is outside the float32 range`);
+  if (!Number.isFinite(v)) return `${JSON.stringify(raw)} is not a finite number`;
+  if (!Number.isFinite(Math.fround(v))) return `${JSON.stringify(raw)} is outside the float32 range`;
   return v;
 }
 

@@ -62,9 +62,14 @@ export async function exchange(
   let bytesDown = 0;
   let bytesUp = 0;
   let closed: 'timeout' | 'enough' | 'aborted' | null = null;
+  // One promise that settles when the exchange closes, raced against every request, so that
+  // closing never waits for a client (and no per-request abort listeners pile up on the signal).
+  let signalClosed!: () => void;
+  const closedPromise = new Promise<'closed'>((resolve) => (signalClosed = () => resolve('closed')));
   const close = (why: 'timeout' | 'enough' | 'aborted') => {
     if (closed) return;
     closed = why;
+    signalClosed();
     controller.abort(new FederaError(why === 'timeout' ? 'timeout' : 'aborted', `exchange closed (${why})`));
   };
   const timer = options.timeoutMs !== undefined ? setTimeout(() => close('timeout'), options.timeoutMs) : undefined;
@@ -88,7 +93,14 @@ export async function exchange(
       }
       let reply;
       try {
-        reply = await grid.request(clientId, message, controller.signal);
+        const pending = grid.request(clientId, message, controller.signal);
+        const first = await Promise.race([pending, closedPromise]);
+        if (first === 'closed') {
+          pending.catch(() => {}); // its late rejection is expected and not an error
+          pendingFailure(clientId);
+          return;
+        }
+        reply = first;
       } catch (e) {
         if (closed) pendingFailure(clientId);
         else failures.push({ clientId, code: isFederaError(e) ? e.code : 'unreachable', reason: describeError(e) });

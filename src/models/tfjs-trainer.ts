@@ -22,6 +22,57 @@ const YIELD_EVERY_MS = 50;
 
 type OutputKind = 'logits' | 'probs';
 
+/** Forward function of one dense layer with a hand-written gradient (see {@link makeDenseOp}). */
+type DenseOp = (x: tf.Tensor2D) => tf.Tensor2D;
+
+/**
+ * A dense layer `act(x·W + b)` as one custom-gradient op, for training.
+ *
+ * Why: on the wasm backend a matrix product packs its right operand for XNNPACK and caches the
+ * packing per tensor. Weights change at every SGD step, so `x·W` repacks the whole kernel each
+ * step, and tfjs's own MatMul gradient uses transposed products (`xᵀ·dy`, `dy·Wᵀ`) that wasm runs
+ * with a slow generic loop. Measured on the 2NN at batch 10: `xᵀ·dy` 2.6 ms vs 0.2 ms with an
+ * explicit transpose; `x·W` after an update 1.6–5 ms vs ~0.7 ms as `(Wᵀ·xᵀ)ᵀ`. So on wasm every
+ * product here is arranged to have the small, per-batch matrix on the right. Other backends get
+ * the plain forms. The first layer skips the gradient with respect to its input (the data).
+ */
+function makeDenseOp(kernel: tf.Variable, bias: tf.Variable | null, relu: boolean, needInputGrad: boolean): DenseOp {
+  const activation = relu ? 'relu' : 'linear';
+  const op = tf.customGrad(((...args: Array<tf.Tensor | tf.GradSaveFunc>) => {
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const x = args[0] as tf.Tensor2D;
+    const w = args[1] as tf.Tensor2D;
+    const b = bias === null ? undefined : (args[2] as tf.Tensor1D);
+    const smallOnRight = tf.getBackend() === 'wasm';
+    let z: tf.Tensor2D;
+    if (smallOnRight) {
+      // Bias and activation after the transpose: wasm's fused kernel takes the bias per output
+      // column and would misread a [units, 1] bias.
+      z = tf.transpose(tf.matMul(tf.transpose(w), tf.transpose(x)));
+      if (b !== undefined) z = tf.add(z, b) as tf.Tensor2D;
+      if (relu) z = tf.relu(z);
+    } else {
+      z = tf.fused.matMul({ a: x, b: w, bias: b, activation }) as tf.Tensor2D;
+    }
+    save([x, w, z]);
+    return {
+      value: z,
+      gradFunc: (dy: tf.Tensor2D, saved: tf.Tensor[]) => {
+        const [sx, sw, sz] = saved as tf.Tensor2D[];
+        const dz: tf.Tensor2D = relu ? tf.mul(dy, tf.step(sz)) : dy;
+        const dw = tf.matMul(tf.transpose(sx), dz);
+        const dx = !needInputGrad
+          ? tf.zerosLike(sx)
+          : smallOnRight
+            ? tf.transpose(tf.matMul(sw, tf.transpose(dz)))
+            : tf.matMul(dz, sw, false, true);
+        return bias === null ? [dx, dw] : [dx, dw, tf.sum(dz, 0)];
+      },
+    };
+  }) as Parameters<typeof tf.customGrad>[0]);
+  return bias === null ? (x) => op(x, kernel) as tf.Tensor2D : (x) => op(x, kernel, bias) as tf.Tensor2D;
+}
+
 function invalid(field: string, message: string): FederaError {
   return new FederaError('invalid_argument', message, { field });
 }
@@ -60,6 +111,8 @@ export class TfjsTrainer implements Trainer {
   private readonly inputShape: number[];
   private readonly logitsModel: tf.LayersModel;
   private readonly outputKind: OutputKind;
+  /** Set when the model is a plain stack of dense layers: the fast forward (see makeDenseOp). */
+  private readonly denseOps: DenseOp[] | undefined;
   private readonly weights: tf.LayerVariable[];
   private readonly trainable: tf.Variable[];
   /** Constant copy of the trainable weights at the start of a FedProx fit. */
@@ -67,7 +120,7 @@ export class TfjsTrainer implements Trainer {
   private busy = false;
   private disposed = false;
 
-  constructor(model: tf.LayersModel) {
+  constructor(model: tf.LayersModel, options: TfjsTrainerOptions = {}) {
     if (model.inputs.length !== 1 || model.outputs.length !== 1) {
       throw new FederaError('unsupported', `TfjsTrainer: the model must have one input and one output, got ${model.inputs.length} and ${model.outputs.length}`);
     }
@@ -113,6 +166,41 @@ export class TfjsTrainer implements Trainer {
     });
     this.layout = ParamLayout.fromShapes(specs);
     this.trainable = this.weights.filter((w) => w.trainable).map((w) => w.read() as tf.Variable);
+    this.denseOps = options.denseFastPath === false ? undefined : this.buildDenseOps();
+  }
+
+  /** The dense fast path, if `model` is a Sequential of linear/ReLU Dense layers (+ softmax). */
+  private buildDenseOps(): DenseOp[] | undefined {
+    if (!(this.model instanceof tf.Sequential) || this.inputShape.length !== 1) return undefined;
+    const layers = this.model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+    const last = layers[layers.length - 1];
+    const body = last.getClassName() === 'Activation' && layerActivation(last) === 'softmax' ? layers.slice(0, -1) : layers;
+    if (body.length === 0 || this.outputKind !== 'logits') return undefined;
+    const ops: DenseOp[] = [];
+    for (const [i, layer] of body.entries()) {
+      const activation = layerActivation(layer) ?? 'linear';
+      const ws = layer.weights;
+      if (layer.getClassName() !== 'Dense' || (activation !== 'linear' && activation !== 'relu')) return undefined;
+      if (ws.length < 1 || ws.length > 2 || ws.some((w) => !w.trainable) || ws[0].shape.length !== 2) return undefined;
+      const kernel = ws[0].read() as tf.Variable;
+      const bias = ws.length === 2 ? (ws[1].read() as tf.Variable) : null;
+      ops.push(makeDenseOp(kernel, bias, activation === 'relu', i > 0));
+    }
+    return ops;
+  }
+
+  /**
+   * Pre-softmax outputs (or probabilities when outputKind is 'probs') for a batch. Evaluation
+   * uses the layers forward: weights do not change between its batches, so tfjs's cached
+   * operand packing makes it as fast as it gets.
+   */
+  private forward(x: tf.Tensor, training: boolean): tf.Tensor2D {
+    if (training && this.denseOps !== undefined) {
+      let h = x as tf.Tensor2D;
+      for (const op of this.denseOps) h = op(h);
+      return h;
+    }
+    return this.logitsModel.apply(x, { training }) as tf.Tensor2D;
   }
 
   /** A fresh flat copy of every weight, in layout order. */
@@ -162,9 +250,11 @@ export class TfjsTrainer implements Trainer {
     if (n === 0) return { numExamples: 0, metrics: { loss: 0, accuracy: 0 } };
 
     this.busy = true;
-    const optimizer = tf.train.sgd(learningRate);
+    let optimizer: tf.Optimizer | undefined;
     let totals: tf.Tensor | undefined; // [lossSum, correct] over the last epoch
     try {
+      await null; // always settle asynchronously, so callers never see a synchronous fit
+      optimizer = tf.train.sgd(learningRate);
       if (mu > 0) this.proximalAnchor = this.trainable.map((v) => tf.clone(v));
       const rng = new Rng(seed);
       const order = new Int32Array(n);
@@ -197,7 +287,7 @@ export class TfjsTrainer implements Trainer {
       return { numExamples: n, metrics: { loss, accuracy: correct / n } };
     } finally {
       totals?.dispose();
-      optimizer.dispose();
+      optimizer?.dispose();
       this.disposeAnchor();
       this.busy = false;
     }
@@ -214,6 +304,7 @@ export class TfjsTrainer implements Trainer {
     this.busy = true;
     let totals = tf.zeros([2]);
     try {
+      await null; // see fit
       let lastYield = now();
       for (let start = 0; start < n; start += batchSize) {
         const end = Math.min(start + batchSize, n);
@@ -283,7 +374,7 @@ export class TfjsTrainer implements Trainer {
 
   /** Summed cross-entropy and number of correct predictions of a batch (scalars). */
   private batchLoss(x: tf.Tensor, y: tf.Tensor1D, training: boolean): { ceSum: tf.Scalar; correct: tf.Scalar } {
-    const out = this.logitsModel.apply(x, { training }) as tf.Tensor2D;
+    const out = this.forward(x, training);
     const logProbs = this.outputKind === 'logits' ? tf.logSoftmax(out) : tf.log(tf.clipByValue(out, PROB_EPSILON, 1));
     const oneHot = tf.oneHot(y, this.numClasses).toFloat();
     const ceSum = tf.neg(tf.sum(tf.mul(oneHot, logProbs))) as tf.Scalar;
@@ -304,7 +395,7 @@ export class TfjsTrainer implements Trainer {
     const y = data.y;
     for (let i = 0; i < y.length; i++) {
       if (!(y[i] >= 0 && y[i] < this.numClasses)) {
-        throw invalid('y', `${where}: label ${y[i]} of example ${i} is outside [0, ${this.numClasses})`);
+        throw invalid('y', `${where}: data.y has label ${y[i]} at example ${i}, outside [0, ${this.numClasses})`);
       }
     }
   }
@@ -318,6 +409,15 @@ export class TfjsTrainer implements Trainer {
     if (this.proximalAnchor) tf.dispose(this.proximalAnchor);
     this.proximalAnchor = undefined;
   }
+}
+
+export interface TfjsTrainerOptions {
+  /**
+   * Use federa's dense-layer op with explicitly transposed gradients when the model is a
+   * Sequential of linear/ReLU Dense layers (2–3× faster on wasm). Default true; false forces the
+   * generic tfjs-layers forward and tfjs's own gradients (same maths, for comparison).
+   */
+  denseFastPath?: boolean;
 }
 
 export interface CreateTfjsTrainerOptions {

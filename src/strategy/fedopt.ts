@@ -84,8 +84,16 @@ export abstract class FedOpt extends FedAvg {
 
   setState(state: StrategyState): void {
     const { m, v, steps } = state;
-    if (typeof steps !== 'number' || (m !== undefined && !(m instanceof Float32Array)) || (v !== undefined && !(v instanceof Float32Array))) {
-      throw new FederaError('invalid_argument', `${this.name}: state must hold steps (number) and optional m, v (Float32Array)`);
+    // m and v are used together (applyUpdate only re-creates them when m is missing), and steps
+    // feeds the bias correction: a NaN or fractional step count would silently corrupt the model.
+    if (
+      typeof steps !== 'number' || !Number.isInteger(steps) || steps < 0 ||
+      (m !== undefined && !(m instanceof Float32Array)) ||
+      (v !== undefined && !(v instanceof Float32Array)) ||
+      (m === undefined) !== (v === undefined) ||
+      (m !== undefined && v !== undefined && m.length !== v.length)
+    ) {
+      throw new FederaError('invalid_argument', `${this.name}: state must hold steps (an integer ≥ 0) and either both or neither of m, v (Float32Arrays of equal length)`);
     }
     this.steps = steps;
     this.m = m?.slice();

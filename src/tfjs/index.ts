@@ -8,5 +8,5 @@ export type { BackendName, InitBackendOptions } from '../models/backend.js';
 export { logisticRegression, mlp2nn, createModel, initParameters } from '../models/zoo.js';
 export type { ModelName, ZooModel } from '../models/zoo.js';
 export { TfjsTrainer, createTfjsTrainer } from '../models/tfjs-trainer.js';
-export type { CreateTfjsTrainerOptions } from '../models/tfjs-trainer.js';
+export type { CreateTfjsTrainerOptions, TfjsTrainerOptions } from '../models/tfjs-trainer.js';
 export type { Trainer, FitOptions, FitOutcome, EvaluateOutcome } from '../client/trainer.js';

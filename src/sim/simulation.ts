@@ -1,0 +1,65 @@
+/**
+ * A simulated federation on one machine: a dataset split among virtual clients, the in-memory
+ * transport, and the same round engine, client runtime and layers as a deployment.
+ */
+import type { Params } from '../core/params.js';
+import { Rng } from '../core/rng.js';
+import { FederaError } from '../core/errors.js';
+import type { Dataset } from '../data/dataset.js';
+import { subset } from '../data/dataset.js';
+import { splitIndices } from '../data/partition.js';
+import type { Trainer } from '../client/trainer.js';
+import type { ClientLayer } from '../client/runtime.js';
+import { RoundEngine, type EngineOptions, type RunResult } from '../engine/engine.js';
+import { InMemoryGrid } from '../transport/memory.js';
+import { VirtualClientHost, clientIds } from './virtual-clients.js';
+
+export interface SimulationOptions extends Omit<EngineOptions, 'grid' | 'initialParams'> {
+  /** The pooled training data that `partitions` index into. */
+  train: Dataset;
+  /** One array of example indices (into `train`) per client. */
+  partitions: readonly Int32Array[];
+  /** Fraction of each client's examples held out as its local validation split (default 0.1). */
+  validationFraction?: number;
+  /** Makes a trainer; a few are pooled and reused by the virtual clients. */
+  createTrainer: () => Trainer | Promise<Trainer>;
+  initialParams: Params;
+  /** Client ids; default `client-000` … */
+  clientIds?: readonly string[];
+  layers?: readonly ClientLayer[];
+  /** Virtual clients materialised at once (default 1). */
+  concurrency?: number;
+}
+
+export interface SimulationResult extends RunResult {
+  /** Most virtual clients that existed at the same time. */
+  peakLiveClients: number;
+}
+
+export async function runSimulation(o: SimulationOptions): Promise<SimulationResult> {
+  const ids = o.clientIds ? [...o.clientIds] : clientIds(o.partitions.length);
+  if (ids.length !== o.partitions.length) {
+    throw new FederaError('invalid_config', `${ids.length} client ids for ${o.partitions.length} partitions`);
+  }
+  const fraction = o.validationFraction ?? 0.1;
+  if (!(fraction >= 0 && fraction < 1)) throw new FederaError('invalid_config', `validationFraction must be in [0, 1), got ${fraction}`);
+  const splitRng = new Rng(o.seed).stream('validation-split');
+  const host = new VirtualClientHost({
+    clients: ids,
+    concurrency: o.concurrency,
+    layers: o.layers,
+    createTrainer: o.createTrainer,
+    // The client's data is cut out of the pooled dataset only while the client is materialised.
+    data: (clientId, i) => {
+      const { first, second } = splitIndices(o.partitions[i], fraction, splitRng.stream(clientId));
+      return { train: subset(o.train, first), validation: subset(o.train, second) };
+    },
+  });
+  const engine = new RoundEngine({ ...o, grid: new InMemoryGrid(host) });
+  try {
+    const result = await engine.run();
+    return { ...result, peakLiveClients: host.peakLive };
+  } finally {
+    host.dispose();
+  }
+}

@@ -1,0 +1,47 @@
+/** Builds a built-in strategy from its name and settings (used by config files and the CLI). */
+import { FederaError } from '../core/errors.js';
+import type { Strategy, StrategyOptions } from './strategy.js';
+import { FedAvg } from './fedavg.js';
+import { FedProx } from './fedprox.js';
+import { FedAvgM } from './fedavgm.js';
+import { FedAdam } from './fedadam.js';
+import { FedYogi } from './fedyogi.js';
+import { FedAdagrad } from './fedadagrad.js';
+
+export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
+export type StrategyName = (typeof STRATEGY_NAMES)[number];
+
+export interface StrategySettings {
+  name: StrategyName;
+  /** FedProx proximal weight. */
+  mu?: number;
+  /** FedAvgM / FedOpt server learning rate. */
+  serverLearningRate?: number;
+  /** FedAvgM server momentum. */
+  momentum?: number;
+  beta1?: number;
+  beta2?: number;
+  tau?: number;
+  /** FedAdam only. */
+  biasCorrection?: boolean;
+}
+
+export function createStrategy(settings: StrategySettings, common: StrategyOptions = {}): Strategy {
+  const s = settings;
+  switch (s.name) {
+    case 'fedavg':
+      return new FedAvg(common);
+    case 'fedprox':
+      return new FedProx({ ...common, mu: s.mu ?? 0.01 });
+    case 'fedavgm':
+      return new FedAvgM({ ...common, serverLearningRate: s.serverLearningRate, momentum: s.momentum });
+    case 'fedadam':
+      return new FedAdam({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, beta2: s.beta2, tau: s.tau, biasCorrection: s.biasCorrection });
+    case 'fedyogi':
+      return new FedYogi({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, beta2: s.beta2, tau: s.tau });
+    case 'fedadagrad':
+      return new FedAdagrad({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, tau: s.tau });
+    default:
+      throw new FederaError('invalid_config', `strategy.name must be one of ${STRATEGY_NAMES.join(', ')}; got "${String((s as { name: unknown }).name)}"`);
+  }
+}

@@ -1,0 +1,44 @@
+// A tiny deterministic Trainer for engine tests: fit moves every parameter a fraction
+// `learningRate` of the way toward the client's `target` value, once per epoch.
+import { ParamLayout } from '../../src/core/params.js';
+import type { Trainer, FitOptions, FitOutcome, EvaluateOutcome } from '../../src/client/trainer.js';
+import type { Dataset } from '../../src/data/dataset.js';
+
+export class FakeTrainer implements Trainer {
+  readonly layout: ParamLayout;
+  private w: Float32Array;
+  fits = 0;
+  disposed = false;
+
+  constructor(size: number, private readonly target: number | (() => number), private readonly behaviour: (w: Float32Array) => void = () => {}) {
+    this.layout = ParamLayout.fromShapes([{ name: 'w', shape: [size] }]);
+    this.w = new Float32Array(size);
+  }
+  getParameters(): Float32Array {
+    return this.w.slice();
+  }
+  setParameters(p: Float32Array): void {
+    this.w = p.slice();
+  }
+  async fit(data: Dataset, o: FitOptions): Promise<FitOutcome> {
+    this.fits++;
+    const t = typeof this.target === 'function' ? this.target() : this.target;
+    for (let e = 0; e < o.epochs; e++) for (let i = 0; i < this.w.length; i++) this.w[i] += o.learningRate * (t - this.w[i]);
+    this.behaviour(this.w);
+    let loss = 0;
+    for (let i = 0; i < this.w.length; i++) loss += (t - this.w[i]) ** 2;
+    return { numExamples: data.y.length, metrics: { loss } };
+  }
+  async evaluate(data: Dataset): Promise<EvaluateOutcome> {
+    const mean = this.w.reduce((a, b) => a + b, 0) / Math.max(1, this.w.length);
+    return { loss: Math.abs(mean), numExamples: data.y.length, metrics: { accuracy: 1 / (1 + Math.abs(mean)) } };
+  }
+  dispose(): void {
+    this.disposed = true;
+  }
+}
+
+/** A dataset of n examples with one feature (only its size matters to FakeTrainer). */
+export function sizedDataset(n: number): Dataset {
+  return { x: new Float32Array(n), y: new Int32Array(n), numFeatures: 1, numClasses: 1 };
+}
