@@ -96,6 +96,7 @@ export class FederatedTrainWorkflow implements TrainWorkflow {
     );
     const base = { selected: clients, succeeded: outcome.succeeded, failed: outcome.failures, dropped: outcome.dropped };
     if (aggregation.accepted < ctx.minResults) {
+      aggregation.discard?.();
       return { ...base, status: 'skipped', reason: `${aggregation.accepted} of ${clients.length} selected clients returned a usable result; at least ${ctx.minResults} required` };
     }
     let result;

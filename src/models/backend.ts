@@ -153,6 +153,8 @@ async function select(preferred: BackendName | undefined, options: InitBackendOp
  * code can call it freely. `FEDERA_TFJS_BACKEND` overrides `preferred`. An explicit request
  * (argument or environment) that cannot be honoured throws `FederaError('unsupported')` rather than
  * silently running on something slower; with no request, the first backend that works is used.
+ * `webgl` is never picked automatically: it is fast in browsers but GPU-dependent (and often
+ * float16), so runs are not bitwise reproducible across devices.
  */
 export function initBackend(preferred?: BackendName, options: InitBackendOptions = {}): Promise<string> {
   if (active === undefined) {

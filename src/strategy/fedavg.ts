@@ -27,6 +27,7 @@ export class FedAvg implements Strategy {
   readonly evaluate: CentralEvaluate | undefined;
   protected readonly options: FedAvgOptions;
   private sum: WeightedSum | undefined;
+  private sumInUse = false;
 
   constructor(options: FedAvgOptions = {}) {
     if (options.weighting !== undefined && options.weighting !== 'examples' && options.weighting !== 'uniform') {
@@ -45,10 +46,21 @@ export class FedAvg implements Strategy {
   }
 
   aggregateTrain(round: number, global: Params): TrainAggregation {
-    // One running sum reused across rounds: its memory is allocated once.
-    if (!this.sum || this.sum.size !== global.layout.size) this.sum = new WeightedSum(global.layout.size);
-    const sum = this.sum;
-    sum.reset();
+    // One running sum reused across rounds (its memory is allocated once), unless an earlier
+    // aggregation is still open: then this one gets its own.
+    let sum: WeightedSum;
+    if (this.sum && !this.sumInUse && this.sum.size === global.layout.size) {
+      sum = this.sum;
+      sum.reset();
+    } else {
+      sum = new WeightedSum(global.layout.size);
+      if (!this.sumInUse) this.sum = sum;
+    }
+    const owned = sum === this.sum;
+    if (owned) this.sumInUse = true;
+    const releaseSum = () => {
+      if (owned) this.sumInUse = false;
+    };
     const metrics = new MetricsMean();
     const uniform = this.options.weighting === 'uniform';
     return {
@@ -64,9 +76,14 @@ export class FedAvg implements Strategy {
         return sum.count;
       },
       finish: (): AggregatedTrain => {
-        if (sum.count === 0) throw new FederaError('insufficient_results', `round ${round}: no training result to aggregate`);
-        return { params: this.applyUpdate(global, sum), metrics: metrics.result() };
+        try {
+          if (sum.count === 0) throw new FederaError('insufficient_results', `round ${round}: no training result to aggregate`);
+          return { params: this.applyUpdate(global, sum), metrics: metrics.result() };
+        } finally {
+          releaseSum();
+        }
       },
+      discard: releaseSum,
     };
   }
 

@@ -46,6 +46,8 @@ export interface TrainAggregation {
   /** Results accepted so far. */
   readonly accepted: number;
   finish(): AggregatedTrain;
+  /** Called instead of `finish` when the round is abandoned, so resources can be reused. */
+  discard?(): void;
 }
 
 /** Central evaluation on the server's own test set. */
