@@ -30,7 +30,7 @@ interface Method {
 const program = new Command('bench-accuracy')
   .option('--rounds <n>', 'federated rounds', (v) => Number(v), 200)
   .option('--epochs <n>', 'centralized epochs', (v) => Number(v), 40)
-  .option('--lr <lr>', 'client (and centralized) SGD learning rate', (v) => Number(v), 0.05)
+  .option('--lr <lr>', 'client (and centralized) SGD learning rate', (v) => Number(v), 0.1)
   .option('--mu <mu>', 'FedProx mu', (v) => Number(v), 0.01)
   .option('--server-lr <eta>', 'FedAdam server learning rate', (v) => Number(v), 0.01)
   .option('--tau <tau>', 'FedAdam tau', (v) => Number(v), 1e-3)

@@ -66,8 +66,10 @@ class FixedTrainer implements Trainer {
   constructor(private readonly fixed: Float32Array) {
     this.layout = ParamLayout.fromShapes([{ name: 'w', shape: [fixed.length] }]);
   }
-  getParameters() {
-    return this.fixed.slice();
+  getParameters(out?: Float32Array) {
+    if (!out) return this.fixed.slice();
+    out.set(this.fixed);
+    return out;
   }
   setParameters(_p: Float32Array) {}
   async fit() {

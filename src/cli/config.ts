@@ -59,12 +59,12 @@ export const SimulationConfigSchema = z
     minResults: positiveInt.default(1),
     local: z
       .object({
-        epochs: positiveInt.max(1000).default(5),
+        epochs: positiveInt.max(1000).default(3),
         batchSize: positiveInt.default(10),
-        learningRate: z.number().positive().finite().default(0.05),
+        learningRate: z.number().positive().finite().default(0.2),
       })
       .strict()
-      .default({ epochs: 5, batchSize: 10, learningRate: 0.05 }),
+      .default({ epochs: 3, batchSize: 10, learningRate: 0.2 }),
     validationFraction: z.number().min(0).lt(1).default(0.1),
     evaluation: z
       .object({

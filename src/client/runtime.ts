@@ -7,6 +7,7 @@ import type { Config, ErrorReply, EvaluateInstruction, EvaluateReply, MessageBas
 import { checkHeader } from '../core/messages.js';
 import { FederaError, describeError, isFederaError } from '../core/errors.js';
 import { subtract } from '../core/kernels.js';
+import { sharedBuffers } from '../core/buffers.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Trainer } from './trainer.js';
 
@@ -110,8 +111,9 @@ export class ClientRuntime {
       proximalMu: s.proximalMu,
       seed: typeof m.config.seed === 'number' || typeof m.config.seed === 'string' ? m.config.seed : `${this.clientId}/${m.round}`,
     });
-    const trained = trainer.getParameters();
-    const update = subtract(trained, params, trained); // in place: getParameters returns a fresh copy
+    // The update is built in a pooled buffer; the transport returns it to the pool once sent.
+    const trained = trainer.getParameters(sharedBuffers.take(params.length));
+    const update = subtract(trained, params, trained);
     return { type: 'train_result', runId: m.runId, round: m.round, update, numExamples: outcome.numExamples, metrics: outcome.metrics };
   }
 

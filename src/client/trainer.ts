@@ -32,8 +32,11 @@ export interface EvaluateOutcome {
 export interface Trainer {
   /** Names, shapes and order of the parameters in the flat array. */
   readonly layout: ParamLayout;
-  /** A fresh copy of the current parameters. */
-  getParameters(): Float32Array;
+  /**
+   * The current parameters: written into `out` when it is given (and has `layout.size` elements),
+   * otherwise into a fresh array. Never returns an array the trainer keeps using.
+   */
+  getParameters(out?: Float32Array): Float32Array;
   /** Copies `params` into the model; never keeps a reference to the array. */
   setParameters(params: Float32Array): void;
   fit(data: Dataset, options: FitOptions): Promise<FitOutcome>;

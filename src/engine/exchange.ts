@@ -40,6 +40,8 @@ export interface ExchangeOutcome {
 
 /**
  * Sends every request at once and hands each reply to `onReply`, one at a time in arrival order.
+ * Typed arrays in a reply are valid only during its `onReply` call (the transport may reuse them
+ * afterwards): copy what must outlive it.
  * `onReply` throws to reject a reply (the client is then recorded as failed with the error's code).
  * An `error` reply from a client is a failure with the client's code and message.
  */
@@ -96,7 +98,8 @@ export async function exchange(
         const pending = grid.request(clientId, message, controller.signal);
         const first = await Promise.race([pending, closedPromise]);
         if (first === 'closed') {
-          pending.catch(() => {}); // its late rejection is expected and not an error
+          // A late reply is not used; its buffers go back to the transport, its rejection is expected.
+          pending.then((r) => r.release?.(), () => {});
           pendingFailure(clientId);
           return;
         }
@@ -108,22 +111,27 @@ export async function exchange(
       }
       bytesDown += reply.bytesDown;
       bytesUp += reply.bytesUp;
+      const got = reply;
       queue = queue.then(async () => {
-        if (closed) {
-          pendingFailure(clientId);
-          return;
-        }
-        const m = reply.message as MessageBase & { code?: unknown; message?: unknown };
-        if (m.type === 'error') {
-          failures.push({ clientId, code: `client_error:${String(m.code)}`, reason: String(m.message) });
-          return;
-        }
         try {
-          await onReply(clientId, reply.message);
-          succeeded.push(clientId);
-          if (options.stopAfter !== undefined && succeeded.length >= options.stopAfter) close('enough');
-        } catch (e) {
-          failures.push({ clientId, code: `rejected:${isFederaError(e) ? e.code : 'error'}`, reason: describeError(e) });
+          if (closed) {
+            pendingFailure(clientId);
+            return;
+          }
+          const m = got.message as MessageBase & { code?: unknown; message?: unknown };
+          if (m.type === 'error') {
+            failures.push({ clientId, code: `client_error:${String(m.code)}`, reason: String(m.message) });
+            return;
+          }
+          try {
+            await onReply(clientId, got.message);
+            succeeded.push(clientId);
+            if (options.stopAfter !== undefined && succeeded.length >= options.stopAfter) close('enough');
+          } catch (e) {
+            failures.push({ clientId, code: `rejected:${isFederaError(e) ? e.code : 'error'}`, reason: describeError(e) });
+          }
+        } finally {
+          got.release?.();
         }
       });
       await queue;

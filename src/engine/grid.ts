@@ -10,6 +10,12 @@ export interface GridReply {
   readonly bytesDown: number;
   /** Bytes that came back. */
   readonly bytesUp: number;
+  /**
+   * Called once the engine is done with `message` (after its reply handler returned, or when the
+   * reply is not used). The transport may then reuse the message's buffers: typed arrays in a
+   * reply are valid only until then, and a strategy that keeps an update must copy it.
+   */
+  release?(): void;
 }
 
 export interface Grid {

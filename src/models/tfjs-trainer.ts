@@ -203,10 +203,11 @@ export class TfjsTrainer implements Trainer {
     return this.logitsModel.apply(x, { training }) as tf.Tensor2D;
   }
 
-  /** A fresh flat copy of every weight, in layout order. */
-  getParameters(): Float32Array {
+  /** A flat copy of every weight, in layout order, into `into` when given. */
+  getParameters(into?: Float32Array): Float32Array {
     this.assertUsable();
-    const out = new Float32Array(this.layout.size);
+    if (into !== undefined) this.layout.check(into, 'getParameters: out');
+    const out = into ?? new Float32Array(this.layout.size);
     this.weights.forEach((w, i) => {
       out.set(w.read().dataSync() as Float32Array, this.layout.tensors[i].offset);
     });

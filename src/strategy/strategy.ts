@@ -7,7 +7,11 @@ import type { Config, Metrics } from '../core/messages.js';
 import type { Params } from '../core/params.js';
 import { FederaError } from '../core/errors.js';
 
-/** One client's accepted training result. `update` = trained − global parameters. */
+/**
+ * One client's training result. `update` = trained − global parameters. The array is valid only
+ * during `TrainAggregation.add` (transports reuse their buffers): an aggregation that keeps
+ * updates (median, Krum) copies them.
+ */
 export interface TrainResult {
   readonly clientId: string;
   readonly update: Float32Array;

@@ -6,6 +6,7 @@
 import type { MessageBase } from '../core/messages.js';
 import { payloadBytes } from '../core/messages.js';
 import { FederaError } from '../core/errors.js';
+import { sharedBuffers } from '../core/buffers.js';
 import type { Grid, GridReply } from '../engine/grid.js';
 
 export type MessageHandler = (message: MessageBase) => Promise<MessageBase>;
@@ -33,7 +34,6 @@ export class InMemoryGrid implements Grid {
     return this.host.ids();
   }
 
-  private readonly buffers = new BufferPool();
 
   async request(clientId: string, message: MessageBase, signal: AbortSignal): Promise<GridReply> {
     if (signal.aborted) throw signal.reason ?? new FederaError('aborted', 'request aborted');
@@ -47,12 +47,20 @@ export class InMemoryGrid implements Grid {
         return await client.handle(copy);
       } finally {
         client.release();
-        for (const b of borrowed) this.buffers.give(b);
+        for (const b of borrowed) sharedBuffers.give(b);
       }
     })();
     // The exchange stops waiting when it closes; the virtual client still finishes and is released.
     const reply = await work;
-    return { message: reply, bytesDown, bytesUp: payloadBytes(reply) };
+    return {
+      message: reply,
+      bytesDown,
+      bytesUp: payloadBytes(reply),
+      // Buffers the client took from the shared pool (its update) go back once the engine is done.
+      release: () => {
+        for (const v of Object.values(reply)) if (v instanceof Float32Array) sharedBuffers.give(v);
+      },
+    };
   }
 
   /** Copies every typed array of `m` as a wire would; Float32Arrays go through the pool. */
@@ -61,7 +69,7 @@ export class InMemoryGrid implements Grid {
     const borrowed: Float32Array[] = [];
     for (const [k, v] of Object.entries(m)) {
       if (v instanceof Float32Array) {
-        const b = this.buffers.take(v.length);
+        const b = sharedBuffers.take(v.length);
         b.set(v);
         borrowed.push(b);
         out[k] = b;
@@ -70,19 +78,6 @@ export class InMemoryGrid implements Grid {
       } else out[k] = v;
     }
     return { copy: out as T, borrowed };
-  }
-}
-
-/** Float32Array buffers by length, reused across requests. */
-class BufferPool {
-  private readonly free = new Map<number, Float32Array[]>();
-  take(length: number): Float32Array {
-    return this.free.get(length)?.pop() ?? new Float32Array(length);
-  }
-  give(b: Float32Array): void {
-    const list = this.free.get(b.length) ?? [];
-    if (list.length < 4) list.push(b);
-    this.free.set(b.length, list);
   }
 }
 

@@ -14,8 +14,10 @@ export class FakeTrainer implements Trainer {
     this.layout = ParamLayout.fromShapes([{ name: 'w', shape: [size] }]);
     this.w = new Float32Array(size);
   }
-  getParameters(): Float32Array {
-    return this.w.slice();
+  getParameters(out?: Float32Array): Float32Array {
+    if (!out) return this.w.slice();
+    out.set(this.w);
+    return out;
   }
   setParameters(p: Float32Array): void {
     this.w = p.slice();
