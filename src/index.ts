@@ -37,11 +37,13 @@ export type { Grid, GridReply } from './engine/grid.js';
 export { exchange, type ExchangeRequest, type ExchangeOptions, type ExchangeOutcome, type ClientFailure } from './engine/exchange.js';
 export { RoundEngine, type EngineOptions, type EvaluationOptions, type RunResult } from './engine/engine.js';
 export { FederatedTrainWorkflow, checkTrainReply, clientSeed, type RoundContext, type TrainWorkflow, type TrainRoundOutcome } from './engine/workflow.js';
+export { applyIncoming, applyOutgoing, type ServerLayer, type ServerLayerContext } from './engine/server-layer.js';
+export { BufferPool, sharedBuffers } from './core/buffers.js';
 export { planSampling, sampleClients, type SamplingOptions } from './engine/sampling.js';
-export { withoutTiming, type RoundRecord, type EvaluationRecord, type FederatedEvaluationRecord } from './engine/history.js';
+export { withoutTiming, type RoundRecord, type EvaluationRecord, type FederatedEvaluationRecord, type PrivacyRecord, type RoundEvent } from './engine/history.js';
 
 export { InMemoryGrid, type ClientHost, type LeasedClient } from './transport/memory.js';
-export { ClientRuntime, trainSettings, type ClientLayer, type ClientData, type MessageHandler, type ClientRuntimeOptions } from './client/runtime.js';
+export { ClientRuntime, trainSettings, type ClientLayer, type ClientData, type ClientInfo, type MessageHandler, type ClientRuntimeOptions } from './client/runtime.js';
 export type { Trainer, FitOptions, FitOutcome, EvaluateOutcome } from './client/trainer.js';
 export { VirtualClientHost, clientIds, type VirtualClientOptions } from './sim/virtual-clients.js';
 export { runSimulation, type SimulationOptions, type SimulationResult } from './sim/simulation.js';

@@ -18,6 +18,11 @@ export type ClientLayer = (next: MessageHandler, client: ClientInfo) => MessageH
 
 export interface ClientInfo {
   readonly clientId: string;
+  /**
+   * State that outlives one instruction: kept by the client process, or by the simulation host
+   * for a virtual client across its materialisations (e.g. a compression residual).
+   */
+  readonly state: Map<string, unknown>;
 }
 
 export interface ClientData {
@@ -34,6 +39,8 @@ export interface ClientRuntimeOptions {
   layers?: readonly ClientLayer[];
   /** Defaults for instruction config keys the server does not send. */
   defaults?: Partial<TrainSettings>;
+  /** Persistent per-client state handed to layers (default: a new, private map). */
+  state?: Map<string, unknown>;
 }
 
 export interface TrainSettings {
@@ -55,7 +62,8 @@ export class ClientRuntime {
     this.clientId = options.clientId;
     let h: MessageHandler = (m) => this.dispatch(m);
     const layers = options.layers ?? [];
-    for (let i = layers.length - 1; i >= 0; i--) h = layers[i](h, { clientId: options.clientId });
+    const info: ClientInfo = { clientId: options.clientId, state: options.state ?? new Map() };
+    for (let i = layers.length - 1; i >= 0; i--) h = layers[i](h, info);
     this.handler = h;
   }
 

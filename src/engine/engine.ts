@@ -14,6 +14,7 @@ import { exchange, now, type ClientFailure, type ExchangeOptions, type ExchangeR
 import { checkSamplingOptions, planSampling, sampleClients, type SamplingOptions } from './sampling.js';
 import type { EvaluationRecord, FederatedEvaluationRecord, RoundRecord } from './history.js';
 import { FederatedTrainWorkflow, type RoundContext, type TrainWorkflow } from './workflow.js';
+import { applyIncoming, applyOutgoing, type ServerLayer } from './server-layer.js';
 
 export interface EvaluationOptions extends SamplingOptions {
   /** Run federated evaluation every this many rounds (default 1); 0 turns it off. */
@@ -41,6 +42,8 @@ export interface EngineOptions {
   /** Deadline of each exchange in milliseconds (default: none). */
   roundTimeoutMs?: number;
   workflow?: TrainWorkflow;
+  /** Server halves of client layers (e.g. decompress updates); applied to every exchange. */
+  serverLayers?: readonly ServerLayer[];
   logger?: Logger;
   /** First round to run (resuming); rounds before it are taken as done. Default 1. */
   startRound?: number;
@@ -106,7 +109,14 @@ export class RoundEngine {
       onReply: (clientId: string, reply: MessageBase) => void | Promise<void>,
       options: ExchangeOptions = {},
     ) => {
-      const outcome = await exchange(this.o.grid, requests, onReply, {
+      const layers = this.o.serverLayers ?? [];
+      const wrapped = layers.length
+        ? requests.map((r) => ({ clientId: r.clientId, message: applyOutgoing(layers, r.message, { runId: this.runId, round, clientId: r.clientId }) }))
+        : requests;
+      const handle = layers.length
+        ? (clientId: string, reply: MessageBase) => onReply(clientId, applyIncoming(layers, reply, { runId: this.runId, round, clientId }))
+        : onReply;
+      const outcome = await exchange(this.o.grid, wrapped, handle, {
         timeoutMs: this.o.roundTimeoutMs,
         signal: this.o.signal,
         ...options,
@@ -131,7 +141,7 @@ export class RoundEngine {
     try {
       outcome = await this.workflow.run(ctx);
     } catch (e) {
-      outcome = { status: 'skipped' as const, reason: `workflow ${this.workflow.name} failed: ${describeError(e)}`, selected: [], succeeded: [], failed: [], dropped: [] };
+      outcome = { status: 'skipped' as const, privacy: undefined, events: undefined, reason: `workflow ${this.workflow.name} failed: ${describeError(e)}`, selected: [], succeeded: [], failed: [], dropped: [] };
     }
     const t1 = now();
     if (outcome.status === 'completed' && outcome.params) {
@@ -166,6 +176,8 @@ export class RoundEngine {
       ...(outcome.metrics ? { train: { loss: outcome.metrics.loss, metrics: outcome.metrics } } : {}),
       ...(federatedEvaluation ? { federatedEvaluation } : {}),
       ...(centralEvaluation ? { centralEvaluation } : {}),
+      ...(outcome.privacy ? { privacy: outcome.privacy } : {}),
+      ...(outcome.events?.length ? { events: outcome.events } : {}),
       bytes,
       timing: { totalMs: t3 - t0, trainMs: t1 - t0, evaluateMs: t2 - t1, centralEvaluateMs: t3 - t2 },
     };

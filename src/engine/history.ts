@@ -14,6 +14,22 @@ export interface FederatedEvaluationRecord extends EvaluationRecord {
   failed: ClientFailure[];
 }
 
+/** Privacy spent so far, when the run uses differential privacy. */
+export interface PrivacyRecord {
+  /** ε after this round, for `delta`. */
+  epsilon: number;
+  delta: number;
+  [key: string]: number;
+}
+
+/** Something a strategy or layer noticed in a round (an anomaly, a rejection, a reputation change). */
+export interface RoundEvent {
+  kind: string;
+  clientId?: string;
+  message: string;
+  [key: string]: unknown;
+}
+
 export interface RoundRecord {
   round: number;
   /** `skipped`: too few results (or clients); the global model was left unchanged. */
@@ -28,6 +44,8 @@ export interface RoundRecord {
   train?: { loss?: number; metrics: Metrics };
   federatedEvaluation?: FederatedEvaluationRecord;
   centralEvaluation?: EvaluationRecord;
+  privacy?: PrivacyRecord;
+  events?: RoundEvent[];
   /** Payload bytes server → clients and clients → server in this round (training and evaluation). */
   bytes: { down: number; up: number };
   /** Wall-clock durations; the only part of a record that differs between two runs with the same seed. */

@@ -12,6 +12,7 @@ import { FederaError, describeError } from '../core/errors.js';
 import { findNonFinite } from '../core/kernels.js';
 import type { Strategy } from '../strategy/strategy.js';
 import type { ClientFailure, ExchangeOptions, ExchangeOutcome, ExchangeRequest } from './exchange.js';
+import type { PrivacyRecord, RoundEvent } from './history.js';
 
 export interface RoundContext {
   readonly runId: string;
@@ -39,6 +40,8 @@ export interface TrainRoundOutcome {
   /** The next global parameters (completed rounds only). */
   params?: Float32Array;
   metrics?: Metrics;
+  privacy?: PrivacyRecord;
+  events?: RoundEvent[];
   selected: string[];
   succeeded: string[];
   failed: ClientFailure[];
@@ -109,6 +112,13 @@ export class FederatedTrainWorkflow implements TrainWorkflow {
     if (bad >= 0) {
       return { ...base, status: 'skipped', reason: `aggregation produced a non-finite parameter at index ${bad}; global model kept` };
     }
-    return { ...base, status: 'completed', params: result.params, metrics: result.metrics };
+    return {
+      ...base,
+      status: 'completed',
+      params: result.params,
+      metrics: result.metrics,
+      ...(result.privacy ? { privacy: result.privacy } : {}),
+      ...(result.events?.length ? { events: [...result.events] } : {}),
+    };
   }
 }

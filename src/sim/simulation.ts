@@ -26,7 +26,7 @@ export interface SimulationOptions extends Omit<EngineOptions, 'grid' | 'initial
   initialParams: Params;
   /** Client ids; default `client-000` … */
   clientIds?: readonly string[];
-  layers?: readonly ClientLayer[];
+  layers?: readonly ClientLayer[] | ((clientId: string, index: number) => readonly ClientLayer[]);
   /** Virtual clients materialised at once (default 1). */
   concurrency?: number;
 }

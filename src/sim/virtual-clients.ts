@@ -17,8 +17,8 @@ export interface VirtualClientOptions {
   createTrainer: () => Trainer | Promise<Trainer>;
   /** How many virtual clients may be materialised at once (default 1: in-process training is serial). */
   concurrency?: number;
-  /** Client-side layers, the same for every client. */
-  layers?: readonly ClientLayer[];
+  /** Client-side layers: the same for every client, or chosen per client (e.g. attackers). */
+  layers?: readonly ClientLayer[] | ((clientId: string, index: number) => readonly ClientLayer[]);
 }
 
 export class VirtualClientHost implements ClientHost {
@@ -26,6 +26,8 @@ export class VirtualClientHost implements ClientHost {
   private readonly index: Map<string, number>;
   private readonly o: VirtualClientOptions;
   private readonly idle: Trainer[] = [];
+  /** Per-client layer state, kept across materialisations (only for clients that took part). */
+  private readonly states = new Map<string, Map<string, unknown>>();
   private trainers = 0;
   private readonly waiting: Array<() => void> = [];
   private live = 0;
@@ -60,7 +62,10 @@ export class VirtualClientHost implements ClientHost {
     try {
       trainer = this.idle.pop() ?? (this.trainers++, await this.o.createTrainer());
       const data = await this.o.data(clientId, i);
-      const runtime = new ClientRuntime({ clientId, trainer, data, layers: this.o.layers });
+      const layers = typeof this.o.layers === 'function' ? this.o.layers(clientId, i) : this.o.layers;
+      let state = this.states.get(clientId);
+      if (!state) this.states.set(clientId, (state = new Map()));
+      const runtime = new ClientRuntime({ clientId, trainer, data, layers, state });
       this.live++;
       this.materialised++;
       this.peakLive = Math.max(this.peakLive, this.live);

@@ -6,6 +6,7 @@
 import type { Config, Metrics } from '../core/messages.js';
 import type { Params } from '../core/params.js';
 import { FederaError } from '../core/errors.js';
+import type { PrivacyRecord, RoundEvent } from '../engine/history.js';
 
 /**
  * One client's training result. `update` = trained − global parameters. The array is valid only
@@ -31,6 +32,10 @@ export interface AggregatedTrain {
   readonly params: Float32Array;
   /** Example-weighted means of the clients' fit metrics (e.g. `loss`), plus strategy metrics. */
   readonly metrics: Metrics;
+  /** Privacy spent after this round (DP strategies). */
+  readonly privacy?: PrivacyRecord;
+  /** Events worth recording in the round's history (anomalies, exclusions). */
+  readonly events?: readonly RoundEvent[];
 }
 
 export interface AggregatedEvaluation {

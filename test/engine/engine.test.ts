@@ -277,3 +277,73 @@ test('bad engine configuration is rejected with the field named', () => {
   assert.throws(() => new RoundEngine({ ...base, minResults: 0 }), /minResults must be an integer ≥ 1/);
   assert.throws(() => new RoundEngine({ ...base, sampling: { minClients: 0 } }), /sampling.minClients must be an integer ≥ 1/);
 });
+
+test('server layers rewrite every instruction and reply; a layer that throws rejects that client', async () => {
+  const seen: string[] = [];
+  const host = new VirtualClientHost({
+    clients: 3,
+    data: (_id, i) => ({ train: sizedDataset(10 * (i + 1)) }),
+    createTrainer: () => new FakeTrainer(D, 1),
+    // Client half: records the marker the server layer put into the config.
+    layers: [
+      (next) => async (m) => {
+        seen.push(String((m as { config?: Record<string, unknown> }).config?.marker));
+        return next(m);
+      },
+    ],
+  });
+  const engine = new RoundEngine({
+    grid: new InMemoryGrid(host),
+    strategy: new FedAvg({ trainConfig }),
+    initialParams: zeros(),
+    rounds: 1,
+    seed: 1,
+    sampling: { fraction: 1, minClients: 3 },
+    evaluation: false,
+    serverLayers: [
+      {
+        name: 'double',
+        outgoing: (m) => ({ ...m, config: { ...(m as { config: object }).config, marker: 'x' } }) as MessageBase,
+        incoming: (r, ctx) => {
+          if (ctx.clientId === 'client-2') throw new Error('cannot decode');
+          const t = r as TrainReply;
+          return { ...t, update: t.update.map((v) => 2 * v) } as TrainReply;
+        },
+      },
+    ],
+  });
+  const { params, history } = await engine.run();
+  assert.deepEqual(seen, ['x', 'x', 'x']);
+  assert.deepEqual(history[0].failed.map((f) => [f.clientId, f.code]), [['client-2', 'rejected:error']]);
+  // client-0 (10 ex) and client-1 (20 ex) both update by 0.5, doubled to 1.0.
+  for (const v of params.data) assert.ok(Math.abs(v - 1) < 1e-6);
+});
+
+test('a virtual client keeps its layer state across rounds although it is re-materialised', async () => {
+  const host = new VirtualClientHost({
+    clients: 2,
+    data: () => ({ train: sizedDataset(4) }),
+    createTrainer: () => new FakeTrainer(D, 1),
+    layers: (clientId) => [
+      (next, info) => async (m) => {
+        const n = ((info.state.get('calls') as number | undefined) ?? 0) + 1;
+        info.state.set('calls', n);
+        const r = (await next(m)) as TrainReply;
+        return { ...r, metrics: { ...r.metrics, calls: n, isClient1: clientId === 'client-1' ? 1 : 0 } } as TrainReply;
+      },
+    ],
+  });
+  const engine = new RoundEngine({
+    grid: new InMemoryGrid(host),
+    strategy: new FedAvg({ trainConfig }),
+    initialParams: zeros(),
+    rounds: 3,
+    seed: 1,
+    sampling: { fraction: 1, minClients: 2 },
+    evaluation: false,
+  });
+  const { history } = await engine.run();
+  assert.deepEqual(history.map((r) => r.train?.metrics.calls), [1, 2, 3]);
+  assert.equal(history[0].train?.metrics.isClient1, 0.5);
+  assert.equal(host.materialised, 6);
+});
