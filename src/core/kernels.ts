@@ -13,7 +13,6 @@ const FOLD_EVERY = 32;
 const PAGE = 65536;
 
 interface KernelExports {
-  memory: WebAssembly.Memory;
   axpy32(acc: number, x: number, n: number, w: number): void;
   fold(acc: number, x: number, n: number): void;
   allFinite(x: number, n: number): number;
@@ -22,18 +21,132 @@ interface KernelExports {
   sub(out: number, a: number, b: number, n: number): void;
 }
 
-/** One kernel instance per thread for stateless vector ops, its memory grown to the largest input seen. */
-let shared: KernelExports | null | undefined;
-function sharedKernels(bytesNeeded: number): KernelExports | null {
-  if (shared === undefined) {
+const align16 = (b: number) => (b + 15) & ~15;
+
+/**
+ * A WebAssembly memory with the kernels bound to it. Kernels work in place on arrays that live in
+ * an arena's memory; arrays elsewhere are copied in first. An arena whose memory backs arrays
+ * handed out to callers never grows (growing would detach those arrays).
+ */
+class Arena {
+  readonly memory: WebAssembly.Memory;
+  readonly k: KernelExports;
+  private top = 0;
+
+  constructor(module: WebAssembly.Module, bytes: number, readonly growable: boolean) {
+    const pages = Math.max(1, Math.ceil(bytes / PAGE));
+    this.memory = new WebAssembly.Memory({ initial: pages, maximum: growable ? 65536 : pages });
+    this.k = new WebAssembly.Instance(module, { env: { memory: this.memory } }).exports as unknown as KernelExports;
+  }
+
+  holds(x: ArrayBufferView): boolean {
+    return x.buffer === this.memory.buffer;
+  }
+
+  /** Reserves `bytes` (16-byte aligned) for the arena's lifetime; -1 when it does not fit. */
+  reserve(bytes: number): number {
+    const at = this.top;
+    if (at + align16(bytes) > this.memory.buffer.byteLength) return -1;
+    this.top = at + align16(bytes);
+    return at;
+  }
+
+  /** Makes the memory at least `bytes` long (growable arenas only). */
+  ensure(bytes: number): void {
+    const need = Math.ceil(bytes / PAGE) - this.memory.buffer.byteLength / PAGE;
+    if (need > 0) this.memory.grow(need);
+  }
+
+  f32(offset: number, n: number): Float32Array {
+    return new Float32Array(this.memory.buffer, offset, n);
+  }
+}
+
+/** Scratch arena for stateless vector ops on arrays that live elsewhere; grows as needed. */
+let scratchArena: Arena | null | undefined;
+function sharedKernels(bytesNeeded: number): Arena | null {
+  if (scratchArena === undefined) {
     const module = kernelModule();
-    shared = module ? (new WebAssembly.Instance(module).exports as unknown as KernelExports) : null;
+    scratchArena = module ? new Arena(module, bytesNeeded, true) : null;
   }
-  if (shared) {
-    const need = Math.ceil(bytesNeeded / PAGE) - shared.memory.buffer.byteLength / PAGE;
-    if (need > 0) shared.memory.grow(need);
+  scratchArena?.ensure(bytesNeeded);
+  return scratchArena;
+}
+
+/**
+ * Arenas for parameter-sized vectors of one length: pooled buffers (see buffers.ts) and one
+ * running sum live in the same memory, so the round's hot path (update = trained − global, then
+ * sum += n·update) runs in place without copies.
+ */
+export class VectorArena {
+  static readonly SLOTS = 8;
+  private readonly arena: Arena;
+  private readonly freeSlots: number[] = [];
+  private accumulator: AccumulatorRegion | null;
+  readonly length: number;
+
+  private constructor(module: WebAssembly.Module, length: number) {
+    this.length = length;
+    const slot = align16(4 * length);
+    const acc = align16(8 * length) + 3 * slot; // acc64, two partial sums, one scratch
+    this.arena = new Arena(module, VectorArena.SLOTS * slot + acc, false);
+    for (let i = 0; i < VectorArena.SLOTS; i++) this.freeSlots.push(this.arena.reserve(4 * length));
+    const acc64 = this.arena.reserve(8 * length);
+    this.accumulator = { arena: this.arena, acc64, a: this.arena.reserve(4 * length), b: this.arena.reserve(4 * length), scratch: this.arena.reserve(4 * length) };
   }
-  return shared;
+
+  private static readonly byLength = new Map<number, VectorArena | null>();
+
+  /** The arena for vectors of `length` floats, or null (no SIMD, too small to gain, or too large to reserve). */
+  static forLength(length: number): VectorArena | null {
+    let a = VectorArena.byLength.get(length);
+    if (a !== undefined) return a;
+    const module = kernelModule();
+    // 56 bytes per element reserved; keep an arena under 1 GiB of address space.
+    a = module && length >= SIMD_MIN && length * 56 < 2 ** 30 ? new VectorArena(module, length) : null;
+    VectorArena.byLength.set(length, a);
+    return a;
+  }
+
+  /** A free slot as a Float32Array view, or null when all are out. */
+  takeSlot(): Float32Array | null {
+    const at = this.freeSlots.pop();
+    return at === undefined ? null : this.arena.f32(at, this.length);
+  }
+
+  /** Gives back a view that `takeSlot` returned. */
+  giveSlot(view: Float32Array): void {
+    if (this.arena.holds(view) && view.length === this.length) this.freeSlots.push(view.byteOffset);
+  }
+
+  holds(x: ArrayBufferView): boolean {
+    return this.arena.holds(x);
+  }
+
+  takeAccumulator(): AccumulatorRegion | null {
+    const a = this.accumulator;
+    this.accumulator = null;
+    return a;
+  }
+
+  returnAccumulator(a: AccumulatorRegion): void {
+    if (a.arena === this.arena) this.accumulator = a;
+  }
+
+  /** out = a − b in place, when all three live in this arena. */
+  subtractInPlace(a: Float32Array, b: Float32Array, out: Float32Array): boolean {
+    if (!this.arena.holds(a) || !this.arena.holds(b) || !this.arena.holds(out)) return false;
+    this.arena.k.sub(out.byteOffset, a.byteOffset, b.byteOffset, a.length);
+    return true;
+  }
+}
+
+interface AccumulatorRegion {
+  arena: Arena;
+  acc64: number;
+  a: number;
+  b: number;
+  scratch: number;
 }
 
 /** Below this many elements the plain loop wins over copying into WebAssembly memory. */
@@ -103,7 +216,7 @@ export class WeightedSum {
     if (!Number.isInteger(size) || size < 0) throw new FederaError('invalid_argument', `WeightedSum: size must be a non-negative integer, got ${size}`);
     this.size = size;
     const module = kernelModule();
-    this.impl = module && size * 16 + PAGE < 2 ** 31 ? new WasmSum(module, size) : new JsSum(size);
+    this.impl = module && size > 0 && size * 20 + PAGE < 2 ** 31 ? new WasmSum(module, size, this) : new JsSum(size);
   }
 
   /** Number of vectors added. */
@@ -168,61 +281,80 @@ function rejectNonFinite(x: Float32Array, what: string): never {
 }
 
 class WasmSum implements SumImpl {
+  private readonly arena: Arena;
   private readonly k: KernelExports;
   private readonly n: number;
-  private readonly acc64: number;
+  private readonly region: AccumulatorRegion;
   /** Two float32 partial sums: the next partial sum is written to the other one, then they swap. */
   private cur: number;
   private next: number;
-  private readonly scratch: number;
   private pending = 0;
 
-  constructor(module: WebAssembly.Module, n: number) {
-    this.k = new WebAssembly.Instance(module).exports as unknown as KernelExports;
+  constructor(module: WebAssembly.Module, n: number, owner: object) {
+    const shared = VectorArena.forLength(n);
+    const region = shared?.takeAccumulator();
+    if (shared && region) {
+      // Give the region back to the arena when this sum is garbage-collected.
+      accumulatorFinalizer?.register(owner, { arena: shared, region });
+      this.region = region;
+    } else {
+      const own = new Arena(module, align16(8 * n) + 3 * align16(4 * n), false);
+      this.region = { arena: own, acc64: own.reserve(8 * n), a: own.reserve(4 * n), b: own.reserve(4 * n), scratch: own.reserve(4 * n) };
+    }
+    this.arena = this.region.arena;
+    this.k = this.arena.k;
     this.n = n;
-    const pad = (b: number) => (b + 15) & ~15;
-    this.acc64 = 0;
-    this.cur = pad(8 * n);
-    this.next = this.cur + pad(4 * n);
-    this.scratch = this.next + pad(4 * n);
-    const bytes = this.scratch + pad(4 * n);
-    const need = Math.ceil(bytes / PAGE) - this.k.memory.buffer.byteLength / PAGE;
-    if (need > 0) this.k.memory.grow(need);
+    this.cur = this.region.a;
+    this.next = this.region.b;
+    this.reset();
   }
 
   add(x: Float32Array, weight: number): boolean {
-    new Float32Array(this.k.memory.buffer, this.scratch, this.n).set(x);
-    if (!this.k.axpy32Checked(this.next, this.cur, this.scratch, this.n, weight)) return false;
+    let at: number;
+    if (this.arena.holds(x)) at = x.byteOffset; // a pooled buffer: no copy
+    else {
+      this.arena.f32(this.region.scratch, this.n).set(x);
+      at = this.region.scratch;
+    }
+    if (!this.k.axpy32Checked(this.next, this.cur, at, this.n, weight)) return false;
     [this.cur, this.next] = [this.next, this.cur];
     if (++this.pending === FOLD_EVERY) this.flush();
     return true;
   }
 
   private flush(): void {
-    if (this.pending > 0) this.k.fold(this.acc64, this.cur, this.n);
+    if (this.pending > 0) this.k.fold(this.region.acc64, this.cur, this.n);
     this.pending = 0;
   }
 
   total(): Float64Array {
     this.flush();
-    return new Float64Array(this.k.memory.buffer, this.acc64, this.n).slice();
+    return new Float64Array(this.arena.memory.buffer, this.region.acc64, this.n).slice();
   }
 
   finish(base: Float32Array | null, s: number): Float32Array {
     this.flush();
-    const scratch = new Float32Array(this.k.memory.buffer, this.scratch, this.n);
+    const scratch = this.arena.f32(this.region.scratch, this.n);
     if (base) scratch.set(base);
     else scratch.fill(0);
     // In place: out and base are both the scratch area (each element is read before it is written).
-    this.k.finish(this.scratch, this.scratch, this.acc64, this.n, s);
-    return new Float32Array(this.k.memory.buffer, this.scratch, this.n).slice();
+    this.k.finish(this.region.scratch, this.region.scratch, this.region.acc64, this.n, s);
+    return scratch.slice();
   }
 
   reset(): void {
-    new Uint8Array(this.k.memory.buffer, 0, this.scratch).fill(0);
+    const r = this.region;
+    new Uint8Array(this.arena.memory.buffer, r.acc64, 8 * this.n).fill(0);
+    this.arena.f32(r.a, this.n).fill(0);
+    this.arena.f32(r.b, this.n).fill(0);
     this.pending = 0;
   }
 }
+
+const accumulatorFinalizer =
+  typeof FinalizationRegistry !== 'undefined'
+    ? new FinalizationRegistry<{ arena: VectorArena; region: AccumulatorRegion }>(({ arena, region }) => arena.returnAccumulator(region))
+    : undefined;
 
 class JsSum implements SumImpl {
   private readonly acc64: Float64Array;
@@ -301,14 +433,15 @@ export function subtract(a: Float32Array, b: Float32Array, out: Float32Array = n
   const n = a.length;
   if (b.length !== n || out.length !== n) throw new FederaError('shape_mismatch', `subtract: lengths differ (${n}, ${b.length}, ${out.length})`);
   if (n >= SIMD_MIN && n * 8 + PAGE < 2 ** 31) {
-    // Two copies in, one SIMD pass, one copy out: ~3× faster than the scalar loop at 10^6.
-    const k = sharedKernels(n * 8);
-    if (k) {
-      const mem = k.memory.buffer;
-      new Float32Array(mem, 0, n).set(a);
-      new Float32Array(mem, n * 4, n).set(b);
-      k.sub(0, 0, n * 4, n);
-      out.set(new Float32Array(mem, 0, n));
+    // In place when all three live in a vector arena (pooled buffers); otherwise two copies in,
+    // one SIMD pass, one copy out, still faster than the scalar loop at this size.
+    if (VectorArena.forLength(n)?.subtractInPlace(a, b, out)) return out;
+    const arena = sharedKernels(n * 8);
+    if (arena) {
+      arena.f32(0, n).set(a);
+      arena.f32(n * 4, n).set(b);
+      arena.k.sub(0, 0, n * 4, n);
+      out.set(arena.f32(0, n));
       return out;
     }
   }

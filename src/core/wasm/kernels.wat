@@ -1,7 +1,8 @@
 ;; Numeric kernels on flat float arrays (WebAssembly SIMD). Compiled to kernels-wasm.ts by
 ;; scripts/build-wasm.mjs. All pointers are byte offsets into the module's memory; n counts elements.
 (module
-  (memory (export "memory") 1)
+  ;; The memory is imported so that one compiled module serves many arenas (see kernels.ts).
+  (import "env" "memory" (memory 1))
 
   ;; acc[i] += w * x[i]   (f32 accumulator, f32 input)
   (func (export "axpy32") (param $acc i32) (param $x i32) (param $n i32) (param $w f32)
