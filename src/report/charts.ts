@@ -171,6 +171,8 @@ export function chartSpecs(series: ChartSeries, opts: ChartSpecOptions = {}): Ch
         range: (_u: unknown, min: number, max: number) =>
           bars || min === max ? [min - 0.5, max + 0.5] : [min, max],
       },
+      // Bars are compared by height: their axis starts at zero.
+      ...(bars ? { y: { range: (_u: unknown, _min: number, max: number) => [0, max > 0 ? max * 1.05 : 1] } } : {}),
     },
   });
   const x = series.rounds;
