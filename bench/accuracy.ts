@@ -31,6 +31,8 @@ const program = new Command('bench-accuracy')
   .option('--rounds <n>', 'federated rounds', (v) => Number(v), 200)
   .option('--epochs <n>', 'centralized epochs', (v) => Number(v), 40)
   .option('--lr <lr>', 'client (and centralized) SGD learning rate', (v) => Number(v), 0.1)
+  .option('--lr-decay <f>', 'federated: client learning rate × f every round', (v) => Number(v), 1)
+  .option('--central-lr-decay <f>', 'centralized: learning rate × f every epoch', (v) => Number(v), 1)
   .option('--mu <mu>', 'FedProx mu', (v) => Number(v), 0.01)
   .option('--server-lr <eta>', 'FedAdam server learning rate', (v) => Number(v), 0.01)
   .option('--tau <tau>', 'FedAdam tau', (v) => Number(v), 1e-3)
@@ -39,7 +41,7 @@ const program = new Command('bench-accuracy')
   .option('--parallel <n>', 'methods run at once (child processes)', (v) => Number(v), 2)
   .option('--trace', 'print a JSON line per evaluation')
   .parse();
-const opts = program.opts<{ rounds: number; epochs: number; lr: number; mu: number; serverLr: number; tau: number; seed: number; only?: string; parallel: number; trace?: boolean }>();
+const opts = program.opts<{ rounds: number; epochs: number; lr: number; lrDecay: number; centralLrDecay: number; mu: number; serverLr: number; tau: number; seed: number; only?: string; parallel: number; trace?: boolean }>();
 
 const METHODS: Method[] = [
   { name: 'centralized', partition: 'central' },
@@ -81,18 +83,19 @@ async function runMethod(m: Method): Promise<Outcome> {
   };
   if (m.partition === 'central') {
     for (let epoch = 1; epoch <= opts.epochs; epoch++) {
-      await server.fit(train, { epochs: 1, batchSize: B, learningRate: opts.lr, seed: `${opts.seed}/central/${epoch}` });
+      const learningRate = opts.lr * opts.centralLrDecay ** (epoch - 1);
+      await server.fit(train, { epochs: 1, batchSize: B, learningRate, seed: `${opts.seed}/central/${epoch}` });
       const r = await server.evaluate(test);
       trace(epoch, r.metrics.accuracy, r.loss);
     }
     server.dispose();
-    return summarise(m.name, 'epoch', curve, (performance.now() - t0) / 1000, { epochs: opts.epochs, B, lr: opts.lr });
+    return summarise(m.name, 'epoch', curve, (performance.now() - t0) / 1000, { epochs: opts.epochs, B, lr: opts.lr, lrDecay: opts.centralLrDecay });
   }
   const rng = new Rng(opts.seed).stream('partitioning');
   const partitions = m.partition === 'iid' ? partitionIid(train.y.length, CLIENTS, rng) : partitionShards(train.y, CLIENTS, 2, rng);
   const evaluator = server;
   const strategy = createStrategy(m.strategy!, {
-    trainConfig: { epochs: E, batchSize: B, learningRate: opts.lr },
+    trainConfig: (round) => ({ epochs: E, batchSize: B, learningRate: opts.lr * opts.lrDecay ** (round - 1) }),
     evaluate: async (round, params) => {
       evaluator.setParameters(params.data);
       const r = await evaluator.evaluate(test);
@@ -113,7 +116,7 @@ async function runMethod(m: Method): Promise<Outcome> {
     evaluation: false,
   });
   server.dispose();
-  return summarise(m.name, 'round', curve, (performance.now() - t0) / 1000, { rounds: opts.rounds, clients: CLIENTS, perRound: PER_ROUND, E, B, lr: opts.lr, strategy: m.strategy });
+  return summarise(m.name, 'round', curve, (performance.now() - t0) / 1000, { rounds: opts.rounds, clients: CLIENTS, perRound: PER_ROUND, E, B, lr: opts.lr, lrDecay: opts.lrDecay, strategy: m.strategy });
 }
 
 function runChild(name: string): Promise<Outcome> {
@@ -158,7 +161,7 @@ if (opts.only) {
   results.sort((a, b) => METHODS.findIndex((m) => m.name === a.method) - METHODS.findIndex((m) => m.name === b.method));
   const central = results.find((r) => r.method === 'centralized')!;
   const fmt = (x: number | null, unit: string) => (x === null ? 'not reached' : `${x} ${unit}s`);
-  console.log(`\nMNIST (8,000 train / 2,000 test), 2NN, ${CLIENTS} clients, C=${PER_ROUND / CLIENTS}, E=${E}, B=${B}, lr=${opts.lr}, seed ${opts.seed}`);
+  console.log(`\nMNIST (8,000 train / 2,000 test), 2NN, ${CLIENTS} clients, C=${PER_ROUND / CLIENTS}, E=${E}, B=${B}, lr=${opts.lr} (×${opts.lrDecay}/round; centralized ×${opts.centralLrDecay}/epoch), seed ${opts.seed}`);
   console.log('| method | final acc | best acc | Δ final vs centralized | to 0.90 | to 0.95 | time |');
   console.log('|---|---|---|---|---|---|---|');
   for (const r of results) {

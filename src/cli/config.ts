@@ -62,9 +62,11 @@ export const SimulationConfigSchema = z
         epochs: positiveInt.max(1000).default(3),
         batchSize: positiveInt.default(10),
         learningRate: z.number().positive().finite().default(0.2),
+        /** The client learning rate of round r is learningRate · learningRateDecay^(r−1). */
+        learningRateDecay: z.number().gt(0).lte(1).default(1),
       })
       .strict()
-      .default({ epochs: 3, batchSize: 10, learningRate: 0.2 }),
+      .default({ epochs: 3, batchSize: 10, learningRate: 0.2, learningRateDecay: 1 }),
     validationFraction: z.number().min(0).lt(1).default(0.1),
     evaluation: z
       .object({

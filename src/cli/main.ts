@@ -48,6 +48,7 @@ const FLAG_PATHS: Record<string, string> = {
   epochs: 'local.epochs',
   batchSize: 'local.batchSize',
   lr: 'local.learningRate',
+  lrDecay: 'local.learningRateDecay',
   strategy: 'strategy.name',
   mu: 'strategy.mu',
   serverLr: 'strategy.serverLearningRate',
@@ -116,6 +117,7 @@ export function createProgram(): Command {
     .option('--epochs <e>', 'local epochs', number('--epochs'))
     .option('--batch-size <b>', 'local batch size', number('--batch-size'))
     .option('--lr <lr>', 'local learning rate', number('--lr'))
+    .option('--lr-decay <factor>', 'multiply the local learning rate by this every round (default 1)', number('--lr-decay'))
     .option('--validation-fraction <f>', 'fraction of each client\'s data kept for federated evaluation', number('--validation-fraction'))
     .option('--central-every <n>', 'central evaluation every n rounds (0 = only the last)', number('--central-every'))
     .option('--federated-every <n>', 'federated evaluation every n rounds (0 = off)', number('--federated-every'))

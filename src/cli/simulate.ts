@@ -108,7 +108,10 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
   const clientsPerRound = config.clientsPerRound ?? Math.max(config.minClients, Math.ceil(config.fraction * numClients - 1e-9));
   const fraction = Math.min(1, clientsPerRound / numClients);
   const strategy = createStrategy(config.strategy, {
-    trainConfig: { ...config.local },
+    trainConfig: (round) => {
+      const { learningRateDecay, ...local } = config.local;
+      return { ...local, learningRate: local.learningRate * learningRateDecay ** (round - 1) };
+    },
     evaluate: async (_round, params) => {
       serverTrainer.setParameters(params.data);
       const r = await serverTrainer.evaluate(data.test);

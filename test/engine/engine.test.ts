@@ -303,7 +303,7 @@ test('server layers rewrite every instruction and reply; a layer that throws rej
     serverLayers: [
       {
         name: 'double',
-        outgoing: (m) => ({ ...m, config: { ...(m as { config: object }).config, marker: 'x' } }) as MessageBase,
+        outgoing: (m) => ({ ...m, config: { ...(m as unknown as { config: object }).config, marker: 'x' } }) as MessageBase,
         incoming: (r, ctx) => {
           if (ctx.clientId === 'client-2') throw new Error('cannot decode');
           const t = r as TrainReply;
