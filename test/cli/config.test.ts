@@ -46,7 +46,7 @@ test('TOML and JSON config files are read, and flags override them', () => {
   writeFileSync(json, JSON.stringify({ clients: 20, local: { epochs: 2 } }));
   const j = buildSimulationConfig({ config: json, lr: 0.2, alpha: 0.3 });
   assert.equal(j.clients, 20);
-  assert.deepEqual(j.local, { epochs: 2, batchSize: 10, learningRate: 0.2 });
+  assert.deepEqual(j.local, { epochs: 2, batchSize: 10, learningRate: 0.2, learningRateDecay: 1 });
   assert.deepEqual(j.partition, { kind: 'dirichlet', alpha: 0.3, minSize: 2 });
   const bad = join(dir, 'bad.toml');
   writeFileSync(bad, 'rounds = = 3');
