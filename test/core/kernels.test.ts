@@ -19,7 +19,8 @@ import {
   assertFinite,
 } from '../../src/core/kernels.js';
 import { Rng } from '../../src/core/rng.js';
-import { isFederaError, type FederaErrorCode } from '../../src/core/errors.js';
+import { isFederaError } from '../../src/core/errors.js';
+import { throwsCode } from '../helpers/assertions.js';
 
 const FALLBACK = process.env.FEDERA_NO_WASM === '1';
 const PATH = FALLBACK ? 'js' : 'wasm';
@@ -29,14 +30,6 @@ function shared(name: string, fn: () => void): void {
   test(`[${PATH}] ${name}`, fn);
 }
 
-function throwsCode(fn: () => unknown, code: FederaErrorCode, messageIncludes?: string): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(isFederaError(e), `expected a FederaError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (messageIncludes !== undefined) assert.ok(e.message.includes(messageIncludes), `message "${e.message}" lacks "${messageIncludes}"`);
-    return true;
-  });
-}
 
 /** Hex of the raw bytes: equality means bit-identical (distinguishes -0 from 0, NaN payloads). */
 function bits(a: Float32Array | Float64Array): string {

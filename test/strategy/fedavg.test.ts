@@ -4,16 +4,9 @@ import assert from 'node:assert/strict';
 import { FedAvg } from '../../src/strategy/fedavg.js';
 import type { EvaluateResult, TrainResult } from '../../src/strategy/strategy.js';
 import { ParamLayout, makeParams, type Params } from '../../src/core/params.js';
-import { isFederaError, type FederaErrorCode } from '../../src/core/errors.js';
+import type { FederaErrorCode } from '../../src/core/errors.js';
+import { throwsCode } from '../helpers/assertions.js';
 
-function throwsCode(fn: () => unknown, code: FederaErrorCode, messageIncludes?: string): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(isFederaError(e), `expected a FederaError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (messageIncludes !== undefined) assert.ok(e.message.includes(messageIncludes), `message "${e.message}" lacks "${messageIncludes}"`);
-    return true;
-  });
-}
 
 const LAYOUT = ParamLayout.fromShapes([{ name: 'w', shape: [2] }]);
 const params = (values: number[]): Params => makeParams(LAYOUT, Float32Array.from(values));

@@ -27,16 +27,8 @@ import { FedAvgM } from '../../src/strategy/fedavgm.js';
 import { FedAvg } from '../../src/strategy/fedavg.js';
 import type { AggregatedTrain, Strategy, StrategyState, TrainResult } from '../../src/strategy/strategy.js';
 import { ParamLayout, makeParams } from '../../src/core/params.js';
-import { isFederaError, type FederaErrorCode } from '../../src/core/errors.js';
+import { throwsCode } from '../helpers/assertions.js';
 
-function throwsCode(fn: () => unknown, code: FederaErrorCode, messageIncludes?: string): void {
-  assert.throws(fn, (e: unknown) => {
-    assert.ok(isFederaError(e), `expected a FederaError, got ${String(e)}`);
-    assert.equal(e.code, code, e.message);
-    if (messageIncludes !== undefined) assert.ok(e.message.includes(messageIncludes), `message "${e.message}" lacks "${messageIncludes}"`);
-    return true;
-  });
-}
 
 const bits = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('hex');
 
