@@ -30,7 +30,7 @@ interface Method {
 const program = new Command('bench-accuracy')
   .option('--rounds <n>', 'federated rounds', (v) => Number(v), 200)
   .option('--epochs <n>', 'centralized epochs', (v) => Number(v), 40)
-  .option('--lr <lr>', 'client (and centralized) SGD learning rate', (v) => Number(v), 0.1)
+  .option('--lr <lr>', 'client (and centralized) SGD learning rate', (v) => Number(v), 0.2)
   .option('--lr-decay <f>', 'federated: client learning rate × f every round', (v) => Number(v), 1)
   .option('--central-lr-decay <f>', 'centralized: learning rate × f every epoch', (v) => Number(v), 1)
   .option('--mu <mu>', 'FedProx mu', (v) => Number(v), 0.01)

@@ -53,3 +53,87 @@ export { partitionIid, partitionDirichlet, partitionShards, partitionNatural, sp
 export { parseCsv, type CsvOptions, type CsvData } from './data/csv.js';
 export { mnistFromRaw, splitStratified, standardMnistSplit, MNIST_TEST_FRACTION, MNIST_SPLIT_SEED } from './data/mnist.js';
 export { renderReport, type ReportMeta, type ReportRound } from './report/report.js';
+
+// Differential privacy (docs/privacy.md): accountants, clipping, noise, DP-FedAvg and its client layer.
+export { RdpAccountant, DEFAULT_RDP_ORDERS, rdpEpsilon, rdpPoissonGaussian, rdpToEpsilon, type RdpEpsilon } from './privacy/accountant/rdp.js';
+export { PldAccountant, pldEpsilon, gaussianEpsilon, type PldOptions } from './privacy/accountant/pld.js';
+export { computeEpsilon, calibrateNoiseMultiplier, createAccountant, ACCOUNTANT_KINDS, type AccountantKind, type PrivacyAccountant, type EpsilonQuery, type SigmaQuery } from './privacy/accountant/calibrate.js';
+export { clipByL2Norm, type ClipOutcome } from './privacy/clipping.js';
+export { SecureGaussian, SeededGaussian, addGaussianNoise, type GaussianSource } from './privacy/noise.js';
+export { DpFedAvg, updateNoiseMultiplier, type DpFedAvgOptions, type AdaptiveClippingOptions } from './privacy/dp-fedavg.js';
+export { dpClientLayer, type DpClientLayerOptions } from './privacy/client-layer.js';
+export { DP_CONFIG, DP_METRICS, DP_MODES, type DpMode } from './privacy/protocol.js';
+export type { DpSgdOptions } from './client/trainer.js';
+export {
+  encodeFrame,
+  decodeFrame,
+  attachSignature,
+  unsignedPart,
+  encodeRecord,
+  decodeRecord,
+  messageBody,
+  frameMessage,
+  FrameKind,
+  DEFAULT_MAX_FRAME_BYTES,
+  type Frame,
+  type FrameInit,
+  type FrameKindName,
+  type DecodedFrame,
+  type DecodeLimits,
+  type WireValue,
+  type WireRecord,
+} from './wire/codec.js';
+export { signFrame, verifyFrame, signingMessage, webFrameCrypto, nobleSigner, webCryptoSigner, generateSecretKey, type FrameCrypto, type FrameSigner } from './wire/crypto.js';
+export { CloseCode, backoffDelay, type BackoffOptions, type ModelSpec, type Welcome } from './wire/protocol.js';
+export { WireClient, websocketUrl, type WireClientOptions, type WireClientOutcome, type WebSocketLike } from './wire/client.js';
+
+export {
+  CompressionPipeline,
+  decodePayload,
+  readHeader as readCompressedHeader,
+  validatePipeline,
+  parsePipeline,
+  describePipeline,
+  compressionClientLayer,
+  compressionServerLayer,
+  compressionLayers,
+  CompressionServerLayer,
+  RESIDUAL_STATE_KEY,
+  FORMAT_VERSION as COMPRESSION_FORMAT_VERSION,
+  type CodecSpec,
+  type PipelineSpec,
+  type PayloadHeader,
+  type DecodeOptions,
+  type CompressionOptions,
+  type CompressionServerLayerOptions,
+  type EncodedTrainReply,
+  type EncodedInstruction,
+} from './compress/index.js';
+
+export { Mean, type Aggregator, type AggregateOptions, type AggregateResult } from './robust/aggregator.js';
+export { CoordinateMedian } from './robust/median.js';
+export { TrimmedMean, type TrimmedMeanOptions } from './robust/trimmed-mean.js';
+export { Krum, MultiKrum, pairwiseSquaredDistances, type KrumOptions, type MultiKrumOptions } from './robust/krum.js';
+export { Bulyan, type BulyanOptions } from './robust/bulyan.js';
+export { NormBounding, normBoundLayer, type NormBoundingOptions } from './robust/norm-bound.js';
+export { anomalyScores, anomalyReasons, robustZ, type AnomalyScore, type AnomalyThresholds } from './robust/anomaly.js';
+export { Reputation, type ReputationOptions } from './robust/reputation.js';
+export { RobustStrategy, type RobustOptions, type RobustRoundReport } from './robust/strategy.js';
+export { createAggregator, createRobustStrategy, AGGREGATOR_NAMES, type AggregatorName, type RobustSettings } from './robust/settings.js';
+export {
+  ATTACK_KINDS,
+  chooseMalicious,
+  signFlipLayer,
+  scaleLayer,
+  gaussianNoiseLayer,
+  flipLabels,
+  applyTrigger,
+  poisonBackdoor,
+  triggeredTestSet,
+  backdoorSuccessRate,
+  planAttack,
+  type AttackKind,
+  type AttackSettings,
+  type AttackPlan,
+  type BackdoorTrigger,
+} from './robust/attacks.js';

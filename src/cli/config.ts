@@ -6,8 +6,24 @@
 import { z } from 'zod';
 import { FederaError } from '../core/errors.js';
 import { STRATEGY_NAMES } from '../strategy/registry.js';
+import { AGGREGATOR_NAMES, createAggregator } from '../robust/settings.js';
+import { ATTACK_KINDS } from '../robust/attacks.js';
+import { parsePipeline, validatePipeline, type CodecSpec } from '../compress/spec.js';
 
 const positiveInt = z.number().int().positive();
+
+/** A compression pipeline: the shorthand string (`topk:0.01,quantize:8,lossless`) or an array of stages (docs/compression.md). */
+const codecPipeline = (direction: 'uplink' | 'downlink') =>
+  z.union([z.string(), z.array(z.record(z.string(), z.unknown()))]).transform((v, ctx): CodecSpec[] => {
+    try {
+      const spec = typeof v === 'string' ? parsePipeline(v, direction) : validatePipeline(v, direction);
+      if (direction === 'downlink' && spec.some((s) => s.codec === 'topk')) throw new FederaError('invalid_config', 'downlink: topk is for updates; on the downlink it would zero most of the model (use fp16 or quantize)');
+      return spec;
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
+      return z.NEVER;
+    }
+  });
 
 export const SimulationConfigSchema = z
   .object({
@@ -79,6 +95,63 @@ export const SimulationConfigSchema = z
       .strict()
       .default({ federatedEvery: 1, centralEvery: 1 }),
     roundTimeoutMs: positiveInt.optional(),
+    /** Differential privacy: DP-FedAvg around the strategy (docs/privacy.md). */
+    privacy: z
+      .object({
+        mode: z.enum(['central', 'distributed', 'local']).default('central'),
+        /** Clip norm C of client updates (the starting value with adaptive clipping). */
+        clipNorm: z.number().positive().finite().default(1),
+        /** Noise multiplier z; calibrated to targetEpsilon when absent. */
+        noiseMultiplier: z.number().positive().finite().optional(),
+        /** Budget: a plan above it is refused; the run stops before a round that would exceed it. */
+        targetEpsilon: z.number().positive().finite().optional(),
+        delta: z.number().gt(0).lt(1).default(1e-5),
+        accountant: z.enum(['rdp', 'pld']).default('rdp'),
+        adaptive: z
+          .object({
+            targetQuantile: z.number().gt(0).lt(1).default(0.5),
+            clipLearningRate: z.number().positive().finite().default(0.2),
+            countNoiseMultiplier: z.number().positive().finite().optional(),
+          })
+          .strict()
+          .optional(),
+      })
+      .strict()
+      .refine((p) => p.noiseMultiplier !== undefined || p.targetEpsilon !== undefined, 'give noiseMultiplier (--dp-noise) or targetEpsilon (--target-epsilon) to calibrate it to')
+      .optional(),
+    /** Robust aggregation before the strategy's update (docs/robustness.md). */
+    robust: z
+      .object({
+        aggregator: z.enum(AGGREGATOR_NAMES).default('mean'),
+        /** Byzantine updates tolerated per round (krum, multi-krum, bulyan). */
+        f: z.number().int().nonnegative().optional(),
+        /** Trimmed mean: fraction trimmed from each end; β·n ≥ n/2 would leave nothing to average. */
+        beta: z.number().min(0).lt(0.5, 'β must be < 0.5 (β·n ≥ n/2 leaves nothing to average)').optional(),
+        m: positiveInt.optional(),
+        normBound: z.union([z.literal('median'), z.number().positive().finite()]).optional(),
+        anomaly: z.object({ minCosine: z.number().optional(), maxNormZ: z.number().positive().optional(), maxDistanceZ: z.number().positive().optional() }).strict().optional(),
+        reputation: z.object({ decay: z.number().gt(0).lte(1).optional(), excludeAt: z.number().positive().optional(), downweight: z.boolean().optional() }).strict().optional(),
+      })
+      .strict()
+      .optional(),
+    /** Simulated attackers (docs/robustness.md). */
+    attack: z
+      .object({
+        kind: z.enum(ATTACK_KINDS),
+        fraction: z.number().min(0).max(1).default(0.2),
+        scale: z.number().positive().finite().optional(),
+        sigma: z.number().positive().finite().optional(),
+        target: z.number().int().nonnegative().optional(),
+        poisonFraction: z.number().gt(0).lte(1).optional(),
+        patchSize: positiveInt.optional(),
+      })
+      .strict()
+      .optional(),
+    /** Compression of updates (uplink) and of the model (downlink) on the wire (docs/compression.md). */
+    compression: z
+      .object({ uplink: codecPipeline('uplink').default([]), downlink: codecPipeline('downlink').default([]) })
+      .strict()
+      .optional(),
     output: z.string().min(1).default('runs'),
   })
   .strict();
@@ -94,6 +167,14 @@ export function parseSimulationConfig(raw: unknown, source = 'config'): Simulati
       throw new FederaError('invalid_config', `${source}: clientsPerRound (${c.clientsPerRound}) must be ≤ clients (${c.clients})`);
     }
     if (c.minClients > c.clients) throw new FederaError('invalid_config', `${source}: minClients (${c.minClients}) must be ≤ clients (${c.clients})`);
+    if (c.robust) {
+      // Refuses a missing f, and a rule that could never aggregate the clients of one round.
+      const need = createAggregator(c.robust).minUpdates();
+      const perRound = c.clientsPerRound ?? Math.max(c.minClients, Math.ceil(c.fraction * c.clients - 1e-9));
+      if (c.partition.kind !== 'natural' && perRound < need) {
+        throw new FederaError('invalid_config', `${source}: robust.aggregator ${c.robust.aggregator} with f = ${c.robust.f} needs at least ${need} updates per round, but only ${perRound} clients are selected`);
+      }
+    }
     return c;
   }
   const lines = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${describeIssue(issue)}`);

@@ -6,6 +6,9 @@ import { parse as parseToml } from 'smol-toml';
 import { FederaError, describeError, isFederaError } from '../core/errors.js';
 import { parseSimulationConfig, setPath } from './config.js';
 import { simulate } from './simulate.js';
+import { addPrivacyFlags, applyPrivacyFlags, registerPrivacyCommand } from './privacy.js';
+import { registerServerCommand } from '../server/cli.js';
+import { registerClientCommand } from '../node/client-cli.js';
 
 function number(flag: string) {
   return (v: string) => {
@@ -15,7 +18,7 @@ function number(flag: string) {
   };
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
+export function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -60,6 +63,17 @@ const FLAG_PATHS: Record<string, string> = {
   centralEvery: 'evaluation.centralEvery',
   federatedEvery: 'evaluation.federatedEvery',
   roundTimeoutMs: 'roundTimeoutMs',
+  uplink: 'compression.uplink',
+  downlink: 'compression.downlink',
+  robust: 'robust.aggregator',
+  byzantine: 'robust.f',
+  trimBeta: 'robust.beta',
+  multiKrumM: 'robust.m',
+  normBound: 'robust.normBound',
+  attack: 'attack.kind',
+  attackFraction: 'attack.fraction',
+  attackScale: 'attack.scale',
+  attackSigma: 'attack.sigma',
   out: 'output',
 };
 
@@ -82,6 +96,9 @@ export function buildSimulationConfig(opts: Record<string, unknown>) {
     if (opts.alpha !== undefined) setPath(raw, 'partition.alpha', opts.alpha);
     if (opts.shardsPerClient !== undefined) setPath(raw, 'partition.shardsPerClient', opts.shardsPerClient);
   }
+  // --reputation turns reputation on with its defaults (a config file may set its parameters).
+  if (opts.reputation === true && (raw.robust as { reputation?: unknown } | undefined)?.reputation === undefined) setPath(raw, 'robust.reputation', {});
+  applyPrivacyFlags(raw, opts);
   return parseSimulationConfig(raw, opts.config ? `config (${String(opts.config)} and flags)` : 'config (flags)');
 }
 
@@ -122,12 +139,28 @@ export function createProgram(): Command {
     .option('--central-every <n>', 'central evaluation every n rounds (0 = only the last)', number('--central-every'))
     .option('--federated-every <n>', 'federated evaluation every n rounds (0 = off)', number('--federated-every'))
     .option('--round-timeout-ms <ms>', 'deadline for client replies', number('--round-timeout-ms'))
+    .option('--uplink <codecs>', 'compress client updates, e.g. "topk:0.01,quantize:8,lossless", "quantize:8", "rotate,quantize:2" (docs/compression.md)')
+    .option('--downlink <codecs>', 'compress the model sent to clients, e.g. "fp16" or "quantize:8"')
+    .addOption(new Option('--robust <rule>', 'robust aggregation before the strategy (docs/robustness.md)').choices(['mean', 'median', 'trimmed-mean', 'krum', 'multi-krum', 'bulyan']))
+    .option('--byzantine <f>', 'Byzantine updates tolerated per round (krum, multi-krum, bulyan)', number('--byzantine'))
+    .option('--trim-beta <beta>', 'trimmed mean: fraction trimmed from each end, < 0.5', number('--trim-beta'))
+    .option('--multi-krum-m <m>', 'multi-krum: updates averaged (default n − f)', number('--multi-krum-m'))
+    .option('--norm-bound <bound>', 'clip updates to this L2 norm, or "median" (the round\'s median norm)', (v) => (v === 'median' ? v : number('--norm-bound')(v)))
+    .option('--reputation', 'penalise flagged clients: down-weight, exclude repeat offenders')
+    .addOption(new Option('--attack <kind>', 'simulated attackers').choices(['sign-flip', 'scale', 'noise', 'label-flip', 'backdoor']))
+    .option('--attack-fraction <f>', 'fraction of clients that are malicious (default 0.2)', number('--attack-fraction'))
+    .option('--attack-scale <s>', 'sign-flip: update ← −s·update (default 1); scale: update ← s·update (default 10)', number('--attack-scale'))
+    .option('--attack-sigma <sigma>', 'noise attack: standard deviation (default 1)', number('--attack-sigma'))
     .option('--out <dir>', 'folder for run folders (default runs)')
     .option('--no-progress', 'print one line per round instead of a progress bar')
     .action(async (opts: Record<string, unknown>) => {
       const config = buildSimulationConfig(opts);
       await simulate(config, { progress: opts.progress === false ? false : undefined });
     });
+  registerServerCommand(program, readConfigFile);
+  registerClientCommand(program);
+  addPrivacyFlags(program.commands.find((c) => c.name() === 'simulate')!, number);
+  registerPrivacyCommand(program);
   return program;
 }
 

@@ -25,6 +25,12 @@ import { createTfjsTrainer } from '../models/tfjs-trainer.js';
 import { activeBackend } from '../models/backend.js';
 import type { SimulationConfig } from './config.js';
 import { formatTable, formatBytes } from './format.js';
+import { combineLayers, planPrivacy } from './privacy.js';
+import { compressionLayers } from '../compress/layers.js';
+import { describePipeline } from '../compress/spec.js';
+import { createRobustStrategy } from '../robust/settings.js';
+import { backdoorSuccessRate, planAttack, triggeredTestSet } from '../robust/attacks.js';
+import { clientIds as defaultClientIds } from '../sim/virtual-clients.js';
 
 export interface PreparedData {
   train: Dataset;
@@ -94,6 +100,8 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
   const t0 = performance.now();
   const data = prepareData(config);
   const numClients = data.partitions.length;
+  // DP: validated and checked against the budget before anything is written or run.
+  const privacyPlan = planPrivacy(config, numClients);
   const runDir = makeRunDir(config);
   writeFileSync(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   const historyFile = join(runDir, 'history.jsonl');
@@ -107,7 +115,13 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
 
   const clientsPerRound = config.clientsPerRound ?? Math.max(config.minClients, Math.ceil(config.fraction * numClients - 1e-9));
   const fraction = Math.min(1, clientsPerRound / numClients);
-  const strategy = createStrategy(config.strategy, {
+  // Compression on the wire (docs/compression.md): the client half outermost, the server half last.
+  const compressionSpec = config.compression;
+  const compression = compressionSpec && (compressionSpec.uplink.length > 0 || compressionSpec.downlink.length > 0) ? compressionLayers({ ...compressionSpec, seed: config.seed }) : undefined;
+  // Simulated attackers (config.attack): chosen by the seed; the backdoor is measured centrally.
+  const attack = config.attack ? planAttack(config.attack, data.clientIds ?? defaultClientIds(numClients), config.seed) : undefined;
+  const triggered = attack?.trigger ? triggeredTestSet(data.test, attack.trigger) : undefined;
+  const baseStrategy = createStrategy(config.strategy, {
     trainConfig: (round) => {
       const { learningRateDecay, ...local } = config.local;
       return { ...local, learningRate: local.learningRate * learningRateDecay ** (round - 1) };
@@ -115,16 +129,23 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
     evaluate: async (_round, params) => {
       serverTrainer.setParameters(params.data);
       const r = await serverTrainer.evaluate(data.test);
-      return { loss: r.loss, metrics: r.metrics };
+      const metrics = { ...r.metrics };
+      if (triggered) metrics.backdoor_success = await backdoorSuccessRate(serverTrainer, triggered);
+      return { loss: r.loss, metrics };
     },
   });
+  const strategy = config.robust ? createRobustStrategy(config.robust, baseStrategy) : baseStrategy;
+  const runStrategy = privacyPlan ? privacyPlan.wrap(strategy) : strategy;
 
   out.write(
     `federa simulate · run ${runDir}\n` +
       `  data      ${data.description}\n` +
       `  clients   ${numClients} (${config.partition.kind}${config.partition.kind === 'dirichlet' ? ` α=${config.partition.alpha}` : ''}${config.partition.kind === 'shards' ? `, ${config.partition.shardsPerClient} shards each` : ''}), ${clientsPerRound} per round\n` +
       `  model     ${config.model} (${initial.layout.size.toLocaleString('en-US')} parameters), tfjs backend ${backend}\n` +
-      `  strategy  ${strategy.name}, ${config.rounds} rounds, local E=${config.local.epochs} B=${config.local.batchSize} lr=${config.local.learningRate}, seed ${JSON.stringify(config.seed)}\n`,
+      `  strategy  ${strategy.name}, ${config.rounds} rounds, local E=${config.local.epochs} B=${config.local.batchSize} lr=${config.local.learningRate}, seed ${JSON.stringify(config.seed)}\n` +
+      (attack ? `  attack    ${attack.description}\n` : '') +
+      (privacyPlan ? privacyPlan.header() : '') +
+      (compressionSpec && compression ? `  compress  uplink ${describePipeline(compressionSpec.uplink)} · downlink ${describePipeline(compressionSpec.downlink)}\n` : ''),
   );
 
   const useBars = io.progress ?? Boolean(out.isTTY);
@@ -158,7 +179,11 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       validationFraction: config.validationFraction,
       createTrainer: () => createTfjsTrainer(config.model, data.train.numFeatures, data.train.numClasses, trainerOptions),
       initialParams: initial,
-      strategy,
+      strategy: runStrategy,
+      layers: combineLayers(compression ? [compression.client] : undefined, combineLayers(privacyPlan?.layers, attack?.layers)),
+      serverLayers: compression ? [compression.server] : undefined,
+      signal: privacyPlan?.signal,
+      clientData: attack?.poisonData,
       rounds: config.rounds,
       seed: config.seed,
       runId: runDirName(runDir),
@@ -175,6 +200,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
         const status = record.status === 'completed' ? `${record.succeeded.length}/${record.selected.length} clients` : 'skipped';
         if (bar) bar.increment(1, { acc: acc?.toFixed(4) ?? '  -   ', loss: loss?.toFixed(4) ?? '  -   ', status });
         else out.write(`round ${record.round}/${config.rounds}  acc ${acc?.toFixed(4) ?? '-'}  loss ${loss?.toFixed(4) ?? '-'}  ${status}  ${(record.timing.totalMs / 1000).toFixed(1)}s\n`);
+        privacyPlan?.afterRound(record, say);
       },
     });
   } finally {
@@ -194,9 +220,12 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
     finalLoss: last?.loss,
     bytesDown: result.history.reduce((s, r) => s + r.bytes.down, 0),
     bytesUp: result.history.reduce((s, r) => s + r.bytes.up, 0),
+    bytesDownFloat32: result.history.reduce((s, r) => s + (r.bytes.downFloat32 ?? r.bytes.down), 0),
+    bytesUpFloat32: result.history.reduce((s, r) => s + (r.bytes.upFloat32 ?? r.bytes.up), 0),
     seconds,
     backend,
     model: modelFiles,
+    ...(privacyPlan ? { privacy: [...result.history].reverse().find((r) => r.privacy)?.privacy ?? null } : {}),
   };
   writeFileSync(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   const reportPath = await writeReport(runDir, { runId: runDirName(runDir), createdAt: new Date().toISOString(), config: config as unknown as Record<string, unknown>, summary }, result.history);
@@ -213,6 +242,13 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
         ['final test accuracy', summary.finalAccuracy?.toFixed(4) ?? '-'],
         ['final test loss', summary.finalLoss?.toFixed(4) ?? '-'],
         ['bytes down / up', `${formatBytes(summary.bytesDown)} / ${formatBytes(summary.bytesUp)}`],
+        ...(compression
+          ? [
+              ['as float32 down / up', `${formatBytes(summary.bytesDownFloat32)} / ${formatBytes(summary.bytesUpFloat32)}`],
+              ['compression down / up', `${(summary.bytesDownFloat32 / Math.max(1, summary.bytesDown)).toFixed(2)}× / ${(summary.bytesUpFloat32 / Math.max(1, summary.bytesUp)).toFixed(2)}× fewer bytes`],
+            ]
+          : []),
+        ...(privacyPlan ? privacyPlan.summaryRows(result.history) : []),
         ['wall time', `${seconds.toFixed(1)} s`],
         ['history', historyFile],
         ['report', reportPath],
@@ -221,6 +257,8 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
     ) + '\n',
   );
   if (summary.finalAccuracy !== undefined) out.write(`final central test accuracy: ${summary.finalAccuracy.toFixed(4)}\n`);
+  const backdoorSuccess = last?.metrics.backdoor_success;
+  if (backdoorSuccess !== undefined) out.write(`final backdoor success rate: ${backdoorSuccess.toFixed(4)}\n`);
   fileLog.flush?.();
   return { runDir, history: result.history, finalAccuracy: summary.finalAccuracy, finalLoss: summary.finalLoss, params: result.params.data };
 }

@@ -14,6 +14,26 @@ export interface FitOptions {
   proximalMu?: number;
   /** Seed for local shuffling; the same seed and data give the same training. */
   seed?: number | string;
+  /**
+   * Sample-level DP-SGD (Abadi et al. 2016): each example's gradient clipped to L2 norm
+   * `l2NormClip`, N(0, (noiseMultiplier·l2NormClip)²) added to each batch's sum, divided by the
+   * batch size. A trainer that cannot do it must refuse it (`unsupported`), never ignore it.
+   */
+  dpSgd?: DpSgdOptions;
+}
+
+export interface DpSgdOptions {
+  /** C: per-example gradient clip norm, > 0. */
+  l2NormClip: number;
+  /** σ ≥ 0: noise std / C on each batch's sum of clipped gradients (0: clipping only, no privacy). */
+  noiseMultiplier: number;
+  /** 'secure' (default): platform CSPRNG; 'seeded': derived from `seed`, for reproducible simulations. */
+  noise?: 'secure' | 'seeded';
+  /**
+   * How per-example gradients are obtained: 'auto' (default) lets the trainer vectorise where it
+   * can; 'microbatch' forces one forward/backward pass per example. Same result, different cost.
+   */
+  perExampleGradients?: 'auto' | 'microbatch';
 }
 
 export interface FitOutcome {

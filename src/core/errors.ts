@@ -16,6 +16,9 @@ export type FederaErrorCode =
   | 'not_found'
   | 'data_error'
   | 'unsupported'
+  | 'unauthorized'
+  | 'rate_limited'
+  | 'disconnected'
   | 'internal';
 
 export class FederaError extends Error {

@@ -3,7 +3,7 @@
  * It knows nothing of the transport: simulation and deployment run this same code.
  */
 import type { EvaluateInstruction, EvaluateReply, MessageBase } from '../core/messages.js';
-import { checkExampleCount, checkMetrics } from '../core/messages.js';
+import { checkExampleCount, checkMetrics, payloadBytes } from '../core/messages.js';
 import { makeParams, type Params } from '../core/params.js';
 import { Rng } from '../core/rng.js';
 import { silentLogger, type Logger } from '../core/log.js';
@@ -102,7 +102,9 @@ export class RoundEngine {
 
   async runRound(round: number): Promise<RoundRecord> {
     const t0 = now();
-    const bytes = { down: 0, up: 0 };
+    // Wire bytes as the transport measured them, and what the same messages take with float32
+    // arrays (they differ when a server layer encodes instructions or decodes replies).
+    const bytes = { down: 0, up: 0, downFloat32: 0, upFloat32: 0 };
     const roundRng = this.rng.stream('round').stream(round);
     const exchangeWithDefaults = async (
       requests: readonly ExchangeRequest[],
@@ -111,10 +113,18 @@ export class RoundEngine {
     ) => {
       const layers = this.o.serverLayers ?? [];
       const wrapped = layers.length
-        ? requests.map((r) => ({ clientId: r.clientId, message: applyOutgoing(layers, r.message, { runId: this.runId, round, clientId: r.clientId }) }))
+        ? requests.map((r) => {
+            const message = applyOutgoing(layers, r.message, { runId: this.runId, round, clientId: r.clientId });
+            return message === r.message ? r : { clientId: r.clientId, message, float32Bytes: r.float32Bytes ?? payloadBytes(r.message) };
+          })
         : requests;
+      let upFloat32Extra = 0;
       const handle = layers.length
-        ? (clientId: string, reply: MessageBase) => onReply(clientId, applyIncoming(layers, reply, { runId: this.runId, round, clientId }))
+        ? (clientId: string, reply: MessageBase) => {
+            const decoded = applyIncoming(layers, reply, { runId: this.runId, round, clientId });
+            if (decoded !== reply) upFloat32Extra += payloadBytes(decoded) - payloadBytes(reply);
+            return onReply(clientId, decoded);
+          }
         : onReply;
       const outcome = await exchange(this.o.grid, wrapped, handle, {
         timeoutMs: this.o.roundTimeoutMs,
@@ -123,6 +133,8 @@ export class RoundEngine {
       });
       bytes.down += outcome.bytesDown;
       bytes.up += outcome.bytesUp;
+      bytes.downFloat32 += outcome.bytesDownFloat32 ?? outcome.bytesDown;
+      bytes.upFloat32 += outcome.bytesUp + upFloat32Extra;
       return outcome;
     };
     const ctx: RoundContext = {
@@ -148,6 +160,8 @@ export class RoundEngine {
       this.global = makeParams(this.global.layout, outcome.params);
     }
     for (const f of outcome.failed) this.logger.warn({ runId: this.runId, round, clientId: f.clientId, code: f.code, reason: f.reason }, 'client failed');
+    // Strategy and layer events (anomalies, exclusions) go to the log as well as the history.
+    for (const e of outcome.events ?? []) this.logger.info({ ...e, runId: this.runId, round }, e.message);
     if (outcome.status === 'skipped') {
       this.logger.warn({ runId: this.runId, round, reason: outcome.reason }, `round ${round} skipped: ${outcome.reason}; global model unchanged`);
     }
@@ -178,7 +192,7 @@ export class RoundEngine {
       ...(centralEvaluation ? { centralEvaluation } : {}),
       ...(outcome.privacy ? { privacy: outcome.privacy } : {}),
       ...(outcome.events?.length ? { events: outcome.events } : {}),
-      bytes,
+      bytes: { ...bytes, downRatio: bytes.down > 0 ? bytes.downFloat32 / bytes.down : 1, upRatio: bytes.up > 0 ? bytes.upFloat32 / bytes.up : 1 },
       timing: { totalMs: t3 - t0, trainMs: t1 - t0, evaluateMs: t2 - t1, centralEvaluateMs: t3 - t2 },
     };
     this.history.push(record);
@@ -192,6 +206,8 @@ export class RoundEngine {
         failed: record.failed.length,
         trainLoss: record.train?.loss,
         accuracy: centralEvaluation?.metrics.accuracy ?? federatedEvaluation?.metrics.accuracy,
+        bytesDown: record.bytes.down,
+        bytesUp: record.bytes.up,
         ms: Math.round(record.timing.totalMs),
       },
       `round ${round} ${record.status}`,

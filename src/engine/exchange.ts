@@ -10,6 +10,11 @@ import type { Grid } from './grid.js';
 export interface ExchangeRequest {
   readonly clientId: string;
   readonly message: MessageBase;
+  /**
+   * Payload bytes of this message with float32 arrays, when a layer encoded it (compression);
+   * counted in `bytesDownFloat32` in place of the bytes the transport measured.
+   */
+  readonly float32Bytes?: number;
 }
 
 export interface ClientFailure {
@@ -35,6 +40,8 @@ export interface ExchangeOutcome {
   readonly dropped: string[];
   readonly bytesDown: number;
   readonly bytesUp: number;
+  /** `bytesDown` with every encoded request counted at its float32 size (`float32Bytes`). */
+  readonly bytesDownFloat32?: number;
   readonly durationMs: number;
 }
 
@@ -63,6 +70,7 @@ export async function exchange(
   const dropped: string[] = [];
   let bytesDown = 0;
   let bytesUp = 0;
+  let bytesDownFloat32 = 0;
   let closed: 'timeout' | 'enough' | 'aborted' | null = null;
   // One promise that settles when the exchange closes, raced against every request, so that
   // closing never waits for a client (and no per-request abort listeners pile up on the signal).
@@ -88,7 +96,7 @@ export async function exchange(
   };
 
   await Promise.all(
-    requests.map(async ({ clientId, message }) => {
+    requests.map(async ({ clientId, message, float32Bytes }) => {
       if (closed) {
         pendingFailure(clientId);
         return;
@@ -111,6 +119,7 @@ export async function exchange(
       }
       bytesDown += reply.bytesDown;
       bytesUp += reply.bytesUp;
+      bytesDownFloat32 += float32Bytes ?? reply.bytesDown;
       const got = reply;
       queue = queue.then(async () => {
         try {
@@ -140,7 +149,7 @@ export async function exchange(
   await queue;
   if (timer !== undefined) clearTimeout(timer);
   options.signal?.removeEventListener('abort', onOuterAbort);
-  return { succeeded, failures, dropped, bytesDown, bytesUp, durationMs: now() - started };
+  return { succeeded, failures, dropped, bytesDown, bytesUp, bytesDownFloat32, durationMs: now() - started };
 }
 
 export function now(): number {

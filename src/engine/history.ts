@@ -47,7 +47,20 @@ export interface RoundRecord {
   privacy?: PrivacyRecord;
   events?: RoundEvent[];
   /** Payload bytes server → clients and clients → server in this round (training and evaluation). */
-  bytes: { down: number; up: number };
+  bytes: {
+    down: number;
+    up: number;
+    /**
+     * What the same messages would have taken with float32 arrays (before compression layers
+     * encoded them); equal to `down`/`up` without compression. Absent in histories written before
+     * compression existed.
+     */
+    downFloat32?: number;
+    upFloat32?: number;
+    /** downFloat32 / down and upFloat32 / up: how many times fewer bytes were sent (1 without compression). */
+    downRatio?: number;
+    upRatio?: number;
+  };
   /** Wall-clock durations; the only part of a record that differs between two runs with the same seed. */
   timing: { totalMs: number; trainMs: number; evaluateMs: number; centralEvaluateMs: number };
 }

@@ -14,6 +14,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { EvaluateOutcome, FitOptions, FitOutcome, Trainer } from '../client/trainer.js';
 import { initBackend, type BackendName } from './backend.js';
 import { createModel, initParameters, type ModelName } from './zoo.js';
+import { checkDpSgdOptions, dpSgdNoiseSource, dpSgdStep } from './dp-sgd.js';
 
 /** Floor applied to probabilities before the log when a model only exposes softmax outputs. */
 const PROB_EPSILON = 1e-7;
@@ -246,6 +247,7 @@ export class TfjsTrainer implements Trainer {
     if (!((typeof seed === 'number' && Number.isFinite(seed)) || typeof seed === 'string')) {
       throw invalid('seed', `fit: seed must be a finite number or a string, got ${String(seed)}`);
     }
+    if (options.dpSgd !== undefined) checkDpSgdOptions(options.dpSgd);
     this.checkData(data, 'fit');
     const n = data.y.length;
     if (n === 0) return { numExamples: 0, metrics: { loss: 0, accuracy: 0 } };
@@ -258,6 +260,7 @@ export class TfjsTrainer implements Trainer {
       optimizer = tf.train.sgd(learningRate);
       if (mu > 0) this.proximalAnchor = this.trainable.map((v) => tf.clone(v));
       const rng = new Rng(seed);
+      const dpNoise = options.dpSgd ? dpSgdNoiseSource(options.dpSgd, seed) : undefined;
       const order = new Int32Array(n);
       let lastYield = now();
       for (let epoch = 0; epoch < epochs; epoch++) {
@@ -267,7 +270,9 @@ export class TfjsTrainer implements Trainer {
         if (record) totals = tf.zeros([2]);
         for (let start = 0; start < n; start += batchSize) {
           const idx = order.subarray(start, Math.min(start + batchSize, n));
-          const stats = this.trainStep(optimizer, data, idx, mu, record);
+          const stats = dpNoise
+            ? this.dpTrainStep(optimizer, data, idx, mu, record, batchSize, options.dpSgd!, dpNoise)
+            : this.trainStep(optimizer, data, idx, mu, record);
           if (stats !== undefined) {
             const next = tf.add(totals!, stats);
             totals!.dispose();
@@ -371,6 +376,42 @@ export class TfjsTrainer implements Trainer {
       );
     });
     return stats;
+  }
+
+  /** One DP-SGD step (per-example clipping, noise; see dp-sgd.ts) on the examples `idx`. */
+  private dpTrainStep(
+    optimizer: tf.Optimizer,
+    data: Dataset,
+    idx: Int32Array,
+    mu: number,
+    record: boolean,
+    batchSize: number,
+    dp: NonNullable<FitOptions['dpSgd']>,
+    source: ReturnType<typeof dpSgdNoiseSource>,
+  ): tf.Tensor | undefined {
+    const f = this.numFeatures;
+    const xs = new Float32Array(idx.length * f);
+    const ys = new Int32Array(idx.length);
+    for (let k = 0; k < idx.length; k++) {
+      xs.set(data.x.subarray(idx[k] * f, (idx[k] + 1) * f), k * f);
+      ys[k] = data.y[idx[k]];
+    }
+    const anchor = this.proximalAnchor;
+    return dpSgdStep({
+      model: this.model,
+      numClasses: this.numClasses,
+      trainable: this.trainable,
+      loss: (x, y) => this.batchLoss(x, y, true),
+      x: xs,
+      y: ys,
+      inputShape: this.inputShape,
+      batchSize,
+      options: dp,
+      source,
+      optimizer,
+      extraGradients: mu > 0 && anchor ? () => this.trainable.map((v, j) => tf.tidy(() => tf.mul(mu, tf.sub(v, anchor[j])))) : undefined,
+      record,
+    });
   }
 
   /** Summed cross-entropy and number of correct predictions of a batch (scalars). */

@@ -5,3 +5,20 @@ export { writeReport, loadReportAssets } from './report-file.js';
 export { writeModel, readModel, type ModelFiles } from './model-file.js';
 export { simulate, prepareData, type SimulateOutcome } from '../cli/simulate.js';
 export { parseSimulationConfig, SimulationConfigSchema, type SimulationConfig } from '../cli/config.js';
+export { FederaClient, type FederaClientOptions, type DataSource, type DataContext } from './client.js';
+export {
+  createIdentity,
+  loadIdentity,
+  saveIdentity,
+  loadOrCreateIdentity,
+  defaultIdentityPath,
+  nodeFrameCrypto,
+  nodeSigner,
+  verifyFrameSync,
+  type ClientIdentity,
+} from './identity.js';
+export { FederaServer, zooServerModel, loadEvaluationData, type FederaServerOptions, type ServerModel, type ServerAddress, type RunOutcome } from '../server/server.js';
+export { WebSocketGrid, type WebSocketGridOptions, type RejectionCode, type RateLimit, type ConnectionStatus } from '../server/grid.js';
+export { Store, type ClientDirectory, type RunRow, type Checkpoint, type ClientRow, type TokenRow, type ClientEvent } from '../server/store.js';
+export { ServerMetrics } from '../server/metrics.js';
+export { parseServerConfig, ServerConfigSchema, type ServerConfig, type ServerSettings } from '../server/config.js';

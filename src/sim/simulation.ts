@@ -9,7 +9,7 @@ import type { Dataset } from '../data/dataset.js';
 import { subset } from '../data/dataset.js';
 import { splitIndices } from '../data/partition.js';
 import type { Trainer } from '../client/trainer.js';
-import type { ClientLayer } from '../client/runtime.js';
+import type { ClientData, ClientLayer } from '../client/runtime.js';
 import { RoundEngine, type EngineOptions, type RunResult } from '../engine/engine.js';
 import { InMemoryGrid } from '../transport/memory.js';
 import { VirtualClientHost, clientIds } from './virtual-clients.js';
@@ -27,6 +27,8 @@ export interface SimulationOptions extends Omit<EngineOptions, 'grid' | 'initial
   /** Client ids; default `client-000` … */
   clientIds?: readonly string[];
   layers?: readonly ClientLayer[] | ((clientId: string, index: number) => readonly ClientLayer[]);
+  /** Rewrites a client's data when it is materialised (e.g. data poisoning by simulated attackers). */
+  clientData?: (clientId: string, index: number, data: ClientData) => ClientData;
   /** Virtual clients materialised at once (default 1). */
   concurrency?: number;
 }
@@ -52,7 +54,8 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
     // The client's data is cut out of the pooled dataset only while the client is materialised.
     data: (clientId, i) => {
       const { first, second } = splitIndices(o.partitions[i], fraction, splitRng.stream(clientId));
-      return { train: subset(o.train, first), validation: subset(o.train, second) };
+      const data: ClientData = { train: subset(o.train, first), validation: subset(o.train, second) };
+      return o.clientData ? o.clientData(clientId, i, data) : data;
     },
   });
   const engine = new RoundEngine({ ...o, grid: new InMemoryGrid(host) });

@@ -9,4 +9,5 @@ export { logisticRegression, mlp2nn, createModel, initParameters } from '../mode
 export type { ModelName, ZooModel } from '../models/zoo.js';
 export { TfjsTrainer, createTfjsTrainer } from '../models/tfjs-trainer.js';
 export type { CreateTfjsTrainerOptions, TfjsTrainerOptions } from '../models/tfjs-trainer.js';
+export { DpSgdTrainer, dpSgdEpsilon, type DpSgdTrainerOptions, type DpSgdAccounting } from '../models/dp-sgd.js';
 export type { Trainer, FitOptions, FitOutcome, EvaluateOutcome } from '../client/trainer.js';

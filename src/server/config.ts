@@ -1,0 +1,118 @@
+/**
+ * The deployment config: the simulation's run settings (model, strategy, rounds, sampling, local
+ * training, evaluation, seed) plus a `[server]` table (network, TLS, database, quorum,
+ * over-selection, deadline, tokens, limits). Validated with the same zod conventions: an error
+ * names the field, what is allowed and what arrived.
+ */
+import { z } from 'zod';
+import { FederaError } from '../core/errors.js';
+import { SimulationConfigSchema } from '../cli/config.js';
+
+const positiveInt = z.number().int().positive();
+
+export const ServerSettingsSchema = z
+  .object({
+    /** Interface to listen on; "0.0.0.0" to accept clients from other machines. */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** TCP port (0 picks a free one). */
+    port: z.number().int().min(0).max(65535).default(8443),
+    /** PEM certificate chain and private key for https/wss. Without them the server speaks plain http/ws. */
+    tls: z.object({ cert: z.string().min(1), key: z.string().min(1) }).strict().optional(),
+    /** SQLite file holding runs, rounds, checkpoints and the client registry. */
+    database: z.string().min(1).default('federa.db'),
+    /** Connected clients needed before a round starts (default: clients per round, or minClients). */
+    minClients: positiveInt.optional(),
+    /** Over-selection o: select ⌈k·(1+o)⌉ clients and close the round after the first k results. */
+    overSelection: z.number().min(0).max(10).default(0),
+    /** Report deadline of every exchange; clients that miss it are dropped from the round. */
+    roundTimeoutMs: positiveInt.default(600_000),
+    /** Bearer token of the admin API (or the FEDERA_ADMIN_TOKEN environment variable). */
+    adminToken: z.string().min(16, 'at least 16 characters').optional(),
+    /** One-time enrollment tokens accepted from clients (stored hashed). */
+    enrollmentTokens: z.array(z.string().min(1).max(512)).default([]),
+    /** WebSocket ping interval; a client silent for two is dropped (0 = off). */
+    heartbeatMs: z.number().int().min(0).default(10_000),
+    /** Time a new connection has to authenticate. */
+    handshakeTimeoutMs: positiveInt.default(10_000),
+    /** Largest WebSocket message accepted from an authenticated client. */
+    maxMessageBytes: positiveInt.default(64 * 1024 * 1024),
+    /** Simultaneous connections (authenticated or not). */
+    maxConnections: positiveInt.default(10_000),
+    rateLimit: z
+      .object({ framesPerSecond: z.number().positive().default(20), burst: positiveInt.default(40) })
+      .strict()
+      .default({ framesPerSecond: 20, burst: 40 }),
+    /** Rejected frames after which a connection is closed. */
+    maxViolations: positiveInt.default(10),
+    /** Checkpoints kept per run (the newest). */
+    keepCheckpoints: positiveInt.default(3),
+    /** "normal": survives a killed server; "full": also a power cut (fsync per round). */
+    durability: z.enum(['normal', 'full']).default('normal'),
+    /** Aggregate replies in selection order (bitwise-reproducible runs, as in simulation). */
+    deterministic: z.boolean().default(false),
+  })
+  .strict();
+
+const datasetSchema = SimulationConfigSchema.shape.dataset.unwrap();
+
+export const ServerConfigSchema = SimulationConfigSchema.pick({
+  seed: true,
+  model: true,
+  strategy: true,
+  rounds: true,
+  clientsPerRound: true,
+  fraction: true,
+  minClients: true,
+  minResults: true,
+  local: true,
+  validationFraction: true,
+  evaluation: true,
+})
+  .extend({
+    /** The run id: a server resumes the run of this name if the database holds it unfinished. */
+    name: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('run'),
+    /** Data for central evaluation (the test split, as in simulation); optional. */
+    dataset: datasetSchema.optional(),
+    /** Model input and output sizes, when no dataset says them. */
+    input: z.object({ numFeatures: positiveInt, numClasses: positiveInt.min(2) }).strict().optional(),
+    server: ServerSettingsSchema.default(ServerSettingsSchema.parse({})),
+  })
+  .strict();
+
+export type ServerConfig = z.infer<typeof ServerConfigSchema>;
+export type ServerSettings = z.infer<typeof ServerSettingsSchema>;
+
+/** Validates a merged config object; throws `invalid_config` listing every problem. */
+export function parseServerConfig(raw: unknown, source = 'config'): ServerConfig {
+  const result = ServerConfigSchema.safeParse(raw, { reportInput: true });
+  if (!result.success) {
+    // Reuse the simulation parser's wording by formatting the same way.
+    const lines = result.error.issues.map((issue) => {
+      const i = issue as typeof issue & { values?: unknown[]; keys?: string[]; input?: unknown };
+      const got = i.input !== undefined ? `; got ${JSON.stringify(i.input)}` : '';
+      const what = i.code === 'invalid_value' ? `expected one of ${(i.values ?? []).map((v) => JSON.stringify(v)).join(' | ')}` : i.code === 'unrecognized_keys' ? `unknown field(s) ${(i.keys ?? []).map((k) => `"${k}"`).join(', ')}` : i.message;
+      return `  ${issue.path.join('.') || '(root)'}: ${what}${i.code === 'unrecognized_keys' ? '' : got}`;
+    });
+    throw new FederaError('invalid_config', `${source} is invalid:\n${lines.join('\n')}`);
+  }
+  const c = result.data;
+  if (!c.dataset && !c.input) throw new FederaError('invalid_config', `${source}: give either dataset (for central evaluation) or input = { numFeatures, numClasses }`);
+  return c;
+}
+
+/** Clients per round k: `clientsPerRound`, or undefined when sampling by fraction. */
+export function clientsPerRound(c: ServerConfig): number | undefined {
+  return c.clientsPerRound;
+}
+
+/** Connected clients needed before a round starts. */
+export function startQuorum(c: ServerConfig): number {
+  return c.server.minClients ?? c.clientsPerRound ?? c.minClients;
+}
+
+/** The settings that define a run: a resumed run must have the same (server settings may change). */
+export function runDefinition(c: ServerConfig): Record<string, unknown> {
+  const { server: _server, ...rest } = c;
+  return JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
+}
+

@@ -1,0 +1,79 @@
+/** Prometheus metrics of a federa server (prom-client), served at `/metrics`. */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { RoundRecord } from '../engine/history.js';
+
+/** What the WebSocket grid reports as it goes. */
+export interface GridMetrics {
+  frameIn(bytes: number): void;
+  frameOut(bytes: number): void;
+  rejected(reason: string): void;
+  connections(open: number, authenticated: number): void;
+}
+
+export class ServerMetrics implements GridMetrics {
+  readonly registry = new Registry();
+  private readonly rounds = new Counter({ name: 'federa_rounds_total', help: 'Rounds finished, by status', labelNames: ['status'], registers: [this.registry] });
+  private readonly currentRound = new Gauge({ name: 'federa_round', help: 'Last finished round', registers: [this.registry] });
+  private readonly connected = new Gauge({ name: 'federa_connected_clients', help: 'Open client connections (authenticated or not)', registers: [this.registry] });
+  private readonly authenticated = new Gauge({ name: 'federa_authenticated_clients', help: 'Authenticated clients available for selection', registers: [this.registry] });
+  private readonly bytesIn = new Counter({ name: 'federa_bytes_received_total', help: 'WebSocket payload bytes received from clients', registers: [this.registry] });
+  private readonly bytesOut = new Counter({ name: 'federa_bytes_sent_total', help: 'WebSocket payload bytes sent to clients', registers: [this.registry] });
+  private readonly framesIn = new Counter({ name: 'federa_frames_received_total', help: 'Frames received from clients', registers: [this.registry] });
+  private readonly roundDuration = new Histogram({
+    name: 'federa_round_duration_seconds',
+    help: 'Wall time of a round (training, evaluation, central evaluation)',
+    buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600],
+    registers: [this.registry],
+  });
+  private readonly failures = new Counter({ name: 'federa_client_failures_total', help: 'Clients that failed in a round, by code', labelNames: ['code'], registers: [this.registry] });
+  private readonly dropped = new Counter({ name: 'federa_clients_dropped_total', help: 'Selected clients not waited for (over-selection)', registers: [this.registry] });
+  private readonly rejections = new Counter({ name: 'federa_rejected_frames_total', help: 'Frames rejected by the server, by reason', labelNames: ['reason'], registers: [this.registry] });
+  private readonly accuracy = new Gauge({ name: 'federa_central_accuracy', help: 'Central test accuracy after the last evaluated round', registers: [this.registry] });
+  private readonly loss = new Gauge({ name: 'federa_central_loss', help: 'Central test loss after the last evaluated round', registers: [this.registry] });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'federa_' });
+  }
+
+  frameIn(bytes: number): void {
+    this.bytesIn.inc(bytes);
+    this.framesIn.inc();
+  }
+
+  frameOut(bytes: number): void {
+    this.bytesOut.inc(bytes);
+  }
+
+  rejected(reason: string): void {
+    this.rejections.inc({ reason });
+  }
+
+  connections(open: number, authenticated: number): void {
+    this.connected.set(open);
+    this.authenticated.set(authenticated);
+  }
+
+  round(record: RoundRecord): void {
+    this.rounds.inc({ status: record.status });
+    this.currentRound.set(record.round);
+    this.roundDuration.observe(record.timing.totalMs / 1000);
+    for (const f of record.failed) this.failures.inc({ code: f.code });
+    if (record.dropped.length) this.dropped.inc(record.dropped.length);
+    const acc = record.centralEvaluation?.metrics.accuracy;
+    if (typeof acc === 'number') this.accuracy.set(acc);
+    if (record.centralEvaluation) this.loss.set(record.centralEvaluation.loss);
+  }
+
+  /** Sets the round gauge when a run resumes. */
+  resumedAt(round: number): void {
+    this.currentRound.set(round);
+  }
+
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

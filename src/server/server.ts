@@ -1,0 +1,466 @@
+/**
+ * `FederaServer`: a deployment's coordinator. It opens (or resumes) a run in the SQLite store,
+ * serves WebSocket clients through a `WebSocketGrid` and HTTP endpoints, and drives the SAME
+ * `RoundEngine`, strategies and workflows as a simulation — only the transport differs.
+ *
+ * Before each round it waits for the start quorum of connected clients; every finished round is
+ * committed (record, participation, metrics, checkpoint) in one transaction, so a server killed
+ * mid-round and restarted resumes from the last completed round and the history holds each round
+ * exactly once.
+ */
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import { WebSocketServer } from 'ws';
+import { FederaError, describeError } from '../core/errors.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import { ParamLayout, makeParams, type Params } from '../core/params.js';
+import { Rng } from '../core/rng.js';
+import type { Dataset } from '../data/dataset.js';
+import { splitStratified } from '../data/mnist.js';
+import { RoundEngine } from '../engine/engine.js';
+import type { RoundRecord, EvaluationRecord } from '../engine/history.js';
+import { FederatedTrainWorkflow, type TrainWorkflow } from '../engine/workflow.js';
+import type { ServerLayer } from '../engine/server-layer.js';
+import type { SamplingOptions } from '../engine/sampling.js';
+import type { CentralEvaluate, Strategy, StrategyOptions } from '../strategy/strategy.js';
+import { createStrategy } from '../strategy/registry.js';
+import { loadMnist } from '../node/mnist.js';
+import { loadCsvFile } from '../node/csv.js';
+import { CloseCode, type ModelSpec } from '../wire/protocol.js';
+import { runDefinition, startQuorum, type ServerConfig } from './config.js';
+import { Store, type RunRow } from './store.js';
+import { ServerMetrics } from './metrics.js';
+import { WebSocketGrid } from './grid.js';
+import { createRequestHandler } from './http.js';
+
+/** The model a server coordinates: what clients build, where training starts, how to evaluate centrally. */
+export interface ServerModel {
+  spec: ModelSpec;
+  initialParams: Params;
+  evaluate?: CentralEvaluate;
+  dispose?(): void;
+}
+
+export interface FederaServerOptions {
+  logger?: Logger;
+  /** Replaces the zoo model named by the config (custom models, tests, benchmarks). */
+  model?: ServerModel | (() => ServerModel | Promise<ServerModel>);
+  /** Replaces the strategy built from `config.strategy`; receives the train config and central evaluation. */
+  strategy?: (options: StrategyOptions) => Strategy;
+  workflow?: TrainWorkflow;
+  serverLayers?: readonly ServerLayer[];
+  /** Admin token (overrides `server.adminToken` and FEDERA_ADMIN_TOKEN). */
+  adminToken?: string;
+  /** Also export process metrics (CPU, memory, event loop) at /metrics (default true). */
+  processMetrics?: boolean;
+}
+
+export interface ServerAddress {
+  /** Where clients connect: `wss://host:port` (or `ws://` without TLS). */
+  url: string;
+  /** Where the HTTP endpoints are: `https://host:port`. */
+  httpUrl: string;
+  host: string;
+  port: number;
+}
+
+export interface RunOutcome {
+  runId: string;
+  status: 'completed' | 'stopped';
+  /** Last completed round. */
+  lastRound: number;
+  /** Round the run resumed from (the first round this process ran), when it resumed. */
+  resumedAt?: number;
+  finalAccuracy?: number;
+  finalLoss?: number;
+}
+
+type Phase = 'starting' | 'waiting' | 'training' | 'completed' | 'stopped' | 'failed';
+
+/** Loads the central test set of a config's dataset: the same split a simulation uses. */
+export function loadEvaluationData(config: ServerConfig): Dataset | undefined {
+  const d = config.dataset;
+  if (!d) return undefined;
+  if (d.name === 'mnist') return loadMnist().test;
+  const csv = loadCsvFile(d.path, { labelColumn: d.labelColumn, featureColumns: d.featureColumns, numClasses: config.input?.numClasses });
+  return splitStratified(csv.dataset, d.testFraction, new Rng(config.seed).stream('test-split')).test;
+}
+
+/** The config's zoo model (TF.js), initialised from the run seed as in simulation. */
+export async function zooServerModel(config: ServerConfig): Promise<ServerModel> {
+  const { createTfjsTrainer } = await import('../models/tfjs-trainer.js');
+  const test = loadEvaluationData(config);
+  const numFeatures = config.input?.numFeatures ?? test!.numFeatures;
+  const numClasses = config.input?.numClasses ?? test!.numClasses;
+  if (test && test.numFeatures !== numFeatures) throw new FederaError('invalid_config', `input.numFeatures is ${numFeatures} but the dataset has ${test.numFeatures} features`);
+  const trainer = await createTfjsTrainer(config.model, numFeatures, numClasses, { seed: config.seed });
+  return {
+    spec: { name: config.model, numFeatures, numClasses, layout: trainer.layout.toJSON() },
+    initialParams: makeParams(trainer.layout, trainer.getParameters()),
+    evaluate: test
+      ? async (_round, params) => {
+          trainer.setParameters(params.data);
+          const r = await trainer.evaluate(test);
+          return { loss: r.loss, metrics: r.metrics };
+        }
+      : undefined,
+    dispose: () => trainer.dispose(),
+  };
+}
+
+function sameDefinition(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+  return [...keys].filter((k) => k !== 'rounds' && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
+}
+
+export class FederaServer {
+  readonly config: ServerConfig;
+  readonly metrics: ServerMetrics;
+  readonly adminToken: string | undefined;
+  store!: Store;
+  grid: WebSocketGrid | undefined;
+  /** Settles when the run completes (or the server is stopped). */
+  done!: Promise<RunOutcome>;
+  private readonly o: FederaServerOptions;
+  private readonly logger: Logger;
+  private readonly abort = new AbortController();
+  private http: HttpServer | undefined;
+  private wss: WebSocketServer | undefined;
+  private model: ServerModel | undefined;
+  private run: RunRow | undefined;
+  private phase: Phase = 'starting';
+  private currentRound = 0;
+  private lastRecord: RoundRecord | undefined;
+  private resumedAt: number | undefined;
+  private readonly startedAt = Date.now();
+  private stopping: Promise<void> | undefined;
+  private address: ServerAddress | undefined;
+
+  constructor(config: ServerConfig, options: FederaServerOptions = {}) {
+    this.config = config;
+    this.o = options;
+    this.logger = options.logger ?? silentLogger;
+    this.metrics = new ServerMetrics({ processMetrics: options.processMetrics });
+    this.adminToken = options.adminToken ?? config.server.adminToken ?? process.env.FEDERA_ADMIN_TOKEN ?? undefined;
+  }
+
+  get runId(): string {
+    return this.config.name;
+  }
+
+  /** Opens the store, prepares (or resumes) the run, listens, and starts the rounds. */
+  async start(): Promise<ServerAddress> {
+    const c = this.config;
+    const s = c.server;
+    this.store = new Store(s.database, { durability: s.durability });
+    try {
+      if (s.enrollmentTokens.length) this.store.addTokens(s.enrollmentTokens, 'config');
+      const m = this.o.model;
+      this.model = m === undefined ? await zooServerModel(c) : typeof m === 'function' ? await m() : m;
+      const layout = ParamLayout.fromJSON(this.model.spec.layout);
+      if (!layout.equals(this.model.initialParams.layout)) throw new FederaError('invalid_config', 'model spec layout does not match the initial parameters');
+
+      // Start or resume the run.
+      const definition = runDefinition(c);
+      let run = this.store.getRun(this.runId);
+      if (run) {
+        const differs = sameDefinition(run.config, definition);
+        if (differs.length) {
+          throw new FederaError('invalid_config', `run "${this.runId}" in ${s.database} was started with a different config (${differs.join(', ')} differ); use the same config to resume it, or another name for a new run`);
+        }
+      } else {
+        run = this.store.createRun(this.runId, definition, c.rounds);
+        this.store.saveInitialCheckpoint(this.runId, this.model.initialParams.data, layout.toJSON());
+        this.logger.info({ runId: this.runId, rounds: c.rounds, model: this.model.spec.name }, 'new run');
+      }
+      this.run = run;
+      const checkpoint = this.store.latestCheckpoint(this.runId);
+      if (!checkpoint) throw new FederaError('internal', `run "${this.runId}" has no checkpoint`);
+      if (!ParamLayout.fromJSON(checkpoint.layout).equals(layout)) throw new FederaError('invalid_config', `the checkpoint of run "${this.runId}" has a different model layout`);
+      const startRound = checkpoint.round + 1;
+      this.currentRound = checkpoint.round;
+      if (run.rounds !== c.rounds) this.store.setRunRounds(this.runId, c.rounds);
+      if (run.status !== 'running' && startRound <= c.rounds) this.store.setRunStatus(this.runId, 'running');
+      if (checkpoint.round > 0) {
+        this.resumedAt = startRound;
+        this.lastRecord = this.store.history(this.runId).at(-1);
+        this.metrics.resumedAt(checkpoint.round);
+        this.logger.info({ runId: this.runId, fromRound: startRound, rounds: c.rounds }, `resuming run ${this.runId} after round ${checkpoint.round}`);
+      }
+
+      const evaluate = this.model.evaluate;
+      const centralEvaluate: CentralEvaluate | undefined = evaluate
+        ? async (round, params) => {
+            const r = await evaluate(round, params);
+            if (round === 0) this.store.saveInitialEvaluation(this.runId, r as EvaluationRecord);
+            return r;
+          }
+        : undefined;
+      const strategyOptions: StrategyOptions = {
+        trainConfig: (round) => {
+          const { learningRateDecay, ...local } = c.local;
+          return { ...local, learningRate: local.learningRate * learningRateDecay ** (round - 1) };
+        },
+        evaluate: centralEvaluate,
+      };
+      const strategy = this.o.strategy ? this.o.strategy(strategyOptions) : createStrategy(c.strategy, strategyOptions);
+      if (checkpoint.strategyState) {
+        if (!strategy.setState) throw new FederaError('invalid_config', `the checkpoint holds strategy state but strategy ${strategy.name} cannot restore it`);
+        strategy.setState(checkpoint.strategyState);
+      }
+
+      const grid = new WebSocketGrid({
+        runId: this.runId,
+        directory: this.store,
+        welcome: { model: this.model.spec, seed: c.seed, validationFraction: c.validationFraction },
+        logger: this.logger,
+        metrics: this.metrics,
+        heartbeatMs: s.heartbeatMs,
+        handshakeTimeoutMs: s.handshakeTimeoutMs,
+        maxFrameBytes: s.maxMessageBytes,
+        rateLimit: s.rateLimit,
+        maxViolations: s.maxViolations,
+        orderedReplies: s.deterministic,
+      });
+      this.grid = grid;
+      grid.setRound(startRound);
+
+      const address = await this.listen();
+      this.address = address;
+      const engine = this.makeEngine(strategy, layout, startRound);
+      this.done = this.runLoop(engine, startRound);
+      this.done.catch(() => {});
+      return address;
+    } catch (e) {
+      await this.closeResources();
+      throw e;
+    }
+  }
+
+  private makeEngine(strategy: Strategy, layout: ParamLayout, startRound: number): RoundEngine {
+    const c = this.config;
+    const k = c.clientsPerRound;
+    const quorum = startQuorum(c);
+    const sampling: SamplingOptions = k !== undefined ? { fraction: 1, minClients: k, maxClients: k, minAvailable: quorum } : { fraction: c.fraction, minClients: c.minClients, minAvailable: quorum };
+    const ev = c.evaluation;
+    const evaluation = ev.federatedEvery > 0 ? { every: ev.federatedEvery, ...(ev.federatedFraction !== undefined ? { fraction: ev.federatedFraction, minClients: 1, maxClients: undefined } : {}) } : false;
+    const checkpoint = this.store.latestCheckpoint(this.runId)!;
+    const workflow = this.waitingWorkflow(this.o.workflow ?? new FederatedTrainWorkflow(), quorum);
+    return new RoundEngine({
+      grid: this.grid!,
+      strategy,
+      initialParams: makeParams(layout, checkpoint.params),
+      rounds: c.rounds,
+      seed: c.seed,
+      runId: this.runId,
+      sampling,
+      overSelection: c.server.overSelection,
+      evaluation,
+      centralEvaluationEvery: ev.centralEvery,
+      minResults: c.minResults,
+      roundTimeoutMs: c.server.roundTimeoutMs,
+      workflow,
+      serverLayers: this.o.serverLayers,
+      logger: this.logger,
+      startRound,
+      signal: this.abort.signal,
+      onRound: (record, params) => this.commit(record, params, layout, strategy),
+    });
+  }
+
+  /** Waits for the start quorum before every round, then runs `inner`. */
+  private waitingWorkflow(inner: TrainWorkflow, quorum: number): TrainWorkflow {
+    return {
+      name: inner.name,
+      run: async (ctx) => {
+        const grid = this.grid!;
+        this.currentRound = ctx.round;
+        if (grid.availableClients().length < quorum) {
+          this.phase = 'waiting';
+          this.logger.info({ runId: this.runId, round: ctx.round, connected: grid.availableClients().length, needed: quorum }, `round ${ctx.round} waits for ${quorum} clients`);
+          await grid.waitForClients(quorum, this.abort.signal);
+        }
+        grid.setRound(ctx.round);
+        this.phase = 'training';
+        this.logger.info({ runId: this.runId, round: ctx.round, available: grid.availableClients().length }, `round ${ctx.round} started`);
+        return inner.run(ctx);
+      },
+    };
+  }
+
+  private commit(record: RoundRecord, params: Params, layout: ParamLayout, strategy: Strategy): void {
+    if (this.abort.signal.aborted) {
+      this.logger.info({ runId: this.runId, round: record.round }, `round ${record.round} was interrupted; it runs again when the server resumes`);
+      return;
+    }
+    this.store.commitRound(this.runId, record, params.data, layout.toJSON(), strategy.getState?.(), this.config.server.keepCheckpoints);
+    this.metrics.round(record);
+    this.lastRecord = record;
+  }
+
+  private async runLoop(engine: RoundEngine, startRound: number): Promise<RunOutcome> {
+    try {
+      if (startRound <= this.config.rounds) await engine.run();
+      if (this.abort.signal.aborted) {
+        this.phase = 'stopped';
+        return this.outcome('stopped');
+      }
+      this.store.setRunStatus(this.runId, 'completed');
+      this.phase = 'completed';
+      this.logger.info({ runId: this.runId, rounds: this.config.rounds, accuracy: this.lastRecord?.centralEvaluation?.metrics.accuracy }, `run ${this.runId} completed`);
+      this.grid?.close('run_complete');
+      return this.outcome('completed');
+    } catch (e) {
+      this.phase = this.abort.signal.aborted ? 'stopped' : 'failed';
+      if (this.abort.signal.aborted) return this.outcome('stopped');
+      this.logger.error({ runId: this.runId, error: describeError(e) }, 'the run failed');
+      throw e;
+    }
+  }
+
+  private outcome(status: 'completed' | 'stopped'): RunOutcome {
+    const last = this.store.history(this.runId).at(-1);
+    const central = [...this.store.history(this.runId)].reverse().find((r) => r.centralEvaluation)?.centralEvaluation;
+    return {
+      runId: this.runId,
+      status,
+      lastRound: last?.round ?? 0,
+      ...(this.resumedAt !== undefined ? { resumedAt: this.resumedAt } : {}),
+      ...(central ? { finalAccuracy: central.metrics.accuracy, finalLoss: central.loss } : {}),
+    };
+  }
+
+  private async listen(): Promise<ServerAddress> {
+    const s = this.config.server;
+    const handler = createRequestHandler(this, this.logger);
+    let server: HttpServer;
+    if (s.tls) {
+      let cert: Buffer, key: Buffer;
+      try {
+        cert = readFileSync(s.tls.cert);
+        key = readFileSync(s.tls.key);
+      } catch (e) {
+        throw new FederaError('invalid_config', `cannot read the TLS certificate or key: ${describeError(e)}`);
+      }
+      server = createHttpsServer({ cert, key, minVersion: 'TLSv1.2' }, handler);
+    } else {
+      server = createHttpServer(handler);
+      if (!isLoopback(s.host)) this.logger.warn({ host: s.host }, 'serving without TLS on a non-loopback interface: set server.tls');
+    }
+    const wss = new WebSocketServer({ noServer: true, maxPayload: s.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+    wss.on('error', (e) => this.logger.warn({ error: describeError(e) }, 'websocket server error'));
+    server.on('upgrade', (req, socket: Socket, head) => {
+      socket.on('error', () => socket.destroy());
+      const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      const refuse = (status: string) => {
+        socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+        socket.destroy();
+      };
+      if (path !== '/ws') return refuse('404 Not Found');
+      if (!this.grid || this.grid.status().connections >= s.maxConnections) return refuse('503 Service Unavailable');
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        ws.on('error', () => {});
+        if (this.phase === 'completed') {
+          ws.close(CloseCode.runComplete, 'run complete');
+          return;
+        }
+        this.grid!.accept(ws, req);
+      });
+    });
+    server.on('clientError', (_e, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(s.port, s.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    this.http = server;
+    this.wss = wss;
+    const port = (server.address() as AddressInfo).port;
+    const host = s.host.includes(':') ? `[${s.host}]` : s.host === '0.0.0.0' ? '127.0.0.1' : s.host;
+    const address = { url: `${s.tls ? 'wss' : 'ws'}://${host}:${port}`, httpUrl: `${s.tls ? 'https' : 'http'}://${host}:${port}`, host: s.host, port };
+    this.logger.info({ ...address, runId: this.runId, tls: Boolean(s.tls), database: s.database }, 'listening');
+    return address;
+  }
+
+  /** Revokes a client identity and closes its connection; false when it is unknown. */
+  revokeClient(clientId: string): boolean {
+    if (!this.store.revokeClient(clientId)) return false;
+    this.grid?.disconnect(clientId, CloseCode.unauthorized, 'identity revoked');
+    this.logger.warn({ clientId }, 'client identity revoked');
+    return true;
+  }
+
+  health(): Record<string, unknown> {
+    const g = this.grid?.status();
+    return {
+      status: this.phase === 'failed' ? 'failed' : 'ok',
+      runId: this.runId,
+      phase: this.phase,
+      round: this.currentRound,
+      completedRounds: this.lastRecord?.round ?? 0,
+      connections: g?.connections ?? 0,
+      clients: g?.authenticated ?? 0,
+      uptimeS: Math.round((Date.now() - this.startedAt) / 1000),
+      rssBytes: process.memoryUsage().rss,
+    };
+  }
+
+  status(): Record<string, unknown> {
+    const g = this.grid?.status();
+    const last = this.lastRecord;
+    return {
+      runId: this.runId,
+      status: this.store.getRun(this.runId)?.status,
+      phase: this.phase,
+      rounds: this.config.rounds,
+      round: this.currentRound,
+      completedRounds: last?.round ?? 0,
+      resumedAt: this.resumedAt,
+      quorum: startQuorum(this.config),
+      address: this.address,
+      lastRound: last ? { round: last.round, status: last.status, accuracy: last.centralEvaluation?.metrics.accuracy, loss: last.centralEvaluation?.loss, succeeded: last.succeeded.length, failed: last.failed.length, dropped: last.dropped.length } : undefined,
+      connections: g?.connections ?? 0,
+      clients: g?.clients ?? [],
+    };
+  }
+
+  history(): { runId: string; initialEvaluation?: EvaluationRecord; rounds: RoundRecord[] } {
+    const run = this.store.getRun(this.runId);
+    return { runId: this.runId, ...(run?.initialEvaluation ? { initialEvaluation: run.initialEvaluation } : {}), rounds: this.store.history(this.runId) };
+  }
+
+  /** Stops the run (an unfinished round is re-run on resume), closes connections, the HTTP server and the store. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.abort.abort(new FederaError('aborted', 'server stopping'));
+      if (this.phase !== 'completed') this.phase = 'stopped';
+      this.grid?.close('server_shutdown');
+      if (this.done) await this.done.catch(() => {});
+      await this.closeResources();
+    })();
+    return this.stopping;
+  }
+
+  private async closeResources(): Promise<void> {
+    this.grid?.close('server_shutdown');
+    this.wss?.close();
+    if (this.http) {
+      const http = this.http;
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections?.();
+      });
+    }
+    this.model?.dispose?.();
+    this.model = undefined;
+    this.store?.close();
+  }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+}

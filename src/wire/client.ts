@@ -1,0 +1,436 @@
+/**
+ * The client end of a deployment connection, isomorphic: it speaks the protocol over any
+ * WebSocket with the browser's API (the browser's own `WebSocket`, or `ws` in Node), answers
+ * instructions with a message handler (a `ClientRuntime`), signs every frame, sends heartbeats,
+ * and reconnects with jittered exponential backoff until the run completes or it is stopped.
+ */
+import { FederaError, describeError } from '../core/errors.js';
+import type { MessageBase } from '../core/messages.js';
+import { silentLogger, type Logger } from '../core/log.js';
+import { sharedBuffers } from '../core/buffers.js';
+import { decodeFrame, encodeFrame, float32Arrays, frameMessage, messageBody, webSocketMessageBytes, type DecodedFrame, type FrameInit } from './codec.js';
+import { signFrame, type FrameCrypto, type FrameSigner } from './crypto.js';
+import {
+  CloseCode,
+  FATAL_CLOSE_CODES,
+  backoffDelay,
+  checkClientId,
+  helloBody,
+  parseChallenge,
+  parseNotice,
+  parseWelcome,
+  type BackoffOptions,
+  type Welcome,
+} from './protocol.js';
+
+/** The subset of the browser WebSocket API the client uses (`ws` in Node implements it too). */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  /** `ws` only: drop the connection without a closing handshake. */
+  terminate?(): void;
+  onopen: ((ev: unknown) => void) | null;
+  onmessage: ((ev: { data: unknown }) => void) | null;
+  onclose: ((ev: { code: number; reason: string }) => void) | null;
+  onerror: ((ev: unknown) => void) | null;
+}
+
+const OPEN = 1;
+
+export type MessageHandler = (message: MessageBase) => Promise<MessageBase>;
+
+export interface WireClientOptions {
+  /** `wss://host:port/ws` (the `/ws` path is added when the URL has none). */
+  url: string;
+  connect: (url: string) => WebSocketLike;
+  clientId: string;
+  signer: FrameSigner;
+  crypto: FrameCrypto;
+  /** One-time enrollment token, sent until the server has welcomed this identity once. */
+  enrollmentToken?: string;
+  /**
+   * Called on every WELCOME (after each reconnect too) with the run's model spec; returns the
+   * handler that answers instructions. A throw stops the client (e.g. data that does not fit the model).
+   */
+  onWelcome: (welcome: Welcome) => MessageHandler | Promise<MessageHandler>;
+  /** Called once the server has enrolled this identity (persist that it no longer needs a token). */
+  onEnrolled?: (welcome: Welcome) => void | Promise<void>;
+  reconnect?: BackoffOptions & { maxAttempts?: number };
+  /** Keep connecting after the run completes, to join the next one (default false: `start()` resolves). */
+  stayAfterRun?: boolean;
+  /** Largest frame accepted from the server (default 1 GiB: the server is trusted more than clients). */
+  maxFrameBytes?: number;
+  logger?: Logger;
+  /** Observers for tests and benchmarks. */
+  onInstruction?: (info: { type: string; round: number; requestId: number; bytes: number; at: number }) => void;
+  onReplySent?: (info: { type: string; round: number; requestId: number; bytes: number; at: number }) => void;
+  random?: () => number;
+}
+
+export interface WireClientOutcome {
+  reason: 'run_complete' | 'stopped';
+  runId?: string;
+  /** Instructions answered over the client's lifetime. */
+  answered: number;
+}
+
+interface Work {
+  frame: DecodedFrame;
+  message: MessageBase;
+}
+
+interface Connection {
+  readonly ws: WebSocketLike;
+  readonly id: number;
+  dead: boolean;
+  opened: boolean;
+  welcome?: Welcome;
+  handler?: Promise<MessageHandler>;
+  queue: Work[];
+  busy: boolean;
+  cancelled: Set<number>;
+  running?: number;
+  lastRx: number;
+  lastTx: number;
+  heartbeat?: ReturnType<typeof setInterval>;
+  round: number;
+  lastNotice?: string;
+}
+
+function now(): number {
+  return typeof performance !== 'undefined' ? performance.now() : Date.now();
+}
+
+function toBytes(data: unknown): Uint8Array | undefined {
+  if (data instanceof Uint8Array) return data;
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  if (Array.isArray(data) && data.every((d) => d instanceof Uint8Array)) {
+    const total = data.reduce((s: number, d: Uint8Array) => s + d.length, 0);
+    const out = new Uint8Array(total);
+    let at = 0;
+    for (const d of data as Uint8Array[]) {
+      out.set(d, at);
+      at += d.length;
+    }
+    return out;
+  }
+  return undefined;
+}
+
+/** Adds the protocol's `/ws` path to a bare `ws(s)://host:port` URL. */
+export function websocketUrl(server: string): string {
+  let u: URL;
+  try {
+    u = new URL(server);
+  } catch {
+    throw new FederaError('invalid_config', `server URL "${server}" is not a URL (expected wss://host:port)`);
+  }
+  if (u.protocol === 'https:') u.protocol = 'wss:';
+  else if (u.protocol === 'http:') u.protocol = 'ws:';
+  if (u.protocol !== 'wss:' && u.protocol !== 'ws:') throw new FederaError('invalid_config', `server URL "${server}" must start with wss:// (or ws:// for local tests)`);
+  if (u.pathname === '/' || u.pathname === '') u.pathname = '/ws';
+  return u.toString();
+}
+
+export class WireClient {
+  private readonly o: WireClientOptions;
+  private readonly logger: Logger;
+  private conn: Connection | undefined;
+  private connections = 0;
+  private attempt = 0;
+  private stopped = false;
+  private finished = false;
+  private runComplete = false;
+  private answered = 0;
+  private token: string | undefined;
+  private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
+  private settle!: { resolve: (o: WireClientOutcome) => void; reject: (e: unknown) => void };
+  private lastRunId: string | undefined;
+  readonly url: string;
+
+  constructor(options: WireClientOptions) {
+    this.o = options;
+    this.logger = options.logger ?? silentLogger;
+    this.url = websocketUrl(options.url);
+    checkClientId(options.clientId);
+    this.token = options.enrollmentToken;
+  }
+
+  /** Connects and serves until the run completes (resolves), `stop()` (resolves) or a fatal refusal (rejects). */
+  start(): Promise<WireClientOutcome> {
+    const done = new Promise<WireClientOutcome>((resolve, reject) => (this.settle = { resolve, reject }));
+    this.open();
+    return done;
+  }
+
+  /** Closes the connection and stops reconnecting. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    const c = this.conn;
+    if (c && !c.dead && c.ws.readyState === OPEN) {
+      void this.sendSigned(c, { kind: 'bye', body: { reason: 'client_stop' } }).finally(() => c.ws.close(1000, 'client stop'));
+    } else if (c) this.kill(c);
+    this.finish({ reason: 'stopped', runId: this.lastRunId, answered: this.answered });
+  }
+
+  /** Whether the client is authenticated and serving right now. */
+  get connected(): boolean {
+    return Boolean(this.conn && !this.conn.dead && this.conn.welcome);
+  }
+
+  private finish(outcome: WireClientOutcome | Error): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
+    if (outcome instanceof Error) this.settle.reject(outcome);
+    else this.settle.resolve(outcome);
+  }
+
+  private open(): void {
+    if (this.stopped || this.finished) return;
+    let ws: WebSocketLike;
+    try {
+      ws = this.o.connect(this.url);
+    } catch (e) {
+      this.logger.warn({ error: describeError(e) }, 'cannot open a connection');
+      this.scheduleReconnect();
+      return;
+    }
+    ws.binaryType = 'arraybuffer';
+    const c: Connection = { ws, id: ++this.connections, dead: false, opened: false, queue: [], busy: false, cancelled: new Set(), lastRx: now(), lastTx: now(), round: 0 };
+    this.conn = c;
+    ws.onopen = () => {
+      c.opened = true;
+      c.lastRx = now();
+      this.logger.debug({ url: this.url }, 'connected; waiting for the challenge');
+    };
+    ws.onmessage = (ev) => {
+      if (c.dead) return;
+      c.lastRx = now();
+      const bytes = toBytes(ev.data);
+      if (!bytes) {
+        this.protocolError(c, 'the server sent a text frame');
+        return;
+      }
+      this.onFrame(c, bytes).catch((e) => this.protocolError(c, describeError(e)));
+    };
+    ws.onerror = () => {};
+    ws.onclose = (ev) => this.onClose(c, ev.code, ev.reason);
+  }
+
+  private protocolError(c: Connection, reason: string): void {
+    this.logger.warn({ reason }, 'protocol error from the server; reconnecting');
+    if (!c.dead) c.ws.close(CloseCode.protocolViolation, reason.slice(0, 120));
+    this.kill(c);
+    this.scheduleReconnect();
+  }
+
+  /** Forgets a connection: its queued work is dropped, its events ignored. */
+  private kill(c: Connection): void {
+    if (c.dead) return;
+    c.dead = true;
+    if (c.heartbeat) clearInterval(c.heartbeat);
+    for (const w of c.queue.splice(0)) this.releaseMessage(w.message);
+    try {
+      c.ws.terminate?.();
+    } catch {
+      // already closed
+    }
+  }
+
+  private onClose(c: Connection, code: number, reason: string): void {
+    if (c.dead && c !== this.conn) return;
+    const wasDead = c.dead;
+    this.kill(c);
+    if (this.stopped || this.finished) return;
+    const why = c.lastNotice ?? reason;
+    if (FATAL_CLOSE_CODES.has(code)) {
+      this.logger.error({ code, reason: why }, 'the server refused this client; not reconnecting');
+      this.finish(new FederaError('unauthorized', `server refused client ${this.o.clientId}: ${why || `close code ${code}`}`, { closeCode: code }));
+      return;
+    }
+    if ((code === CloseCode.runComplete || this.runComplete) && !this.o.stayAfterRun) {
+      this.logger.info({ runId: this.lastRunId, answered: this.answered }, 'run complete');
+      this.finish({ reason: 'run_complete', runId: this.lastRunId, answered: this.answered });
+      return;
+    }
+    this.runComplete = false;
+    if (!c.opened) this.logger.debug({ code }, 'cannot connect');
+    else if (!wasDead) this.logger.info({ code, reason: why }, 'connection closed');
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.stopped || this.finished || this.reconnectTimer) return;
+    const max = this.o.reconnect?.maxAttempts;
+    if (max !== undefined && this.attempt >= max) {
+      this.finish(new FederaError('disconnected', `could not reach ${this.url} after ${this.attempt} attempts`));
+      return;
+    }
+    const delay = backoffDelay(this.attempt++, this.o.reconnect, this.o.random);
+    // The first attempt and then every tenth are worth a line; the rest are routine.
+    const level = this.attempt === 1 || this.attempt % 10 === 0 ? 'info' : 'debug';
+    this.logger[level]({ attempt: this.attempt, delayMs: Math.round(delay) }, 'reconnecting');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.open();
+    }, delay);
+  }
+
+  private async onFrame(c: Connection, bytes: Uint8Array): Promise<void> {
+    const frame = decodeFrame(bytes, { maxFrameBytes: this.o.maxFrameBytes ?? 1024 * 1024 * 1024, allocFloat32: (n) => sharedBuffers.take(n) });
+    switch (frame.kind) {
+      case 'challenge': {
+        const ch = parseChallenge(frame);
+        c.round = ch.round;
+        const body = helloBody({ challenge: ch.challenge, publicKey: this.o.signer.publicKey, enrollmentToken: this.token });
+        await this.sendSigned(c, { kind: 'hello', runId: ch.runId, round: ch.round, body });
+        if (ch.heartbeatMs > 0) this.startHeartbeat(c, ch.heartbeatMs);
+        return;
+      }
+      case 'welcome': {
+        const welcome = parseWelcome(frame);
+        if (welcome.clientId !== this.o.clientId) throw new FederaError('malformed_message', `welcome for client ${welcome.clientId}, expected ${this.o.clientId}`);
+        c.welcome = welcome;
+        c.round = welcome.round;
+        this.attempt = 0;
+        this.token = undefined;
+        this.lastRunId = welcome.runId;
+        this.logger.info({ runId: welcome.runId, round: welcome.round, model: welcome.model.name, enrolled: welcome.enrolled }, 'joined the run');
+        c.handler = Promise.resolve(this.o.onWelcome(welcome));
+        c.handler.catch((e) => {
+          this.logger.error({ error: describeError(e) }, 'cannot serve this run');
+          this.stopped = true;
+          c.ws.close(1000, 'client cannot serve this run');
+          this.kill(c);
+          this.finish(e instanceof Error ? e : new Error(String(e)));
+        });
+        if (welcome.enrolled) await this.o.onEnrolled?.(welcome);
+        void this.drain(c);
+        return;
+      }
+      case 'instruction': {
+        if (!c.welcome || frame.runId !== c.welcome.runId) {
+          this.releaseMessage(frameMessage(frame));
+          throw new FederaError('malformed_message', `instruction for run "${frame.runId}" before or outside the welcomed run`);
+        }
+        c.round = Math.max(c.round, frame.round);
+        const message = frameMessage(frame);
+        this.o.onInstruction?.({ type: frame.type, round: frame.round, requestId: frame.requestId, bytes: frame.byteLength, at: now() });
+        c.queue.push({ frame, message });
+        void this.drain(c);
+        return;
+      }
+      case 'cancel': {
+        c.cancelled.add(frame.requestId);
+        const i = c.queue.findIndex((w) => w.frame.requestId === frame.requestId);
+        if (i >= 0) this.releaseMessage(c.queue.splice(i, 1)[0].message);
+        return;
+      }
+      case 'notice': {
+        const n = parseNotice(frame);
+        c.lastNotice = `${n.code}: ${n.reason}`;
+        this.logger.warn({ code: n.code, reason: n.reason, requestId: n.requestId }, 'the server rejected a frame');
+        return;
+      }
+      case 'bye':
+        if (frame.body.reason === 'run_complete') this.runComplete = true;
+        this.logger.info({ reason: frame.body.reason }, 'the server said goodbye');
+        return;
+      case 'pong':
+        return;
+      default:
+        throw new FederaError('malformed_message', `unexpected ${frame.kind} frame from the server`);
+    }
+  }
+
+  /** Answers queued instructions one at a time (a trainer does one thing at a time). */
+  private async drain(c: Connection): Promise<void> {
+    if (c.busy || !c.handler) return;
+    c.busy = true;
+    try {
+      let handler: MessageHandler;
+      try {
+        handler = await c.handler;
+      } catch {
+        return; // reported where the handler was made
+      }
+      while (!c.dead && c.queue.length) {
+        const work = c.queue.shift()!;
+        const id = work.frame.requestId;
+        if (c.cancelled.has(id)) {
+          this.releaseMessage(work.message);
+          continue;
+        }
+        c.running = id;
+        let reply: MessageBase;
+        try {
+          reply = await handler(work.message);
+        } finally {
+          this.releaseMessage(work.message);
+          c.running = undefined;
+        }
+        if (c.dead || c.cancelled.has(id)) {
+          this.releaseMessage(reply);
+          continue;
+        }
+        let body;
+        try {
+          body = messageBody(reply);
+          const bytes = await this.sendSigned(c, { kind: 'reply', runId: work.frame.runId, round: work.frame.round, requestId: id, type: reply.type, body });
+          this.answered++;
+          this.o.onReplySent?.({ type: reply.type, round: work.frame.round, requestId: id, bytes, at: now() });
+        } catch (e) {
+          // The reply could not be encoded (e.g. an unsupported value): say so instead.
+          this.logger.error({ error: describeError(e), requestId: id }, 'cannot send the reply');
+          await this.sendSigned(c, { kind: 'reply', runId: work.frame.runId, round: work.frame.round, requestId: id, type: 'error', body: { code: 'client_exception', message: describeError(e) } });
+        } finally {
+          this.releaseMessage(reply);
+        }
+      }
+    } finally {
+      c.busy = false;
+    }
+  }
+
+  private releaseMessage(m: MessageBase): void {
+    for (const a of float32Arrays(m)) sharedBuffers.give(a);
+  }
+
+  /** Encodes, signs and sends a frame on `c`; returns its wire size (0 when the connection is gone). */
+  private async sendSigned(c: Connection, init: Omit<FrameInit, 'clientId' | 'nonce'>): Promise<number> {
+    const frame = encodeFrame({ ...init, clientId: this.o.clientId, nonce: this.o.crypto.randomBytes(16) }, { reserveSignature: true });
+    await signFrame(frame, this.o.signer, this.o.crypto);
+    if (c.dead || c.ws.readyState !== OPEN) return 0;
+    c.ws.send(frame);
+    c.lastTx = now();
+    return webSocketMessageBytes(frame.length, true);
+  }
+
+  private startHeartbeat(c: Connection, intervalMs: number): void {
+    if (c.heartbeat) clearInterval(c.heartbeat);
+    c.heartbeat = setInterval(() => {
+      if (c.dead) return;
+      const t = now();
+      if (t - c.lastRx > 3 * intervalMs) {
+        this.logger.warn({ silentMs: Math.round(t - c.lastRx) }, 'no frame from the server for 3 heartbeats; reconnecting');
+        try {
+          c.ws.close(CloseCode.heartbeatTimeout, 'heartbeat timeout');
+        } catch {
+          // ignore
+        }
+        this.kill(c);
+        this.scheduleReconnect();
+        return;
+      }
+      if (c.welcome && t - c.lastTx >= intervalMs * 0.9) {
+        void this.sendSigned(c, { kind: 'ping', runId: c.welcome.runId, round: c.round }).catch(() => {});
+      }
+    }, intervalMs);
+    (c.heartbeat as { unref?: () => void }).unref?.();
+  }
+}
