@@ -268,7 +268,7 @@ if (opts.only) {
     );
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const rows = selected.map((c) => {
-      const rs = results.filter((r) => r.codec === c.name);
+      const rs = results.filter((r) => r.codec === c.name).sort((a, b) => a.seed - b.seed);
       return {
         c,
         final: mean(rs.map((r) => r.final_accuracy)),

@@ -126,7 +126,9 @@ export class FederaClient {
       clientId: this.clientId,
       signer: nodeSigner(this.identity.privateKey),
       crypto: nodeFrameCrypto,
-      enrollmentToken: enrolled ? undefined : this.o.token,
+      // Sent even when the identity file says it is enrolled: the server ignores a token from a
+      // known identity, and a server whose registry was reset can enroll the client again.
+      enrollmentToken: this.o.token,
       onWelcome: (w) => this.onWelcome(w),
       onEnrolled: () => {
         this.identity = markEnrolled(this.identity, server);

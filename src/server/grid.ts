@@ -360,10 +360,10 @@ export class WebSocketGrid implements Grid {
   }
 
   /** Closes the connection of `clientId` (e.g. after revoking it). Returns whether one was open. */
-  disconnect(clientId: string, code: number, reason: string): boolean {
+  disconnect(clientId: string, code: number, reason: string, noticeCode = 'revoked'): boolean {
     const conn = this.ready.get(clientId);
     if (!conn) return false;
-    this.sendFrame(conn, { kind: 'notice', body: noticeBody({ code: 'revoked', reason }) });
+    this.sendFrame(conn, { kind: 'notice', body: noticeBody({ code: noticeCode, reason }) });
     this.closeConn(conn, code, reason);
     return true;
   }

@@ -7,6 +7,7 @@
  *   GET  /api/runs                     every run in the database (open)
  *   GET  /metrics                      Prometheus text format (open)
  *   GET  /admin/clients                the client registry                       ┐
+ *   GET  /admin/connections            open connections with their addresses     │
  *   GET  /admin/clients/:id/events     rejections recorded against a client       │ need
  *   POST /admin/clients/:id/revoke     revoke an identity (and disconnect it)     │ Authorization:
  *   GET  /admin/tokens                 enrollment tokens (ids and state, never secrets) │ Bearer <admin token>
@@ -124,6 +125,7 @@ async function admin(server: FederaServer, req: IncomingMessage, res: ServerResp
       return send(res, 200, { revoked: parts[1] });
     }
   }
+  if (parts[0] === 'connections' && parts.length === 1 && method === 'GET') return send(res, 200, server.grid?.status() ?? { connections: 0, clients: [] });
   if (parts[0] === 'tokens') {
     if (parts.length === 1 && method === 'GET') return send(res, 200, { tokens: store.listTokens() });
     if (parts.length === 1 && method === 'POST') {

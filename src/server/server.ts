@@ -168,7 +168,7 @@ export class FederaServer {
       if (run) {
         const differs = sameDefinition(run.config, definition);
         if (differs.length) {
-          throw new FederaError('invalid_config', `run "${this.runId}" in ${s.database} was started with a different config (${differs.join(', ')} differ); use the same config to resume it, or another name for a new run`);
+          throw new FederaError('invalid_config', `run "${this.runId}" in ${s.database} was started with a different config (${differs.join(', ')} ${differs.length === 1 ? 'differs' : 'differ'}); use the same config to resume it, or another name for a new run`);
         }
       } else {
         run = this.store.createRun(this.runId, definition, c.rounds);
@@ -424,7 +424,8 @@ export class FederaServer {
       address: this.address,
       lastRound: last ? { round: last.round, status: last.status, accuracy: last.centralEvaluation?.metrics.accuracy, loss: last.centralEvaluation?.loss, succeeded: last.succeeded.length, failed: last.failed.length, dropped: last.dropped.length } : undefined,
       connections: g?.connections ?? 0,
-      clients: g?.clients ?? [],
+      // Authenticated clients only, without network addresses (those are in /admin/connections).
+      clients: (g?.clients ?? []).filter((c) => c.clientId).map(({ remote: _remote, ...c }) => c),
     };
   }
 

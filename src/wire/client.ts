@@ -148,6 +148,11 @@ export class WireClient {
   private reconnectTimer: ReturnType<typeof setTimeout> | undefined;
   private settle!: { resolve: (o: WireClientOutcome) => void; reject: (e: unknown) => void };
   private lastRunId: string | undefined;
+  /**
+   * Instructions run one at a time across connections too: after a reconnect, a new connection
+   * must not start training while the old one's instruction still runs on the same trainer.
+   */
+  private handlerTail: Promise<unknown> = Promise.resolve();
   readonly url: string;
 
   constructor(options: WireClientOptions) {
@@ -220,6 +225,10 @@ export class WireClient {
     };
     ws.onerror = () => {};
     ws.onclose = (ev) => this.onClose(c, ev.code, ev.reason);
+    // Node's `ws` shows the server's WebSocket pings; browsers answer them silently (and rely on
+    // the PONGs to their own PINGs instead).
+    const emitter = ws as unknown as { on?: (event: string, fn: () => void) => void };
+    if (typeof emitter.on === 'function') emitter.on('ping', () => (c.lastRx = now()));
   }
 
   private protocolError(c: Connection, reason: string): void {
@@ -369,7 +378,9 @@ export class WireClient {
         c.running = id;
         let reply: MessageBase;
         try {
-          reply = await handler(work.message);
+          const run = this.handlerTail.then(() => handler(work.message));
+          this.handlerTail = run.catch(() => {});
+          reply = await run;
         } finally {
           this.releaseMessage(work.message);
           c.running = undefined;
