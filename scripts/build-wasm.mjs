@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url));
-const { default: init } = await import(process.env.WABT_MODULE ?? 'wabt');
+const { default: init } = await import('wabt');
 const wabt = await init();
 const source = readFileSync(here('../src/core/wasm/kernels.wat'), 'utf8');
 const module = wabt.parseWat('kernels.wat', source, { simd: true });
