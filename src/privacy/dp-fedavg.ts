@@ -48,6 +48,7 @@ import { l2Norm, WeightedSum } from '../core/kernels.js';
 import type { PrivacyRecord, RoundEvent } from '../engine/history.js';
 import {
   MetricsMean,
+  RoundScratch,
   type AggregatedEvaluation,
   type AggregatedTrain,
   type CentralEvaluate,
@@ -137,8 +138,7 @@ export class DpFedAvg implements Strategy {
   private readonly o: DpFedAvgOptions;
   private epsilonSpent = 0;
   private secure: GaussianSource | undefined;
-  private sum: WeightedSum | undefined;
-  private sumInUse = false;
+  private readonly sums = new RoundScratch<WeightedSum>();
 
   constructor(
     private readonly inner: Strategy,
@@ -263,20 +263,7 @@ export class DpFedAvg implements Strategy {
 
   aggregateTrain(round: number, global: Params): TrainAggregation {
     const d = global.layout.size;
-    // One running sum reused across rounds (as FedAvg does), unless a previous one is still open.
-    let sum: WeightedSum;
-    if (this.sum && !this.sumInUse && this.sum.size === d) {
-      sum = this.sum;
-      sum.reset();
-    } else {
-      sum = new WeightedSum(d);
-      if (!this.sumInUse) this.sum = sum;
-    }
-    const owned = sum === this.sum;
-    if (owned) this.sumInUse = true;
-    const release = () => {
-      if (owned) this.sumInUse = false;
-    };
+    const { value: sum, release } = this.sums.acquire((kept) => kept.size === d, () => new WeightedSum(d));
     const metrics = new MetricsMean();
     const clip = this.clip;
     const central = this.mode === 'central';

@@ -8,6 +8,7 @@ import { FederaError } from '../core/errors.js';
 import { WeightedSum } from '../core/kernels.js';
 import {
   MetricsMean,
+  RoundScratch,
   resolveConfig,
   weightedEvaluation,
   type AggregatedEvaluation,
@@ -26,8 +27,7 @@ export class FedAvg implements Strategy {
   readonly name: string = 'fedavg';
   readonly evaluate: CentralEvaluate | undefined;
   protected readonly options: FedAvgOptions;
-  private sum: WeightedSum | undefined;
-  private sumInUse = false;
+  private readonly sums = new RoundScratch<WeightedSum>();
 
   constructor(options: FedAvgOptions = {}) {
     if (options.weighting !== undefined && options.weighting !== 'examples' && options.weighting !== 'uniform') {
@@ -46,21 +46,7 @@ export class FedAvg implements Strategy {
   }
 
   aggregateTrain(round: number, global: Params): TrainAggregation {
-    // One running sum reused across rounds (its memory is allocated once), unless an earlier
-    // aggregation is still open: then this one gets its own.
-    let sum: WeightedSum;
-    if (this.sum && !this.sumInUse && this.sum.size === global.layout.size) {
-      sum = this.sum;
-      sum.reset();
-    } else {
-      sum = new WeightedSum(global.layout.size);
-      if (!this.sumInUse) this.sum = sum;
-    }
-    const owned = sum === this.sum;
-    if (owned) this.sumInUse = true;
-    const releaseSum = () => {
-      if (owned) this.sumInUse = false;
-    };
+    const { value: sum, release: releaseSum } = this.sums.acquire((kept) => kept.size === global.layout.size, () => new WeightedSum(global.layout.size));
     const metrics = new MetricsMean();
     const uniform = this.options.weighting === 'uniform';
     return {

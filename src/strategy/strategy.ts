@@ -96,6 +96,41 @@ export function resolveConfig(c: Config | ((round: number) => Config) | undefine
   return typeof c === 'function' ? c(round) : c;
 }
 
+/**
+ * A per-round working buffer that a strategy keeps across rounds, so its memory is allocated
+ * once. A round that starts while the previous one's buffer is still in use gets a fresh one.
+ */
+export class RoundScratch<T extends { reset(): void }> {
+  private kept: T | undefined;
+  private inUse = false;
+
+  /** A reset buffer that `fits`, or a new one from `create`; call `release` when the round ends. */
+  acquire(fits: (kept: T) => boolean, create: () => T): { value: T; release: () => void } {
+    let value: T;
+    let owned = false;
+    if (this.kept && !this.inUse && fits(this.kept)) {
+      value = this.kept;
+      value.reset();
+      owned = true;
+    } else {
+      value = create();
+      if (!this.inUse) {
+        this.kept = value;
+        owned = true;
+      }
+    }
+    if (owned) this.inUse = true;
+    let open = owned;
+    return {
+      value,
+      release: () => {
+        if (open) this.inUse = false;
+        open = false;
+      },
+    };
+  }
+}
+
 /** Example-weighted means of named metrics. */
 export class MetricsMean {
   private readonly sums = new Map<string, number>();
