@@ -18,6 +18,8 @@
  * Prints one JSON line per run / measurement, then markdown tables.
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command } from 'commander';
 import { Rng } from '../src/core/rng.js';
@@ -65,11 +67,12 @@ const program = new Command('bench-compression')
   .option('--lr <lr>', 'client learning rate', (v) => Number(v), 0.1)
   .option('--codecs <names>', 'comma-separated subset of codecs')
   .option('--only <name>', 'run one codec in this process')
+  .option('--from <file>', 'accuracy: print the table from the JSON lines of an earlier run instead of running')
   .option('--parallel <n>', 'runs at once (child processes)', (v) => Number(v), 2)
   .option('--size <n>', 'throughput: parameters per update', (v) => Number(v), 1_000_000)
   .option('--reps <n>', 'throughput: measured repetitions', (v) => Number(v), 15)
   .parse();
-const opts = program.opts<{ section: string; rounds: number; seeds: string; seed: number; alpha: number; epochs: number; batchSize: number; lr: number; codecs?: string; only?: string; parallel: number; size: number; reps: number }>();
+const opts = program.opts<{ from?: string; section: string; rounds: number; seeds: string; seed: number; alpha: number; epochs: number; batchSize: number; lr: number; codecs?: string; only?: string; parallel: number; size: number; reps: number }>();
 const CLIENTS = 100, PER_ROUND = 10;
 const selected = opts.codecs ? CODECS.filter((c) => opts.codecs!.split(',').includes(c.name)) : CODECS;
 
@@ -250,7 +253,11 @@ if (opts.only) {
       console.log(JSON.stringify({ section: 'throughput', ...s }));
       return s;
     });
-    console.log(`\nThroughput: encode + decode of a ${opts.size.toLocaleString('en-US')}-parameter float32 update (N(0, 0.01²) values), median of ${opts.reps}; copy = Float32Array.slice() in the same loop`);
+    const load = loadavg()[0].toFixed(1);
+    console.log(
+      `\nThroughput: encode + decode of a ${opts.size.toLocaleString('en-US')}-parameter float32 update (N(0, 0.01²) values), median of ${opts.reps}; ` +
+        `copy = Float32Array.slice() in the same loop; ${cpus().length} CPUs, 1-min load average ${load} when the section ended`,
+    );
     console.log('| codec | pipeline | bytes | × fewer | encode ms | decode ms | enc+dec MB/s | copy MB/s | ÷ copy |');
     console.log('|---|---|---|---|---|---|---|---|---|');
     for (const s of speeds) {
@@ -258,16 +265,27 @@ if (opts.only) {
     }
   }
   if (opts.section === 'accuracy' || opts.section === 'all') {
-    const seeds = opts.seeds.split(',').map(Number);
-    const queue = selected.flatMap((c) => seeds.map((seed) => ({ c, seed })));
+    let seeds = opts.seeds.split(',').map(Number);
     const results: RunOutcome[] = [];
-    await Promise.all(
-      Array.from({ length: Math.max(1, opts.parallel) }, async () => {
-        for (let job = queue.shift(); job; job = queue.shift()) results.push(await runChild(job.c.name, job.seed));
-      }),
-    );
+    if (opts.from) {
+      // Re-print the table from the JSON lines of an earlier run (nothing is re-measured).
+      for (const line of readFileSync(opts.from, 'utf8').split('\n')) {
+        if (!line.startsWith('{')) continue;
+        const o = JSON.parse(line) as RunOutcome;
+        if (o.final_accuracy !== undefined) results.push(o);
+      }
+      seeds = [...new Set(results.map((r) => r.seed))].sort((a, b) => a - b);
+    } else {
+      const queue = selected.flatMap((c) => seeds.map((seed) => ({ c, seed })));
+      await Promise.all(
+        Array.from({ length: Math.max(1, opts.parallel) }, async () => {
+          for (let job = queue.shift(); job; job = queue.shift()) results.push(await runChild(job.c.name, job.seed));
+        }),
+      );
+    }
+    const shown = selected.filter((c) => results.some((r) => r.codec === c.name));
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-    const rows = selected.map((c) => {
+    const rows = shown.map((c) => {
       const rs = results.filter((r) => r.codec === c.name).sort((a, b) => a.seed - b.seed);
       return {
         c,
@@ -292,7 +310,7 @@ if (opts.only) {
     for (const r of rows) {
       const delta = base ? `${((r.final - base.final) * 100).toFixed(2)} pts` : '—';
       console.log(
-        `| ${r.c.name} | \`${r.c.uplink || 'float32'}\`${r.c.downlink ? ` (down \`${r.c.downlink}\`)` : ''} | ${fmt(r.final * 100)}% | ${r.finals.map((a) => fmt(a * 100)).join(' / ')} | ${r.c.name === 'float32' ? '—' : delta} | ${fmt(r.last5 * 100)}% | ${mbytes(r.up)} | ${mbytes(r.upF32)} | ${fmt(r.upF32 / r.up, 1)} | ${fmt(r.downF32 / r.down, 2)} | ${r.failed} | ${fmt(r.seconds, 0)} |`,
+        `| ${r.c.name} | \`${r.c.uplink || 'float32'}\`${r.c.downlink ? ` (down \`${r.c.downlink}\`)` : ''} | ${fmt(r.final * 100)}% | ${r.finals.map((a) => fmt(a * 100)).join(' / ')} | ${r.c.name === 'float32' ? '—' : delta} | ${fmt(r.last5 * 100)}% | ${mbytes(r.up)} | ${mbytes(r.upF32)} | ${fmt(r.upF32 / r.up, r.upF32 / r.up < 10 ? 2 : 1)} | ${fmt(r.downF32 / r.down, 2)} | ${r.failed} | ${fmt(r.seconds, 0)} |`,
       );
     }
   }

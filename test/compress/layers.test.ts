@@ -31,7 +31,7 @@ function driven(uplink: string) {
       next = Float32Array.from(update);
       const reply = (await handler(train(round))) as EncodedTrainReply;
       assert.equal((reply as unknown as { update?: unknown }).update, undefined);
-      assert.ok(reply.encoded instanceof Uint8Array);
+      assert.ok(reply.encoded instanceof Uint8Array, 'the reply carries encoded bytes');
       return decodePayload(reply.encoded);
     },
   };

@@ -72,7 +72,7 @@ test('every decoded value is within one step of its input and inside its chunk r
         const [lo, step] = [scales[2 * c], scales[2 * c + 1]];
         const slack = 1e-6 * Math.abs(x[i]) + 1e-30;
         assert.ok(Math.abs(y[i] - x[i]) <= step + slack, `bits ${bits} m ${m} chunk ${chunk} i ${i}: |${y[i]} − ${x[i]}| > step ${step}`);
-        assert.ok(y[i] >= lo && y[i] <= Math.fround(lo + ((1 << bits) - 1) * step) + slack);
+        assert.ok(y[i] >= lo && y[i] <= Math.fround(lo + ((1 << bits) - 1) * step) + slack, `bits ${bits} i ${i}: ${y[i]} outside [${lo}, top level]`);
       }
     }
   }
