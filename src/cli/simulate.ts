@@ -186,7 +186,8 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       clientData: attack?.poisonData,
       rounds: config.rounds,
       seed: config.seed,
-      runId: runDirName(runDir),
+      // Fixed by the config, not the run folder: payload sizes (and so the history) must not depend on the folder name.
+      runId: `${config.name}-${String(config.seed)}`,
       sampling: { fraction, minClients: Math.min(config.minClients, clientsPerRound) },
       evaluation: config.evaluation.federatedEvery > 0 ? { every: config.evaluation.federatedEvery, fraction: config.evaluation.federatedFraction } : false,
       centralEvaluationEvery: config.evaluation.centralEvery,
