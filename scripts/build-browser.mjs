@@ -9,10 +9,14 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Source entry → output file under dist/browser/. Add one line per bundle. */
 const entries = [
-  // { in: 'src/browser/index.ts', out: 'federa-browser' },
+  { in: 'src/browser/index.ts', out: 'federa-browser' },
+  { in: 'src/dashboard/app.ts', out: 'dashboard' },
 ];
 
+// `node scripts/build-browser.mjs federa-browser` builds only the named bundles (tests use it).
+const only = process.argv.slice(2);
 for (const e of entries) {
+  if (only.length > 0 && !only.includes(e.out)) continue;
   await build({
     entryPoints: [join(root, e.in)],
     outfile: join(root, 'dist/browser', `${e.out}.js`),
@@ -26,3 +30,6 @@ for (const e of entries) {
     logLevel: 'warning',
   });
 }
+
+// The browser client's example page and the TF.js wasm binaries, next to the bundle.
+if (only.length === 0 || only.includes('federa-browser')) await (await import('../examples/browser-client/build.mjs')).copyClientAssets(root);

@@ -137,3 +137,22 @@ export {
   type AttackPlan,
   type BackdoorTrigger,
 } from './robust/attacks.js';
+
+/** Secure aggregation (SecAgg / SecAgg+): the client layer every client adds, and the server workflow (docs/secagg.md). */
+export {
+  secAggClientLayer,
+  SecAggWorkflow,
+  SECAGG_MESSAGES,
+  SECAGG_STAGES,
+  checkSecAggSettings,
+  resolveSecAgg,
+  encodingFor,
+  sumErrorBound,
+  type SecAggClientLayerOptions,
+  type SecAggWorkflowOptions,
+  type SecAggRoundResult,
+  type SecAggSettings,
+  type SecAggMode,
+  type SecAggStage,
+  type EncodingParams,
+} from './secagg/index.js';

@@ -9,6 +9,8 @@ import { STRATEGY_NAMES } from '../strategy/registry.js';
 import { AGGREGATOR_NAMES, createAggregator } from '../robust/settings.js';
 import { ATTACK_KINDS } from '../robust/attacks.js';
 import { parsePipeline, validatePipeline, type CodecSpec } from '../compress/spec.js';
+import { resolveSecAgg } from '../secagg/protocol.js';
+import { encodingFor } from '../secagg/encoding.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -152,6 +154,26 @@ export const SimulationConfigSchema = z
       .object({ uplink: codecPipeline('uplink').default([]), downlink: codecPipeline('downlink').default([]) })
       .strict()
       .optional(),
+    /** Secure aggregation: the server learns only the sum of the updates (docs/secagg.md). */
+    secagg: z
+      .object({
+        enabled: z.boolean().default(true),
+        mode: z.enum(['secagg', 'secagg+']).default('secagg'),
+        /** Shares needed to reconstruct a client's secrets (default ⌈2m/3⌉, m = neighbourhood incl. itself). */
+        threshold: z.number().int().min(2).optional(),
+        /** SecAgg+: neighbours per client (default 2·⌈log2 n⌉, at least 4). */
+        neighbours: z.number().int().min(2).optional(),
+        clippingRange: z.number().positive().finite().default(8),
+        bits: z.number().int().min(2).max(32).default(32),
+        maxWeight: z.number().positive().finite().default(1000),
+        /** Default: "examples" (FedAvg), "uniform" with privacy (DP-FedAvg weighs clients equally). */
+        weighting: z.enum(['examples', 'uniform']).optional(),
+        stageTimeoutMs: z.object({ setup: positiveInt.optional(), share: positiveInt.optional(), masked: positiveInt.optional(), unmask: positiveInt.optional() }).strict().optional(),
+        /** Simulation only: "seeded" derives keys and seeds from the run seed (not secure; reproducible). */
+        randomness: z.enum(['secure', 'seeded']).default('secure'),
+      })
+      .strict()
+      .optional(),
     output: z.string().min(1).default('runs'),
   })
   .strict();
@@ -167,6 +189,7 @@ export function parseSimulationConfig(raw: unknown, source = 'config'): Simulati
       throw new FederaError('invalid_config', `${source}: clientsPerRound (${c.clientsPerRound}) must be ≤ clients (${c.clients})`);
     }
     if (c.minClients > c.clients) throw new FederaError('invalid_config', `${source}: minClients (${c.minClients}) must be ≤ clients (${c.clients})`);
+    if (c.secagg?.enabled) checkSecAggConfig(c, source);
     if (c.robust) {
       // Refuses a missing f, and a rule that could never aggregate the clients of one round.
       const need = createAggregator(c.robust).minUpdates();
@@ -179,6 +202,27 @@ export function parseSimulationConfig(raw: unknown, source = 'config'): Simulati
   }
   const lines = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${describeIssue(issue)}`);
   throw new FederaError('invalid_config', `${source} is invalid:\n${lines.join('\n')}`);
+}
+
+/** Refuses secure-aggregation settings that cannot work for this run, naming the conflict. */
+function checkSecAggConfig(c: SimulationConfig, source: string): void {
+  const sa = c.secagg!;
+  if (c.robust) throw new FederaError('invalid_config', `${source}: robust aggregation (robust.aggregator ${c.robust.aggregator}) needs every client's update, which secure aggregation hides; use one or the other`);
+  if (c.compression && c.compression.uplink.length > 0) {
+    throw new FederaError('invalid_config', `${source}: uplink compression encodes the update that secure aggregation must mask; remove compression.uplink (downlink compression is fine)`);
+  }
+  if (c.privacy) {
+    if (c.privacy.mode === 'central') throw new FederaError('invalid_config', `${source}: privacy.mode "central" has the server clip and noise each update, which secure aggregation hides; use privacy.mode "distributed" (noise added by each client before masking)`);
+    if (sa.weighting === 'examples') throw new FederaError('invalid_config', `${source}: DP-FedAvg weighs clients equally; set secagg.weighting = "uniform" (or leave it unset)`);
+  }
+  const perRound = c.clientsPerRound ?? Math.max(c.minClients, Math.ceil(c.fraction * c.clients - 1e-9));
+  if (c.partition.kind === 'natural') return;
+  try {
+    resolveSecAgg(sa, Math.min(perRound, c.clients));
+    encodingFor(sa.bits, sa.clippingRange, Math.min(perRound, c.clients));
+  } catch (e) {
+    throw new FederaError('invalid_config', `${source}: with ${perRound} clients per round, ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

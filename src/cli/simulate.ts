@@ -28,6 +28,8 @@ import { formatTable, formatBytes } from './format.js';
 import { combineLayers, planPrivacy } from './privacy.js';
 import { compressionLayers } from '../compress/layers.js';
 import { describePipeline } from '../compress/spec.js';
+import { SecAggWorkflow } from '../secagg/workflow.js';
+import { secAggClientLayer } from '../secagg/client-layer.js';
 import { createRobustStrategy } from '../robust/settings.js';
 import { backdoorSuccessRate, planAttack, triggeredTestSet } from '../robust/attacks.js';
 import { clientIds as defaultClientIds } from '../sim/virtual-clients.js';
@@ -135,6 +137,9 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
     },
   });
   const strategy = config.robust ? createRobustStrategy(config.robust, baseStrategy) : baseStrategy;
+  // Secure aggregation (docs/secagg.md): the client layer outermost, so DP noise is added (inside it) before masking.
+  const secagg = config.secagg?.enabled ? config.secagg : undefined;
+  const secaggWorkflow = secagg ? new SecAggWorkflow({ ...secagg, weighting: secagg.weighting ?? (privacyPlan ? 'uniform' : 'examples') }) : undefined;
   const runStrategy = privacyPlan ? privacyPlan.wrap(strategy) : strategy;
 
   out.write(
@@ -145,7 +150,8 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       `  strategy  ${strategy.name}, ${config.rounds} rounds, local E=${config.local.epochs} B=${config.local.batchSize} lr=${config.local.learningRate}, seed ${JSON.stringify(config.seed)}\n` +
       (attack ? `  attack    ${attack.description}\n` : '') +
       (privacyPlan ? privacyPlan.header() : '') +
-      (compressionSpec && compression ? `  compress  uplink ${describePipeline(compressionSpec.uplink)} · downlink ${describePipeline(compressionSpec.downlink)}\n` : ''),
+      (secagg ? `  secagg    ${secagg.mode}${secagg.threshold ? `, threshold ${secagg.threshold}` : ''}${secagg.mode === 'secagg+' && secagg.neighbours ? `, ${secagg.neighbours} neighbours` : ''}, clip ±${secagg.clippingRange}, ${secagg.bits}-bit sums, ${secagg.randomness} keys\n` : '') +
+            (compressionSpec && compression ? `  compress  uplink ${describePipeline(compressionSpec.uplink)} · downlink ${describePipeline(compressionSpec.downlink)}\n` : ''),
   );
 
   const useBars = io.progress ?? Boolean(out.isTTY);
@@ -180,7 +186,8 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       createTrainer: () => createTfjsTrainer(config.model, data.train.numFeatures, data.train.numClasses, trainerOptions),
       initialParams: initial,
       strategy: runStrategy,
-      layers: combineLayers(compression ? [compression.client] : undefined, combineLayers(privacyPlan?.layers, attack?.layers)),
+      layers: combineLayers(secagg ? [secAggClientLayer({ randomness: secagg.randomness, seed: config.seed })] : undefined, combineLayers(compression ? [compression.client] : undefined, combineLayers(privacyPlan?.layers, attack?.layers))),
+      workflow: secaggWorkflow,
       serverLayers: compression ? [compression.server] : undefined,
       signal: privacyPlan?.signal,
       clientData: attack?.poisonData,

@@ -20,6 +20,11 @@ export interface FitOptions {
    * batch size. A trainer that cannot do it must refuse it (`unsupported`), never ignore it.
    */
   dpSgd?: DpSgdOptions;
+  /**
+   * Progress of the fit, for displays (a browser page): examples processed so far over
+   * `epochs × examples`. Called now and then and at the end of every epoch; never required.
+   */
+  onProgress?: (done: number, total: number) => void;
 }
 
 export interface DpSgdOptions {

@@ -280,10 +280,12 @@ export class TfjsTrainer implements Trainer {
             totals = next;
           }
           if (now() - lastYield > YIELD_EVERY_MS) {
+            options.onProgress?.(epoch * n + idx.length + start, epochs * n);
             await yieldToEventLoop();
             lastYield = now();
           }
         }
+        options.onProgress?.((epoch + 1) * n, epochs * n);
       }
       const [lossSum, correct] = totals!.dataSync();
       const loss = lossSum / n;

@@ -10,26 +10,16 @@ import { pathToFileURL } from 'node:url';
 import { WebSocket } from 'ws';
 import { FederaError, describeError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import { ParamLayout } from '../core/params.js';
-import { Rng } from '../core/rng.js';
 import type { Dataset } from '../data/dataset.js';
-import { subset } from '../data/dataset.js';
-import { splitIndices } from '../data/partition.js';
-import { ClientRuntime, type ClientData, type ClientLayer } from '../client/runtime.js';
-import type { Trainer } from '../client/trainer.js';
-import { WireClient, type MessageHandler, type WebSocketLike, type WireClientOutcome, type WireClientOptions } from '../wire/client.js';
-import type { BackoffOptions, ModelSpec, Welcome } from '../wire/protocol.js';
+import type { ClientData, ClientLayer } from '../client/runtime.js';
+import { ClientSession, isClientData, isDataset, type DataSource, type TrainerFactory } from '../client/session.js';
+import { secAggClientLayer } from '../secagg/client-layer.js';
+import { WireClient, type WebSocketLike, type WireClientOutcome, type WireClientOptions } from '../wire/client.js';
+import type { BackoffOptions, Welcome } from '../wire/protocol.js';
 import { loadCsvFile } from './csv.js';
 import { defaultIdentityPath, loadOrCreateIdentity, markEnrolled, nodeFrameCrypto, nodeSigner, serverKey, type ClientIdentity } from './identity.js';
 
-export interface DataContext {
-  clientId: string;
-  model: ModelSpec;
-  seed: number | string;
-}
-
-/** A function that produces the client's data once the model is known (also what a data module exports). */
-export type DataSource = (ctx: DataContext) => Dataset | ClientData | Promise<Dataset | ClientData>;
+export type { DataContext, DataSource } from '../client/session.js';
 
 export interface FederaClientOptions {
   /** `wss://host:port` of the server. */
@@ -53,7 +43,7 @@ export interface FederaClientOptions {
   /** Extra CA certificates (PEM) to trust, e.g. a self-signed server certificate. */
   ca?: string | Buffer | Array<string | Buffer>;
   /** Builds the trainer for the server's model (default: the TF.js zoo: "logreg", "2nn"). */
-  createTrainer?: (model: ModelSpec, ctx: { seed: number | string }) => Trainer | Promise<Trainer>;
+  createTrainer?: TrainerFactory;
   /** Client-side layers (clipping, noise, compression, masking), outermost first. */
   layers?: readonly ClientLayer[];
   logger?: Logger;
@@ -64,34 +54,12 @@ export interface FederaClientOptions {
   onReplySent?: WireClientOptions['onReplySent'];
 }
 
-const ZOO_MODELS = new Set(['logreg', '2nn']);
-
-async function zooTrainer(model: ModelSpec, ctx: { seed: number | string }): Promise<Trainer> {
-  if (!ZOO_MODELS.has(model.name)) {
-    throw new FederaError('unsupported', `the server's model "${model.name}" is not in federa's zoo (${[...ZOO_MODELS].join(', ')}); pass createTrainer to build it`);
-  }
-  const { createTfjsTrainer } = await import('../models/tfjs-trainer.js');
-  return createTfjsTrainer(model.name as 'logreg' | '2nn', model.numFeatures, model.numClasses, { seed: ctx.seed });
-}
-
-function isDataset(x: unknown): x is Dataset {
-  return typeof x === 'object' && x !== null && (x as Dataset).x instanceof Float32Array && (x as Dataset).y instanceof Int32Array;
-}
-
-function isClientData(x: unknown): x is ClientData {
-  return typeof x === 'object' && x !== null && isDataset((x as ClientData).train);
-}
-
 export class FederaClient {
   readonly clientId: string;
   private readonly o: FederaClientOptions;
   private readonly logger: Logger;
   private identity: ClientIdentity;
   private wire: WireClient | undefined;
-  private trainer: Trainer | undefined;
-  private handlerKey: string | undefined;
-  private handler: MessageHandler | undefined;
-  private readonly state = new Map<string, unknown>();
   private rawData: { key: string; value: Dataset | ClientData } | undefined;
 
   constructor(options: FederaClientOptions) {
@@ -120,6 +88,8 @@ export class FederaClient {
       this.logger.warn({ clientId: this.clientId }, 'this identity is not known to be enrolled with the server and no token was given');
     }
     const ca = this.o.ca;
+    // The secure-aggregation layer answers the secagg stages when the server runs them and passes everything else through.
+    const session = new ClientSession({ clientId: this.clientId, loadData: (w) => this.loadData(w), createTrainer: this.o.createTrainer, layers: [secAggClientLayer(), ...(this.o.layers ?? [])], logger: this.logger });
     this.wire = new WireClient({
       url: server,
       connect: (url) => new WebSocket(url, { ca, maxPayload: 1024 * 1024 * 1024, perMessageDeflate: false, handshakeTimeout: 15_000 }) as unknown as WebSocketLike,
@@ -129,7 +99,7 @@ export class FederaClient {
       // Sent even when the identity file says it is enrolled: the server ignores a token from a
       // known identity, and a server whose registry was reset can enroll the client again.
       enrollmentToken: this.o.token,
-      onWelcome: (w) => this.onWelcome(w),
+      onWelcome: (w) => session.onWelcome(w),
       onEnrolled: () => {
         this.identity = markEnrolled(this.identity, server);
         this.logger.info({ clientId: this.clientId }, 'enrolled with the server');
@@ -143,51 +113,12 @@ export class FederaClient {
     try {
       return await this.wire.start();
     } finally {
-      this.trainer?.dispose();
-      this.trainer = undefined;
+      session.dispose();
     }
   }
 
   stop(): void {
     this.wire?.stop();
-  }
-
-  private async onWelcome(w: Welcome): Promise<MessageHandler> {
-    const key = JSON.stringify([w.model, w.seed, w.validationFraction]);
-    if (this.handler && key === this.handlerKey) return this.handler;
-    this.trainer?.dispose();
-    this.trainer = undefined;
-    const trainer = await (this.o.createTrainer ?? zooTrainer)(w.model, { seed: w.seed });
-    this.trainer = trainer;
-    const layout = ParamLayout.fromJSON(w.model.layout);
-    if (!trainer.layout.equals(layout)) {
-      throw new FederaError('invalid_config', `the local trainer's parameter layout (${trainer.layout.size} values) does not match the server's model ${w.model.name} (${layout.size} values)`);
-    }
-    const data = await this.clientData(w);
-    const runtime = new ClientRuntime({ clientId: this.clientId, trainer, data, layers: this.o.layers, state: this.state });
-    this.logger.info({ clientId: this.clientId, model: w.model.name, trainExamples: data.train.y.length, validationExamples: data.validation?.y.length ?? 0 }, 'ready to train');
-    this.handler = (m) => runtime.handle(m);
-    this.handlerKey = key;
-    return this.handler;
-  }
-
-  private async clientData(w: Welcome): Promise<ClientData> {
-    const raw = await this.loadData(w);
-    const check = (d: Dataset, what: string) => {
-      if (d.numFeatures !== w.model.numFeatures) throw new FederaError('data_error', `${what} has ${d.numFeatures} features; the server's model ${w.model.name} takes ${w.model.numFeatures}`);
-      if (d.numClasses > w.model.numClasses) throw new FederaError('data_error', `${what} has ${d.numClasses} classes; the server's model has ${w.model.numClasses}`);
-    };
-    if (isClientData(raw)) {
-      check(raw.train, 'the training data');
-      if (raw.validation) check(raw.validation, 'the validation data');
-      return raw;
-    }
-    check(raw, 'the data');
-    // The same cut a simulated client's partition gets: positions shuffled by the run seed's
-    // "validation-split/<client id>" stream (so a partition written out in order splits identically).
-    const all = Int32Array.from({ length: raw.y.length }, (_, i) => i);
-    const { first, second } = splitIndices(all, w.validationFraction, new Rng(w.seed).stream('validation-split').stream(this.clientId));
-    return { train: subset(raw, first), validation: subset(raw, second) };
   }
 
   private async loadData(w: Welcome): Promise<Dataset | ClientData> {

@@ -272,9 +272,27 @@ export class DpFedAvg implements Strategy {
     const contributors: string[] = [];
     let unclippedSum = 0;
     let serverClipped = 0;
+    // Secure aggregation hands one result for k clients: the mean of their clipped, noised updates
+    // (uniform weights) and the means of their metrics. Σ = k·mean; the server clips nothing (it
+    // sees no individual update), so only the distributed and local modes can use it.
+    const addSecureSum = (r: TrainResult, where: string) => {
+      const k = r.contributors!.length;
+      if (central) throw new FederaError('invalid_config', `${where}: central DP clips and noises each update on the server, which secure aggregation hides; use the distributed mode`);
+      if (r.metrics[DP_METRICS.noised] !== 1) throw new FederaError('malformed_message', `${where}: not every client added its DP noise (${this.mode} mode needs dpClientLayer() inside the secure-aggregation layer)`);
+      const centered = r.metrics[DP_METRICS.unclippedCentered];
+      if (adaptive && !Number.isFinite(centered)) throw new FederaError('malformed_message', `${where} lacks the metric ${DP_METRICS.unclippedCentered} that adaptive clipping needs`);
+      sum.add(r.update, k, where);
+      if (adaptive) unclippedSum += centered * k;
+      metrics.add(stripDpMetrics(r.metrics), Math.max(1, r.numExamples));
+      contributors.push(...r.contributors!);
+    };
     return {
       add: (r: TrainResult) => {
         const where = `DP-FedAvg: update from client ${r.clientId}`;
+        if (r.contributors) {
+          addSecureSum(r, where);
+          return;
+        }
         let centered = r.metrics[DP_METRICS.unclippedCentered];
         if (needsClientNoise && r.metrics[DP_METRICS.noised] !== 1) {
           throw new FederaError('malformed_message', `${where} carries no DP noise (${this.mode} mode needs the DP client layer, dpClientLayer())`);
@@ -298,7 +316,7 @@ export class DpFedAvg implements Strategy {
         contributors.push(r.clientId);
       },
       get accepted() {
-        return sum.count;
+        return contributors.length;
       },
       finish: (): AggregatedTrain => {
         try {
@@ -325,7 +343,7 @@ export class DpFedAvg implements Strategy {
     unclippedSum: number,
     serverClipped: number,
   ): AggregatedTrain {
-    const reported = sum.count;
+    const reported = contributors.length;
     const m = this.clientsPerRound;
     if (reported === 0) throw new FederaError('insufficient_results', `round ${round}: no training result to aggregate`);
     if (reported > m) {

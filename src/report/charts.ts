@@ -25,6 +25,8 @@ export interface ReportRound {
   train?: { loss?: number; metrics: Record<string, number> };
   federatedEvaluation?: { loss: number; metrics: Record<string, number>; numExamples: number; clients: number };
   centralEvaluation?: { loss: number; metrics: Record<string, number> };
+  /** Privacy spent so far (runs with differential privacy). */
+  privacy?: { epsilon: number; delta: number };
   bytes: { down: number; up: number };
   timing: { totalMs: number; trainMs: number; evaluateMs: number; centralEvaluateMs: number };
 }
@@ -52,9 +54,11 @@ export interface ChartSeries {
   /** Number of clients that succeeded / failed in the round. */
   succeeded: MaybeNumber[];
   failed: MaybeNumber[];
+  /** ε spent after the round (runs with differential privacy). */
+  epsilon: MaybeNumber[];
 }
 
-export type ChartId = 'accuracy' | 'loss' | 'bytes';
+export type ChartId = 'accuracy' | 'loss' | 'bytes' | 'privacy';
 
 /** uPlot options plus data for one chart. `options` may hold functions (axis formatters). */
 export interface ChartSpec {
@@ -103,6 +107,7 @@ export function seriesFromHistory(rounds: readonly ReportRound[]): ChartSeries {
     bytesDown: [],
     succeeded: [],
     failed: [],
+    epsilon: [],
   };
   for (const r of rounds) {
     s.rounds.push(r.round);
@@ -115,6 +120,7 @@ export function seriesFromHistory(rounds: readonly ReportRound[]): ChartSeries {
     s.bytesDown.push(finite(r.bytes?.down));
     s.succeeded.push(Array.isArray(r.succeeded) ? r.succeeded.length : null);
     s.failed.push(Array.isArray(r.failed) ? r.failed.length : null);
+    s.epsilon.push(finite(r.privacy?.epsilon));
   }
   return s;
 }
@@ -133,7 +139,10 @@ export function formatBytes(n: number | null | undefined): string {
   return (n < 0 ? '-' : '') + v.toFixed(digits) + ' ' + units[i];
 }
 
-/** uPlot options and data for the accuracy, loss and bytes-per-round charts. */
+/**
+ * uPlot options and data for the accuracy, loss and bytes-per-round charts, plus the privacy
+ * budget spent (ε) when some round recorded it.
+ */
 export function chartSpecs(series: ChartSeries, opts: ChartSpecOptions = {}): ChartSpec[] {
   const width = opts.width ?? 600;
   const height = opts.height ?? 260;
@@ -180,8 +189,9 @@ export function chartSpecs(series: ChartSeries, opts: ChartSpecOptions = {}): Ch
   const acc: MaybeNumber[][] = [series.centralAccuracy, series.federatedAccuracy];
   const loss: MaybeNumber[][] = [series.trainLoss, series.federatedLoss, series.centralLoss];
   const bytes: MaybeNumber[][] = [series.bytesDown, series.bytesUp];
+  const epsilon: MaybeNumber[] = series.epsilon || [];
 
-  return [
+  const specs: ChartSpec[] = [
     {
       id: 'accuracy',
       title: 'Accuracy',
@@ -235,10 +245,33 @@ export function chartSpecs(series: ChartSeries, opts: ChartSpecOptions = {}): Ch
       data: [x, ...bytes],
     },
   ];
+  if (hasData([epsilon])) {
+    specs.push({
+      id: 'privacy',
+      title: 'Privacy budget spent (ε)',
+      empty: false,
+      bars: false,
+      options: {
+        ...base(false),
+        axes: [xAxis, yAxis('ε', 56)],
+        series: [{ label: 'round' }, line('ε', '#db2777', 3)],
+      },
+      data: [x, epsilon],
+    });
+  }
+  return specs;
 }
 
 export interface MountedCharts {
+  /** The uPlot instances drawn so far. */
   charts: unknown[];
+  /**
+   * Redraws from new series (live views): charts keep their place and size and get the new data;
+   * a chart that gains its first value, or appears (privacy), is created.
+   */
+  update(series: ChartSeries): void;
+  /** The data each drawn chart holds, by chart id (for tests and debugging). */
+  data(): Record<string, unknown>;
   destroy(): void;
 }
 
@@ -253,44 +286,68 @@ export function mountCharts(
   opts: ChartSpecOptions = {},
 ): MountedCharts {
   const doc = container.ownerDocument;
-  const mounted: { chart: any; plot: HTMLElement }[] = [];
+  const figures: Record<string, { plot: HTMLElement; chart: any }> = {};
+  const charts: any[] = [];
   const widthOf = (el: HTMLElement) => Math.max(260, Math.floor(el.clientWidth || opts.width || 600));
-  for (const spec of chartSpecs(series, opts)) {
-    const figure = doc.createElement('figure');
-    figure.className = 'federa-chart federa-chart-' + spec.id;
-    const caption = doc.createElement('figcaption');
-    caption.textContent = spec.title;
-    const plot = doc.createElement('div');
-    plot.className = 'federa-chart-plot';
-    figure.appendChild(caption);
-    figure.appendChild(plot);
-    container.appendChild(figure);
+  const draw = (spec: ChartSpec) => {
+    let f = figures[spec.id];
+    if (!f) {
+      const figure = doc.createElement('figure');
+      figure.className = 'federa-chart federa-chart-' + spec.id;
+      const caption = doc.createElement('figcaption');
+      caption.textContent = spec.title;
+      const plot = doc.createElement('div');
+      plot.className = 'federa-chart-plot';
+      figure.appendChild(caption);
+      figure.appendChild(plot);
+      container.appendChild(figure);
+      f = figures[spec.id] = { plot, chart: null };
+    }
+    if (f.chart) {
+      f.chart.setData(spec.data);
+      return;
+    }
+    f.plot.textContent = '';
     if (spec.empty) {
       const note = doc.createElement('p');
       note.className = 'federa-chart-empty';
       note.textContent = 'No data';
-      plot.appendChild(note);
-      continue;
+      f.plot.appendChild(note);
+      return;
     }
-    const options: Record<string, any> = { ...spec.options, width: widthOf(plot) };
+    const options: Record<string, any> = { ...spec.options, width: widthOf(f.plot) };
     if (spec.bars && uPlot.paths && uPlot.paths.bars) {
       options.series = options.series.map((s: Record<string, unknown>, i: number) =>
         i === 0 ? s : { ...s, paths: uPlot.paths.bars({ size: [0.42, 48], align: i % 2 === 1 ? -1 : 1 }), points: { show: false } },
       );
     }
-    mounted.push({ chart: new uPlot(options, spec.data, plot), plot });
-  }
+    f.chart = new uPlot(options, spec.data, f.plot);
+    charts.push(f.chart);
+  };
+  for (const spec of chartSpecs(series, opts)) draw(spec);
   const win = doc.defaultView;
   const onResize = () => {
-    for (const m of mounted) m.chart.setSize({ width: widthOf(m.plot), height: m.chart.height });
+    for (const id in figures) {
+      const f = figures[id];
+      if (f.chart) f.chart.setSize({ width: widthOf(f.plot), height: f.chart.height });
+    }
   };
   if (win) win.addEventListener('resize', onResize);
   return {
-    charts: mounted.map((m) => m.chart),
+    charts,
+    update(next: ChartSeries) {
+      for (const spec of chartSpecs(next, opts)) draw(spec);
+    },
+    data() {
+      const out: Record<string, unknown> = {};
+      for (const id in figures) if (figures[id].chart) out[id] = figures[id].chart.data;
+      return out;
+    },
     destroy() {
       if (win) win.removeEventListener('resize', onResize);
-      for (const m of mounted) m.chart.destroy();
-      mounted.length = 0;
+      for (const c of charts) c.destroy();
+      charts.length = 0;
+      for (const id in figures) delete figures[id];
     },
   };
 }

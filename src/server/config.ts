@@ -7,6 +7,8 @@
 import { z } from 'zod';
 import { FederaError } from '../core/errors.js';
 import { SimulationConfigSchema } from '../cli/config.js';
+import { resolveSecAgg } from '../secagg/protocol.js';
+import { encodingFor } from '../secagg/encoding.js';
 
 const positiveInt = z.number().int().positive();
 
@@ -76,6 +78,8 @@ export const ServerConfigSchema = SimulationConfigSchema.pick({
     /** Model input and output sizes, when no dataset says them. */
     input: z.object({ numFeatures: positiveInt, numClasses: positiveInt.min(2) }).strict().optional(),
     server: ServerSettingsSchema.default(ServerSettingsSchema.parse({})),
+    /** Secure aggregation (docs/secagg.md); deployed clients always use the CSPRNG. */
+    secagg: SimulationConfigSchema.shape.secagg.unwrap().omit({ randomness: true }).optional(),
   })
   .strict();
 
@@ -97,6 +101,14 @@ export function parseServerConfig(raw: unknown, source = 'config'): ServerConfig
   }
   const c = result.data;
   if (!c.dataset && !c.input) throw new FederaError('invalid_config', `${source}: give either dataset (for central evaluation) or input = { numFeatures, numClasses }`);
+  if (c.secagg?.enabled && c.clientsPerRound !== undefined) {
+    try {
+      resolveSecAgg(c.secagg, c.clientsPerRound);
+      encodingFor(c.secagg.bits, c.secagg.clippingRange, c.clientsPerRound);
+    } catch (e) {
+      throw new FederaError('invalid_config', `${source}: with ${c.clientsPerRound} clients per round, ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
   return c;
 }
 

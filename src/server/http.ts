@@ -6,6 +6,10 @@
  *   GET  /api/history                  the run's round records as JSON (open)
  *   GET  /api/runs                     every run in the database (open)
  *   GET  /metrics                      Prometheus text format (open)
+ *   GET  /client/…                     the browser client page, bundle and demo data (open; static.ts)
+ *   GET  /, /dashboard/app.{js,css}    the dashboard page and its assets (open: no data in them)
+ *   GET  /admin/dashboard              the dashboard's snapshot (runs, status, history, clients, events) ┐
+ *   GET  /admin/events                 the dashboard's live stream (server-sent events)  │ admin token
  *   GET  /admin/clients                the client registry                       ┐
  *   GET  /admin/connections            open connections with their addresses     │
  *   GET  /admin/clients/:id/events     rejections recorded against a client       │ need
@@ -20,6 +24,8 @@ import { describeError, isFederaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { toHex } from '../wire/crypto.js';
 import type { FederaServer } from './server.js';
+import { serveBrowserClient } from './static.js';
+import { dashboardSnapshot, dashboardStream, serveDashboardAsset } from './dashboard.js';
 
 const MAX_BODY_BYTES = 64 * 1024;
 
@@ -72,6 +78,7 @@ export function bearerMatches(header: string | undefined, token: string): boolea
 }
 
 export function createRequestHandler(server: FederaServer, logger: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+  dashboardStream(server, logger);
   return (req, res) => {
     handle(server, req, res).catch((e: unknown) => {
       const status = (e as { status?: number }).status ?? (isFederaError(e, 'not_found') ? 404 : isFederaError(e) ? 400 : 500);
@@ -99,8 +106,10 @@ async function handle(server: FederaServer, req: IncomingMessage, res: ServerRes
       case '/metrics':
         return send(res, 200, await server.metrics.text(), { 'content-type': server.metrics.contentType });
     }
+    if (await serveDashboardAsset(path, method, res)) return;
   }
   if (path.startsWith('/admin/') || path === '/admin') return admin(server, req, res, path, method);
+  if (serveBrowserClient(path, method, res)) return;
   send(res, 404, { error: `no route ${method} ${path}` });
 }
 
@@ -125,6 +134,8 @@ async function admin(server: FederaServer, req: IncomingMessage, res: ServerResp
       return send(res, 200, { revoked: parts[1] });
     }
   }
+  if (parts[0] === 'dashboard' && parts.length === 1 && method === 'GET') return send(res, 200, dashboardSnapshot(server));
+  if (parts[0] === 'events' && parts.length === 1 && method === 'GET') return dashboardStream(server).subscribe(req, res);
   if (parts[0] === 'connections' && parts.length === 1 && method === 'GET') return send(res, 200, server.grid?.status() ?? { connections: 0, clients: [] });
   if (parts[0] === 'tokens') {
     if (parts.length === 1 && method === 'GET') return send(res, 200, { tokens: store.listTokens() });

@@ -8,6 +8,7 @@
  * mid-round and restarted resumes from the last completed round and the history holds each round
  * exactly once.
  */
+import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -22,6 +23,7 @@ import { splitStratified } from '../data/mnist.js';
 import { RoundEngine } from '../engine/engine.js';
 import type { RoundRecord, EvaluationRecord } from '../engine/history.js';
 import { FederatedTrainWorkflow, type TrainWorkflow } from '../engine/workflow.js';
+import { SecAggWorkflow } from '../secagg/workflow.js';
 import type { ServerLayer } from '../engine/server-layer.js';
 import type { SamplingOptions } from '../engine/sampling.js';
 import type { CentralEvaluate, Strategy, StrategyOptions } from '../strategy/strategy.js';
@@ -30,7 +32,7 @@ import { loadMnist } from '../node/mnist.js';
 import { loadCsvFile } from '../node/csv.js';
 import { CloseCode, type ModelSpec } from '../wire/protocol.js';
 import { runDefinition, startQuorum, type ServerConfig } from './config.js';
-import { Store, type RunRow } from './store.js';
+import { Store, type ClientDirectory, type RunRow } from './store.js';
 import { ServerMetrics } from './metrics.js';
 import { WebSocketGrid } from './grid.js';
 import { createRequestHandler } from './http.js';
@@ -77,7 +79,31 @@ export interface RunOutcome {
   finalLoss?: number;
 }
 
-type Phase = 'starting' | 'waiting' | 'training' | 'completed' | 'stopped' | 'failed';
+export type Phase = 'starting' | 'waiting' | 'training' | 'completed' | 'stopped' | 'failed';
+
+/** A client's arrival or a rejected frame of an authenticated client, as the server saw it. */
+export interface ClientActivity {
+  kind: 'joined' | 'rejected';
+  clientId: string;
+  /** ISO time. */
+  at: string;
+  round: number | null;
+  /** Rejections: the rejection code and the reason sent to the client. */
+  code?: string;
+  reason?: string;
+}
+
+/**
+ * What a running server reports, for live views (the dashboard's event stream). Listeners run
+ * synchronously inside the run loop: they must be quick and must not throw (a throwing listener
+ * is logged and ignored).
+ */
+export interface FederaServerEvents {
+  /** A round was committed to the store. */
+  round: [record: RoundRecord];
+  phase: [phase: Phase, round: number];
+  client: [activity: ClientActivity];
+}
 
 /** Loads the central test set of a config's dataset: the same split a simulation uses. */
 export function loadEvaluationData(config: ServerConfig): Dataset | undefined {
@@ -119,6 +145,8 @@ export class FederaServer {
   readonly config: ServerConfig;
   readonly metrics: ServerMetrics;
   readonly adminToken: string | undefined;
+  /** Round commits, phase changes and client activity (see {@link FederaServerEvents}). */
+  readonly events = new EventEmitter<FederaServerEvents>();
   store!: Store;
   grid: WebSocketGrid | undefined;
   /** Settles when the run completes (or the server is stopped). */
@@ -213,7 +241,7 @@ export class FederaServer {
 
       const grid = new WebSocketGrid({
         runId: this.runId,
-        directory: this.store,
+        directory: this.observedDirectory(),
         welcome: { model: this.model.spec, seed: c.seed, validationFraction: c.validationFraction },
         logger: this.logger,
         metrics: this.metrics,
@@ -247,7 +275,7 @@ export class FederaServer {
     const ev = c.evaluation;
     const evaluation = ev.federatedEvery > 0 ? { every: ev.federatedEvery, ...(ev.federatedFraction !== undefined ? { fraction: ev.federatedFraction, minClients: 1, maxClients: undefined } : {}) } : false;
     const checkpoint = this.store.latestCheckpoint(this.runId)!;
-    const workflow = this.waitingWorkflow(this.o.workflow ?? new FederatedTrainWorkflow(), quorum);
+    const workflow = this.waitingWorkflow(this.o.workflow ?? (c.secagg?.enabled ? new SecAggWorkflow(c.secagg) : new FederatedTrainWorkflow()), quorum);
     return new RoundEngine({
       grid: this.grid!,
       strategy,
@@ -278,12 +306,12 @@ export class FederaServer {
         const grid = this.grid!;
         this.currentRound = ctx.round;
         if (grid.availableClients().length < quorum) {
-          this.phase = 'waiting';
+          this.setPhase('waiting');
           this.logger.info({ runId: this.runId, round: ctx.round, connected: grid.availableClients().length, needed: quorum }, `round ${ctx.round} waits for ${quorum} clients`);
           await grid.waitForClients(quorum, this.abort.signal);
         }
         grid.setRound(ctx.round);
-        this.phase = 'training';
+        this.setPhase('training');
         this.logger.info({ runId: this.runId, round: ctx.round, available: grid.availableClients().length }, `round ${ctx.round} started`);
         return inner.run(ctx);
       },
@@ -298,22 +326,54 @@ export class FederaServer {
     this.store.commitRound(this.runId, record, params.data, layout.toJSON(), strategy.getState?.(), this.config.server.keepCheckpoints);
     this.metrics.round(record);
     this.lastRecord = record;
+    this.emit('round', record);
+  }
+
+  private setPhase(phase: Phase): void {
+    if (this.phase === phase) return;
+    this.phase = phase;
+    this.emit('phase', phase, this.currentRound);
+  }
+
+  private emit<K extends keyof FederaServerEvents>(name: K, ...args: FederaServerEvents[K]): void {
+    try {
+      (this.events.emit as (n: K, ...a: FederaServerEvents[K]) => boolean)(name, ...args);
+    } catch (e) {
+      this.logger.error({ event: name, error: describeError(e) }, 'a server event listener failed');
+    }
+  }
+
+  /** The store as the grid's client directory, reporting joins and rejections as `client` events. */
+  private observedDirectory(): ClientDirectory {
+    const store = this.store;
+    return {
+      lookup: (clientId) => store.lookup(clientId),
+      enroll: (clientId, publicKey, token) => store.enroll(clientId, publicKey, token),
+      seen: (clientId) => {
+        store.seen(clientId);
+        this.emit('client', { kind: 'joined', clientId, at: new Date().toISOString(), round: this.currentRound });
+      },
+      mark: (clientId, code, reason, runId, round) => {
+        store.mark(clientId, code, reason, runId, round);
+        this.emit('client', { kind: 'rejected', clientId, at: new Date().toISOString(), round, code, reason: reason.slice(0, 500) });
+      },
+    };
   }
 
   private async runLoop(engine: RoundEngine, startRound: number): Promise<RunOutcome> {
     try {
       if (startRound <= this.config.rounds) await engine.run();
       if (this.abort.signal.aborted) {
-        this.phase = 'stopped';
+        this.setPhase('stopped');
         return this.outcome('stopped');
       }
       this.store.setRunStatus(this.runId, 'completed');
-      this.phase = 'completed';
+      this.setPhase('completed');
       this.logger.info({ runId: this.runId, rounds: this.config.rounds, accuracy: this.lastRecord?.centralEvaluation?.metrics.accuracy }, `run ${this.runId} completed`);
       this.grid?.close('run_complete');
       return this.outcome('completed');
     } catch (e) {
-      this.phase = this.abort.signal.aborted ? 'stopped' : 'failed';
+      this.setPhase(this.abort.signal.aborted ? 'stopped' : 'failed');
       if (this.abort.signal.aborted) return this.outcome('stopped');
       this.logger.error({ runId: this.runId, error: describeError(e) }, 'the run failed');
       throw e;
@@ -438,7 +498,7 @@ export class FederaServer {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.abort.abort(new FederaError('aborted', 'server stopping'));
-      if (this.phase !== 'completed') this.phase = 'stopped';
+      if (this.phase !== 'completed') this.setPhase('stopped');
       this.grid?.close('server_shutdown');
       if (this.done) await this.done.catch(() => {});
       await this.closeResources();

@@ -18,6 +18,11 @@ export interface TrainResult {
   readonly update: Float32Array;
   readonly numExamples: number;
   readonly metrics: Metrics;
+  /**
+   * Set when this one result stands for several clients whose updates the server never saw
+   * individually (secure aggregation): `update` is their weighted mean, `numExamples` their total weight.
+   */
+  readonly contributors?: readonly string[];
 }
 
 export interface EvaluateResult {

@@ -1,4 +1,4 @@
-// The core entry point (`federa`) and `federa/tfjs` must load in browsers: no file they reach
+// The core entry point (`federa`), `federa/tfjs` and `federa/browser` must load in browsers: no file they reach
 // (dynamic imports behind a runtime check, as in models/backend.ts, are allowed)
 // through static imports may import a Node built-in, a Node-only package, or use require/process.
 import { test } from 'node:test';
@@ -36,7 +36,7 @@ function reachable(entry: string): Map<string, string[]> {
   return seen;
 }
 
-for (const entry of ['index.ts', 'tfjs/index.ts']) {
+for (const entry of ['index.ts', 'tfjs/index.ts', 'browser/index.ts']) {
   test(`everything reachable from src/${entry} is browser-safe`, () => {
     const files = reachable(join(root, entry));
     assert.ok(files.size > 5);

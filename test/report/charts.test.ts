@@ -96,3 +96,35 @@ test('chartRuntimeSource is standalone browser JS that can mount the charts', ()
   assert.equal(made[2].opts.axes[1].values(null, [0, 2000])[1], '2.00 kB');
   assert.equal(made[0].opts.series[1].value(null, 0.5), '0.5000');
 });
+
+test('chartSpecs adds the privacy chart (ε per round) only when some round recorded privacy', () => {
+  const plain = chartSpecs(seriesFromHistory([round(1), round(2)]));
+  assert.deepEqual(plain.map((c) => c.id), ['accuracy', 'loss', 'bytes']);
+  const dp = chartSpecs(seriesFromHistory([round(1, { privacy: { epsilon: 0.5, delta: 1e-5 } }), skipped(2), round(3, { privacy: { epsilon: 0.9, delta: 1e-5 } })]));
+  assert.deepEqual(dp.map((c) => c.id), ['accuracy', 'loss', 'bytes', 'privacy']);
+  assert.deepEqual(dp[3].data, [[1, 2, 3], [0.5, null, 0.9]]);
+});
+
+test('mountCharts().update redraws live: existing charts get the new data, charts that gain data are created', () => {
+  const { container } = fakeDom();
+  const made: any[] = [];
+  function UPlot(this: any, opts: any, data: any) {
+    this.opts = opts;
+    this.data = data;
+    this.height = opts.height;
+    this.setData = (d: any) => (this.data = d);
+    this.destroy = () => {};
+    made.push(this);
+  }
+  const mounted = mountCharts(container, UPlot, seriesFromHistory([skipped(1)]));
+  assert.deepEqual(Object.keys(mounted.data()), ['bytes']);
+  mounted.update(seriesFromHistory([skipped(1), round(2), round(3, { privacy: { epsilon: 1.5, delta: 1e-5 } })]));
+  assert.equal(container.children.length, 4, 'accuracy, loss, bytes and privacy figures');
+  assert.equal(made.length, 4, 'the bytes chart was reused, three were created');
+  const data = mounted.data() as Record<string, any[]>;
+  assert.deepEqual(Object.keys(data).sort(), ['accuracy', 'bytes', 'loss', 'privacy']);
+  assert.deepEqual(data.bytes[0], [1, 2, 3]);
+  assert.deepEqual(data.accuracy[1], [null, 0.4 + 2 / 100, 0.4 + 3 / 100]);
+  assert.deepEqual(data.privacy[1], [null, null, 1.5]);
+  mounted.destroy();
+});

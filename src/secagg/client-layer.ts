@@ -1,0 +1,287 @@
+/**
+ * The client half of secure aggregation: a {@link ClientLayer} that answers the four secagg
+ * stages and passes every other message through. In the masked-input stage it asks the inner
+ * layers and the trainer for an ordinary train result (so DP clipping and noise happen before
+ * masking), encodes the update in Z_{2^k}, and adds its self mask and pairwise masks.
+ *
+ * Keys, seeds, nonces and Shamir coefficients come from the platform CSPRNG; `randomness:
+ * 'seeded'` derives them from the run seed instead, for reproducible simulations only.
+ */
+import type { Config, MessageBase, Metrics, TrainInstruction, TrainReply } from '../core/messages.js';
+import { checkHeader, checkMetrics } from '../core/messages.js';
+import { FederaError } from '../core/errors.js';
+import { Rng } from '../core/rng.js';
+import type { ClientLayer } from '../client/runtime.js';
+import { splitSecret, isValidShare, fieldRandomFrom } from './shamir.js';
+import {
+  KEY_BYTES,
+  SEED_BYTES,
+  KeyAgreement,
+  accumulateMasks,
+  deriveKey,
+  generateKeyPair,
+  generateSecureKeyPair,
+  open,
+  seal,
+  secureRandom,
+  seededRandom,
+  seedCommitment,
+  shareAssociatedData,
+  type KeyPair,
+  type RandomSource,
+} from './primitives.js';
+import { encodeUpdate, packMasked, reduce, type EncodingParams } from './encoding.js';
+import { SECAGG_MESSAGES as M, KEY_SHARE_BYTES, SEED_SHARE_BYTES, SHARE_CIPHERTEXT_BYTES, SHARE_PLAINTEXT_BYTES } from './protocol.js';
+
+export interface SecAggClientLayerOptions {
+  /** `secure` (default): CSPRNG. `seeded`: derived from `seed`, run, round and client — simulation only. */
+  randomness?: 'secure' | 'seeded';
+  /** Seed of the `seeded` randomness (the run seed). */
+  seed?: number | string;
+}
+
+/** Key of this layer's per-round state in a client's `info.state`. */
+export const SECAGG_STATE_KEY = 'federa.secagg';
+
+interface Peer {
+  index: number;
+  encryptionKey: Uint8Array;
+  maskKey: Uint8Array;
+}
+
+interface ClientRoundState {
+  runId: string;
+  round: number;
+  stage: 'setup' | 'share' | 'masked' | 'unmask' | 'done';
+  index: number;
+  threshold: number;
+  vectorLength: number;
+  encoding: EncodingParams;
+  maxWeight: number;
+  weighting: 'examples' | 'uniform';
+  encryption: KeyPair;
+  mask: KeyPair;
+  random: RandomSource;
+  peers: Map<string, Peer>;
+  seed?: Uint8Array;
+  /** This client's own shares of its seed and mask key. */
+  ownSeedShare?: Uint8Array;
+  ownKeyShare?: Uint8Array;
+  /** Shares received from peers (only those that decrypted and were well-formed). */
+  received: Map<string, { seed: Uint8Array; key: Uint8Array }>;
+  /** Share-encryption keys by peer (symmetric: the same key opens what the peer sent). */
+  shareKeys: Map<string, Uint8Array>;
+  maskPeers: string[];
+}
+
+function bad(where: string, what: string): FederaError {
+  return new FederaError('malformed_message', `${where}: ${what}`);
+}
+
+function num(body: Record<string, unknown>, key: string, where: string, ok: (v: number) => boolean, expected: string): number {
+  const v = body[key];
+  if (typeof v !== 'number' || !ok(v)) throw bad(where, `${key} must be ${expected}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+function ids(body: Record<string, unknown>, key: string, where: string): string[] {
+  const v = body[key];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.length === 0)) throw bad(where, `${key} must be a list of client ids`);
+  if (new Set(v).size !== v.length) throw bad(where, `${key} names a client twice`);
+  return v as string[];
+}
+
+function bytes(body: Record<string, unknown>, key: string, where: string, length: number): Uint8Array {
+  const v = body[key];
+  if (!(v instanceof Uint8Array)) throw bad(where, `${key} must be bytes`);
+  if (v.length !== length) throw bad(where, `${key} has ${v.length} bytes, expected ${length}`);
+  return v;
+}
+
+export function secAggClientLayer(options: SecAggClientLayerOptions = {}): ClientLayer {
+  const randomness = options.randomness ?? 'secure';
+  if (randomness !== 'secure' && randomness !== 'seeded') throw new FederaError('invalid_config', `secAggClientLayer: randomness must be "secure" or "seeded", got ${JSON.stringify(randomness)}`);
+  const seedRoot = new Rng(String(options.seed ?? 'federa')).stream('secagg');
+  const types = new Set<string>([M.setup, M.share, M.masked, M.unmask]);
+
+  return (next, info) => async (message: MessageBase) => {
+    if (!types.has(message.type)) return next(message);
+    const where = `client ${info.clientId} ${message.type} (round ${message.round})`;
+    checkHeader(message, where);
+    const body = message as unknown as Record<string, unknown>;
+    if (message.type === M.setup) return setup();
+    const state = info.state.get(SECAGG_STATE_KEY) as ClientRoundState | undefined;
+    if (!state || state.runId !== message.runId || state.round !== message.round) {
+      throw new FederaError('malformed_message', `${where}: no secure-aggregation setup for run ${message.runId} round ${message.round} on this client`);
+    }
+    const expected = { [M.share]: 'setup', [M.masked]: 'share', [M.unmask]: 'masked' }[message.type];
+    if (state.stage !== expected) throw new FederaError('malformed_message', `${where}: arrived at stage "${state.stage}", expected after "${expected}"`);
+    if (message.type === M.share) return share(state);
+    if (message.type === M.masked) return masked(state);
+    return unmask(state);
+
+    function reply(type: string, fields: Record<string, unknown>): MessageBase {
+      return { type, runId: message.runId, round: message.round, ...fields } as MessageBase;
+    }
+
+    async function setup(): Promise<MessageBase> {
+      const index = num(body, 'index', where, (v) => Number.isInteger(v) && v >= 1 && v < 65521, 'an integer in [1, 65520]');
+      const threshold = num(body, 'threshold', where, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
+      const vectorLength = num(body, 'vectorLength', where, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
+      const bits = num(body, 'bits', where, (v) => Number.isInteger(v) && v >= 2 && v <= 32, 'an integer in [2, 32]');
+      const clipRange = num(body, 'clipRange', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
+      const scale = num(body, 'scale', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
+      const weightScale = num(body, 'weightScale', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
+      const maxWeight = num(body, 'maxWeight', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
+      if (2 * clipRange * scale >= 2 ** bits || 2 * weightScale >= 2 ** bits) throw bad(where, `scale ${scale} overflows Z_2^${bits} for one client`);
+      const weighting = body.weighting;
+      if (weighting !== 'examples' && weighting !== 'uniform') throw bad(where, `weighting must be "examples" or "uniform", got ${JSON.stringify(weighting)}`);
+      const random = randomness === 'secure' ? secureRandom : seededRandom(seedRoot.stream(message.runId).stream(message.round).stream(info.clientId));
+      const state: ClientRoundState = {
+        runId: message.runId,
+        round: message.round,
+        stage: 'setup',
+        index,
+        threshold,
+        vectorLength,
+        encoding: { bits, clipRange, scale, weightScale },
+        maxWeight,
+        weighting,
+        encryption: randomness === 'secure' ? await generateSecureKeyPair() : generateKeyPair(random),
+        mask: randomness === 'secure' ? await generateSecureKeyPair() : generateKeyPair(random),
+        random,
+        peers: new Map(),
+        received: new Map(),
+        shareKeys: new Map(),
+        maskPeers: [],
+      };
+      // A new round replaces the previous one's state (and its secrets).
+      info.state.set(SECAGG_STATE_KEY, state);
+      return reply(M.keys, { encryptionKey: state.encryption.publicKey, maskKey: state.mask.publicKey });
+    }
+
+    async function share(state: ClientRoundState): Promise<MessageBase> {
+      const peers = ids(body, 'peers', where);
+      if (peers.includes(info.clientId)) throw bad(where, 'peers includes this client');
+      const indices = body.indices;
+      if (!(indices instanceof Int32Array) || indices.length !== peers.length) throw bad(where, `indices must be an Int32Array of ${peers.length} x-coordinates`);
+      const encKeys = bytes(body, 'encryptionKeys', where, KEY_BYTES * peers.length);
+      const maskKeys = bytes(body, 'maskKeys', where, KEY_BYTES * peers.length);
+      if (peers.length + 1 < state.threshold) throw bad(where, `${peers.length} peers cannot hold ${state.threshold} shares`);
+      const xs = new Set<number>([state.index]);
+      for (let k = 0; k < peers.length; k++) {
+        const x = indices[k];
+        if (!(x >= 1 && x < 65521) || xs.has(x)) throw bad(where, `x-coordinate ${x} of ${peers[k]} is invalid or repeated`);
+        xs.add(x);
+        state.peers.set(peers[k], { index: x, encryptionKey: encKeys.slice(KEY_BYTES * k, KEY_BYTES * (k + 1)), maskKey: maskKeys.slice(KEY_BYTES * k, KEY_BYTES * (k + 1)) });
+      }
+      const seed = state.random.bytes(SEED_BYTES);
+      state.seed = seed;
+      const allXs = [state.index, ...peers.map((p) => state.peers.get(p)!.index)];
+      const fieldRandom = fieldRandomFrom((n) => state.random.bytes(n));
+      const seedShares = splitSecret(seed, allXs, state.threshold, fieldRandom);
+      const keyShares = splitSecret(state.mask.secretKey, allXs, state.threshold, fieldRandom);
+      state.ownSeedShare = seedShares[0];
+      state.ownKeyShare = keyShares[0];
+      const agreement = new KeyAgreement(state.encryption);
+      const secrets = await Promise.all(peers.map((p) => agreement.sharedSecret(state.peers.get(p)!.encryptionKey, `${where}: encryption key of ${p}`)));
+      const ciphertexts = new Uint8Array(SHARE_CIPHERTEXT_BYTES * peers.length);
+      const plain = new Uint8Array(SHARE_PLAINTEXT_BYTES);
+      for (let k = 0; k < peers.length; k++) {
+        plain.set(seedShares[k + 1]);
+        plain.set(keyShares[k + 1], SEED_SHARE_BYTES);
+        const key = deriveKey(secrets[k], 'share-encryption', state.runId, state.round, 32);
+        state.shareKeys.set(peers[k], key);
+        ciphertexts.set(seal(key, plain, shareAssociatedData(state.runId, state.round, info.clientId, peers[k]), state.random), SHARE_CIPHERTEXT_BYTES * k);
+      }
+      plain.fill(0);
+      state.stage = 'share';
+      return reply(M.shares, { recipients: peers, ciphertexts, seedCommitment: seedCommitment(seed, state.runId, state.round, info.clientId) });
+    }
+
+    async function masked(state: ClientRoundState): Promise<MessageBase> {
+      const peers = ids(body, 'peers', where);
+      const cts = bytes(body, 'ciphertexts', where, SHARE_CIPHERTEXT_BYTES * peers.length);
+      const params = body.params;
+      if (!(params instanceof Float32Array) || params.length + 1 !== state.vectorLength) throw bad(where, `params must be a Float32Array of ${state.vectorLength - 1} values`);
+      const config = body.config;
+      if (typeof config !== 'object' || config === null || Array.isArray(config)) throw bad(where, 'config must be a record');
+      for (const p of peers) if (!state.peers.has(p)) throw bad(where, `peer ${p} was not among this client's neighbours`);
+
+      // Decrypt the shares addressed to this client; the ones that do not open are complaints.
+      const complaints: string[] = [];
+      for (let k = 0; k < peers.length; k++) {
+        const key = state.shareKeys.get(peers[k]);
+        if (!key) throw bad(where, `no shared key with ${peers[k]}`);
+        const pt = open(key, cts.subarray(SHARE_CIPHERTEXT_BYTES * k, SHARE_CIPHERTEXT_BYTES * (k + 1)), shareAssociatedData(state.runId, state.round, peers[k], info.clientId));
+        const seedShare = pt?.subarray(0, SEED_SHARE_BYTES);
+        const keyShare = pt?.subarray(SEED_SHARE_BYTES);
+        if (!pt || pt.length !== SHARE_PLAINTEXT_BYTES || !isValidShare(seedShare!, SEED_BYTES) || !isValidShare(keyShare!, KEY_BYTES)) complaints.push(peers[k]);
+        else state.received.set(peers[k], { seed: seedShare!.slice(), key: keyShare!.slice() });
+      }
+
+      // Train through the inner layers (DP clipping and noise happen there, before masking).
+      const train: TrainInstruction = { type: 'train', runId: state.runId, round: state.round, params, config: config as Config };
+      const inner = await next(train);
+      if (inner.type === 'error') return inner;
+      const r = inner as TrainReply & { encoded?: unknown };
+      if (inner.type !== 'train_result' || !(r.update instanceof Float32Array)) {
+        throw new FederaError('unsupported', `${where}: the inner layers returned ${inner.type === 'train_result' && r.encoded !== undefined ? 'an encoded (compressed) update' : `"${inner.type}"`}; secure aggregation masks a float32 update (put no uplink compression inside it)`);
+      }
+      if (r.update.length + 1 !== state.vectorLength) throw bad(where, `the update has ${r.update.length} values, expected ${state.vectorLength - 1}`);
+      checkMetrics(r.metrics, where);
+      const weight = state.weighting === 'uniform' ? 1 : Math.min(1, r.numExamples / state.maxWeight);
+      const roundingRng = seedRoot.stream('rounding').stream(String((config as Config).seed ?? '')).stream(info.clientId).stream(state.round);
+      const y = encodeUpdate(r.update, weight, state.encoding, roundingRng, new Uint32Array(state.vectorLength), where);
+
+      // Self mask, then a pairwise mask with every peer: + when this client's id sorts first.
+      const maskAgreement = new KeyAgreement(state.mask);
+      const maskSecrets = await Promise.all(peers.map((p) => maskAgreement.sharedSecret(state.peers.get(p)!.maskKey, `${where}: mask key of ${p}`)));
+      await accumulateMasks(y, [
+        { seed: state.seed!, sign: 1 },
+        ...peers.map((p, k) => ({ seed: deriveKey(maskSecrets[k], 'pairwise-mask', state.runId, state.round, SEED_BYTES), sign: (info.clientId < p ? 1 : -1) as 1 | -1 })),
+      ]);
+      reduce(y, state.encoding.bits);
+      state.maskPeers = peers;
+      state.stage = 'masked';
+      const metrics: Metrics = { ...r.metrics };
+      return reply(M.maskedResult, { masked: packMasked(y, state.encoding.bits), metrics, complaints });
+    }
+
+    function unmask(state: ClientRoundState): MessageBase {
+      const survivors = ids(body, 'survivors', where);
+      const dropped = ids(body, 'dropped', where);
+      const mine = new Set([...state.maskPeers, info.clientId]);
+      for (const id of [...survivors, ...dropped]) if (!mine.has(id)) throw bad(where, `client ${id} is not among this client's peers`);
+      // Never reveal both secrets of one client: that would unmask its input.
+      const both = survivors.filter((id) => dropped.includes(id));
+      if (both.length) throw bad(where, `clients ${both.join(', ')} are listed both as survivors and as dropped`);
+      if (dropped.includes(info.clientId)) throw bad(where, 'this client is listed as dropped');
+      // Bonawitz et al.: with fewer than t survivors, the sum would cover too few inputs to hide any.
+      if (survivors.length < state.threshold) throw bad(where, `only ${survivors.length} survivors listed; at least ${state.threshold} are needed`);
+      const seedShareOf: string[] = [];
+      const seedParts: Uint8Array[] = [];
+      for (const id of survivors) {
+        const s = id === info.clientId ? state.ownSeedShare : state.received.get(id)?.seed;
+        if (s) (seedShareOf.push(id), seedParts.push(s));
+      }
+      const keyShareOf: string[] = [];
+      const keyParts: Uint8Array[] = [];
+      for (const id of dropped) {
+        const s = state.received.get(id)?.key;
+        if (s) (keyShareOf.push(id), keyParts.push(s));
+      }
+      state.stage = 'done';
+      // The round is over for this client: its secrets are no longer needed.
+      info.state.delete(SECAGG_STATE_KEY);
+      return reply(M.unmaskResult, { seedShareOf, seedShares: concat(seedParts, SEED_SHARE_BYTES), keyShareOf, keyShares: concat(keyParts, KEY_SHARE_BYTES) });
+    }
+  };
+}
+
+function concat(parts: readonly Uint8Array[], size: number): Uint8Array {
+  const out = new Uint8Array(parts.length * size);
+  parts.forEach((p, i) => out.set(p, i * size));
+  return out;
+}
+

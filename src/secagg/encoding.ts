@@ -1,0 +1,132 @@
+/**
+ * Fixed-point encoding of updates for summation in Z_{2^k}.
+ *
+ * A value x is clipped to [−c, c], scaled by s and stochastically rounded to an integer v
+ * (E[v] = x·s), stored as v mod 2^k (two's complement). The sum of n such integers lies in
+ * [−n·⌈c·s⌉, n·⌈c·s⌉]; s is chosen so that this interval fits in k bits, so the modular sum
+ * decodes exactly: read it as a signed k-bit integer and divide by s. Each client's rounding
+ * error is below 1/s per coordinate, so the decoded sum of n updates is within n/s of the sum of
+ * the clipped values.
+ *
+ * Element 0 of an encoded vector is the client's weight w ∈ [0, 1] (FedAvg: its example count
+ * divided by `maxWeight`, capped at 1; uniform: 1), on its own scale; elements 1… are w·clip(x).
+ * The server divides the two sums: Σ wᵢxᵢ / Σ wᵢ is the example-weighted mean of FedAvg.
+ */
+import { FederaError } from '../core/errors.js';
+import type { Rng } from '../core/rng.js';
+
+export interface EncodingParams {
+  /** Ring Z_{2^bits}, 2 ≤ bits ≤ 32. */
+  readonly bits: number;
+  /** Clipping range c: coordinates are clipped to [−c, c]. */
+  readonly clipRange: number;
+  /** Fixed-point scale of the coordinates. */
+  readonly scale: number;
+  /** Fixed-point scale of the weight element. */
+  readonly weightScale: number;
+}
+
+/**
+ * The largest scales at which `clients` encoded vectors cannot overflow Z_{2^bits}. Refuses a
+ * bit width that leaves fewer than one quantization step per client (the sum would be noise).
+ */
+export function encodingFor(bits: number, clipRange: number, clients: number): EncodingParams {
+  if (!Number.isInteger(bits) || bits < 2 || bits > 32) throw new FederaError('invalid_config', `secagg.bits must be an integer in [2, 32], got ${bits}`);
+  if (!(clipRange > 0) || !Number.isFinite(clipRange)) throw new FederaError('invalid_config', `secagg.clippingRange must be a finite number > 0, got ${clipRange}`);
+  if (!Number.isInteger(clients) || clients < 1) throw new FederaError('invalid_argument', `encoding: clients must be an integer ≥ 1, got ${clients}`);
+  // n·(c·s + 1) ≤ 2^(k−1) − 1: the +1 is stochastic rounding up.
+  const half = 2 ** (bits - 1) - 1;
+  const perClient = half / clients - 1;
+  if (perClient < 1) {
+    const minBits = Math.ceil(Math.log2(2 * (2 * clients + 1)));
+    throw new FederaError('invalid_config', `secagg.bits = ${bits} is too small for ${clients} clients: their sum could overflow Z_2^${bits} (need at least ${minBits} bits, 24 or more for useful precision)`);
+  }
+  return { bits, clipRange, scale: perClient / clipRange, weightScale: perClient };
+}
+
+/** Largest error of a decoded sum of `clients` vectors, per coordinate (before dividing by weights). */
+export function sumErrorBound(p: EncodingParams, clients: number): number {
+  return clients / p.scale;
+}
+
+function stochasticRound(z: number, rng: Rng): number {
+  const f = Math.floor(z);
+  return f + (rng.next() < z - f ? 1 : 0);
+}
+
+/**
+ * Encodes `update` with weight `weight` into `out` (length update.length + 1), in Z_{2^bits}.
+ * Non-finite coordinates are refused (they would make the sum meaningless).
+ */
+export function encodeUpdate(update: Float32Array, weight: number, p: EncodingParams, rng: Rng, out: Uint32Array, where: string): Uint32Array {
+  if (out.length !== update.length + 1) throw new FederaError('shape_mismatch', `${where}: encoding buffer has ${out.length} elements, expected ${update.length + 1}`);
+  if (!(weight >= 0 && weight <= 1)) throw new FederaError('invalid_argument', `${where}: weight must be in [0, 1], got ${weight}`);
+  const modMask = p.bits === 32 ? 0xffffffff : 2 ** p.bits - 1;
+  out[0] = stochasticRound(weight * p.weightScale, rng) & modMask;
+  const c = p.clipRange;
+  const s = p.scale;
+  for (let i = 0; i < update.length; i++) {
+    let x = update[i];
+    if (!Number.isFinite(x)) throw new FederaError('non_finite', `${where}: coordinate ${i} is ${x}`);
+    x = x > c ? c : x < -c ? -c : x;
+    out[i + 1] = stochasticRound(weight * x * s, rng) & modMask;
+  }
+  return out;
+}
+
+/** Reads a modular sum as signed k-bit integers and divides by the scales: { weight, sum }. */
+export function decodeSum(sum: Uint32Array, p: EncodingParams): { weight: number; sum: Float64Array } {
+  const modMask = p.bits === 32 ? 0xffffffff : 2 ** p.bits - 1;
+  const top = 2 ** (p.bits - 1);
+  const full = 2 ** p.bits;
+  const signed = (u: number) => {
+    const v = (u & modMask) >>> 0;
+    return v >= top ? v - full : v;
+  };
+  const out = new Float64Array(sum.length - 1);
+  for (let i = 1; i < sum.length; i++) out[i - 1] = signed(sum[i]) / p.scale;
+  return { weight: signed(sum[0]) / p.weightScale, sum: out };
+}
+
+/** Reduces a vector mod 2^bits in place (what a client sends). */
+export function reduce(v: Uint32Array, bits: number): void {
+  if (bits === 32) return;
+  const m = 2 ** bits - 1;
+  for (let i = 0; i < v.length; i++) v[i] &= m;
+}
+
+/** Bytes per element on the wire: ⌈bits/8⌉ (4 bytes as a Uint32Array for bits > 24). */
+export function wordBytes(bits: number): number {
+  return Math.ceil(bits / 8);
+}
+
+/**
+ * A masked vector as it travels: a Uint32Array for bits > 24, else ⌈bits/8⌉ little-endian bytes
+ * per element (16-bit sums take half the bytes of float32).
+ */
+export function packMasked(v: Uint32Array, bits: number): Uint32Array | Uint8Array {
+  const w = wordBytes(bits);
+  if (w === 4) return v;
+  const out = new Uint8Array(w * v.length);
+  for (let i = 0, o = 0; i < v.length; i++) {
+    const x = v[i];
+    out[o++] = x & 0xff;
+    if (w > 1) out[o++] = (x >>> 8) & 0xff;
+    if (w > 2) out[o++] = (x >>> 16) & 0xff;
+  }
+  return out;
+}
+
+/** acc += unpack(packed) (mod 2^32); the caller checked the packed length. */
+export function accumulatePacked(acc: Uint32Array, packed: Uint32Array | Uint8Array, bits: number): void {
+  const w = wordBytes(bits);
+  if (w === 4) {
+    const p = packed as Uint32Array;
+    for (let i = 0; i < acc.length; i++) acc[i] += p[i];
+    return;
+  }
+  const b = packed as Uint8Array;
+  if (w === 1) for (let i = 0; i < acc.length; i++) acc[i] += b[i];
+  else if (w === 2) for (let i = 0, o = 0; i < acc.length; i++, o += 2) acc[i] += b[o] | (b[o + 1] << 8);
+  else for (let i = 0, o = 0; i < acc.length; i++, o += 3) acc[i] += b[o] | (b[o + 1] << 8) | (b[o + 2] << 16);
+}

@@ -1,0 +1,105 @@
+/**
+ * The secure-aggregation messages and settings shared by both halves: four exchanges per round
+ * (Bonawitz et al. 2017, with the SecAgg+ neighbour graph of Bell et al. 2020).
+ *
+ *   secagg_setup   → secagg_keys          advertise two X25519 public keys (encryption, masks)
+ *   secagg_share   → secagg_shares        Shamir shares of the self-mask seed and the mask key,
+ *                                         one AES-GCM ciphertext per neighbour
+ *   secagg_masked  → secagg_masked_result train, encode, add the masks; complain about shares
+ *                                         that do not decrypt
+ *   secagg_unmask  → secagg_unmask_result shares of survivors' seeds and dropped clients' keys
+ */
+import { FederaError } from '../core/errors.js';
+import { KEY_BYTES, NONCE_BYTES, SEED_BYTES, TAG_BYTES } from './primitives.js';
+
+export const SECAGG_MESSAGES = {
+  setup: 'secagg_setup',
+  keys: 'secagg_keys',
+  share: 'secagg_share',
+  shares: 'secagg_shares',
+  masked: 'secagg_masked',
+  maskedResult: 'secagg_masked_result',
+  unmask: 'secagg_unmask',
+  unmaskResult: 'secagg_unmask_result',
+} as const;
+
+export type SecAggStage = 'setup' | 'share' | 'masked' | 'unmask';
+export const SECAGG_STAGES: readonly SecAggStage[] = ['setup', 'share', 'masked', 'unmask'];
+
+/** Bytes of a share of the self-mask seed and of the mask secret key. */
+export const SEED_SHARE_BYTES = 2 * SEED_BYTES;
+export const KEY_SHARE_BYTES = 2 * KEY_BYTES;
+/** One share ciphertext: nonce ‖ AES-GCM(seed share ‖ key share) ‖ tag. */
+export const SHARE_PLAINTEXT_BYTES = SEED_SHARE_BYTES + KEY_SHARE_BYTES;
+export const SHARE_CIPHERTEXT_BYTES = NONCE_BYTES + SHARE_PLAINTEXT_BYTES + TAG_BYTES;
+
+export type SecAggMode = 'secagg' | 'secagg+';
+
+/** Secure aggregation settings (config section `secagg`). */
+export interface SecAggSettings {
+  /** `secagg`: every client shares with every other (Bonawitz et al.); `secagg+`: a random sparse graph (Bell et al.). */
+  mode?: SecAggMode;
+  /** Shares needed to reconstruct a secret; default ⌈2m/3⌉ with m the neighbourhood size (itself included). Must exceed m/2. */
+  threshold?: number;
+  /** SecAgg+: neighbours per client (rounded up to even); default 2·⌈log2 n⌉, at least 4. */
+  neighbours?: number;
+  /** Coordinates are clipped to [−c, c] before encoding (default 8). */
+  clippingRange?: number;
+  /** Sums live in Z_{2^bits} (default 32). */
+  bits?: number;
+  /** FedAvg weight of a client = min(examples / maxWeight, 1) (default 1000). */
+  maxWeight?: number;
+  /** `examples` (default, FedAvg) or `uniform` (every client weight 1; DP-FedAvg needs this). */
+  weighting?: 'examples' | 'uniform';
+  /** Deadline of each exchange in milliseconds (default: the engine's round deadline). */
+  stageTimeoutMs?: Partial<Record<SecAggStage, number>>;
+}
+
+export interface ResolvedSecAgg {
+  mode: SecAggMode;
+  /** Neighbourhood size m, the client itself included. */
+  neighbourhood: number;
+  threshold: number;
+  /** Neighbours per client (n − 1 for classic SecAgg). */
+  degree: number;
+}
+
+/** Neighbours per client for `clients` clients in this mode (itself excluded). */
+export function degreeFor(s: SecAggSettings, clients: number): number {
+  if ((s.mode ?? 'secagg') === 'secagg') return clients - 1;
+  const k = s.neighbours ?? Math.max(4, 2 * Math.ceil(Math.log2(Math.max(2, clients))));
+  const even = 2 * Math.ceil(k / 2);
+  return Math.min(clients - 1, even);
+}
+
+/** Checks the settings that do not depend on the number of clients; throws `invalid_config`. */
+export function checkSecAggSettings(s: SecAggSettings, where = 'secagg'): void {
+  const mode = s.mode ?? 'secagg';
+  if (mode !== 'secagg' && mode !== 'secagg+') throw new FederaError('invalid_config', `${where}.mode must be "secagg" or "secagg+", got ${JSON.stringify(mode)}`);
+  if (s.neighbours !== undefined && !(Number.isInteger(s.neighbours) && s.neighbours >= 2)) {
+    throw new FederaError('invalid_config', `${where}.neighbours must be an integer ≥ 2, got ${s.neighbours}`);
+  }
+  if (s.threshold !== undefined && !(Number.isInteger(s.threshold) && s.threshold >= 2)) throw new FederaError('invalid_config', `${where}.threshold must be an integer ≥ 2, got ${s.threshold}`);
+  if (s.maxWeight !== undefined && !(s.maxWeight > 0 && Number.isFinite(s.maxWeight))) throw new FederaError('invalid_config', `${where}.maxWeight must be a finite number > 0, got ${s.maxWeight}`);
+  if (s.weighting !== undefined && s.weighting !== 'examples' && s.weighting !== 'uniform') throw new FederaError('invalid_config', `${where}.weighting must be "examples" or "uniform", got ${JSON.stringify(s.weighting)}`);
+  if (s.clippingRange !== undefined && !(s.clippingRange > 0 && Number.isFinite(s.clippingRange))) throw new FederaError('invalid_config', `${where}.clippingRange must be a finite number > 0, got ${s.clippingRange}`);
+  if (s.bits !== undefined && !(Number.isInteger(s.bits) && s.bits >= 2 && s.bits <= 32)) throw new FederaError('invalid_config', `${where}.bits must be an integer in [2, 32], got ${s.bits}`);
+  for (const [stage, ms] of Object.entries(s.stageTimeoutMs ?? {})) {
+    if (!(SECAGG_STAGES as readonly string[]).includes(stage)) throw new FederaError('invalid_config', `${where}.stageTimeoutMs: unknown stage "${stage}" (stages: ${SECAGG_STAGES.join(', ')})`);
+    if (!(typeof ms === 'number' && ms > 0 && Number.isFinite(ms))) throw new FederaError('invalid_config', `${where}.stageTimeoutMs.${stage} must be a number > 0, got ${String(ms)}`);
+  }
+}
+
+/** Threshold and neighbourhood for a round of `clients`; throws `invalid_config` naming what is wrong. */
+export function resolveSecAgg(s: SecAggSettings, clients: number, where = 'secagg'): ResolvedSecAgg {
+  checkSecAggSettings(s, where);
+  const mode = s.mode ?? 'secagg';
+  if (!Number.isInteger(clients) || clients < 2) throw new FederaError('invalid_config', `${where}: secure aggregation needs at least 2 clients per round, got ${clients}`);
+  if (clients > 65520) throw new FederaError('invalid_config', `${where}: at most 65520 clients per round (Shamir x-coordinates live in GF(65521)), got ${clients}`);
+  const degree = degreeFor(s, clients);
+  const m = degree + 1;
+  const t = s.threshold ?? Math.ceil((2 * m) / 3);
+  if (t > m) throw new FederaError('invalid_config', `${where}.threshold = ${t} exceeds the ${m} shares each secret is split into (${mode === 'secagg' ? `${clients} clients per round` : `${degree} neighbours + the client itself`})`);
+  if (2 * t <= m) throw new FederaError('invalid_config', `${where}.threshold = ${t} must exceed half of the ${m} shares; otherwise two disjoint groups could each reconstruct a client's secrets`);
+  return { mode, neighbourhood: m, threshold: t, degree };
+}

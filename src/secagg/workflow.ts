@@ -1,0 +1,395 @@
+/**
+ * The server half of secure aggregation: a {@link TrainWorkflow} of four exchanges per round,
+ * run by the same `RoundEngine` over the in-memory grid (simulation) or the WebSocket grid
+ * (deployment). The server only ever holds public keys, ciphertexts it cannot open, masked
+ * vectors, their running modular sum, and — after the unmasking — the self-mask seeds of the
+ * survivors and the mask keys of the dropped; never both secrets of one client.
+ *
+ * Dropouts: a client that fails before sending its masked input is "dropped": its pairwise masks
+ * are removed with its reconstructed mask key. A survivor's self mask is removed with its
+ * reconstructed seed. Both need `threshold` shares from the clients that answer the unmasking;
+ * when they are missing, the round is skipped with the reason and the global model is unchanged.
+ *
+ * The decoded sum (Σ wᵢxᵢ and Σ wᵢ) goes to the strategy as ONE result: the weighted mean update
+ * with weight Σ wᵢ·maxWeight, so FedAvg and the FedOpt family apply it as they would the mean
+ * of the individual updates.
+ */
+import type { Config, MessageBase, Metrics } from '../core/messages.js';
+import { checkMetrics } from '../core/messages.js';
+import { FederaError, describeError } from '../core/errors.js';
+import { findNonFinite } from '../core/kernels.js';
+import { MetricsMean } from '../strategy/strategy.js';
+import { RobustStrategy } from '../robust/strategy.js';
+import type { ClientFailure, ExchangeOutcome } from '../engine/exchange.js';
+import type { RoundEvent } from '../engine/history.js';
+import { clientSeed, type RoundContext, type TrainRoundOutcome, type TrainWorkflow } from '../engine/workflow.js';
+import { completeGraph, hararyGraph, type NeighbourGraph } from './graph.js';
+import { accumulatePacked, decodeSum, encodingFor, wordBytes, type EncodingParams } from './encoding.js';
+import { KEY_BYTES, SEED_BYTES, KeyAgreement, accumulateMasks, deriveKey, equalBytes, seedCommitment, x25519PublicKey } from './primitives.js';
+import { isValidShare, lagrangeAtZero, reconstructSecret } from './shamir.js';
+import {
+  SECAGG_MESSAGES as M,
+  KEY_SHARE_BYTES,
+  SEED_SHARE_BYTES,
+  SHARE_CIPHERTEXT_BYTES,
+  checkSecAggSettings,
+  resolveSecAgg,
+  type ResolvedSecAgg,
+  type SecAggSettings,
+  type SecAggStage,
+} from './protocol.js';
+
+/** The decoded result of a secure round, for callers that want it (tests, benchmarks). */
+export interface SecAggRoundResult {
+  round: number;
+  /** Clients whose inputs are in the sum. */
+  contributors: string[];
+  /** Σ wᵢ·clip(xᵢ) per coordinate, decoded. */
+  sum: Float64Array;
+  /** Σ wᵢ. */
+  weight: number;
+  encoding: EncodingParams;
+}
+
+export interface SecAggWorkflowOptions extends SecAggSettings {
+  /** Called with every completed round's decoded sum (never with an individual input). */
+  onResult?: (result: SecAggRoundResult) => void;
+}
+
+interface StageRecord {
+  sent: number;
+  answered: number;
+  failed: string[];
+}
+
+function bad(where: string, what: string): FederaError {
+  return new FederaError('malformed_message', `${where}: ${what}`);
+}
+
+function checkReplyHeader(reply: MessageBase, type: string, ctx: RoundContext, where: string): Record<string, unknown> {
+  if (reply.type !== type) throw bad(where, `expected type "${type}", got "${reply.type}"`);
+  if (reply.runId !== ctx.runId || reply.round !== ctx.round) throw bad(where, `is for run ${reply.runId} round ${reply.round}, expected run ${ctx.runId} round ${ctx.round}`);
+  return reply as unknown as Record<string, unknown>;
+}
+
+function idList(body: Record<string, unknown>, key: string, where: string, allowed: ReadonlySet<string>): string[] {
+  const v = body[key];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) throw bad(where, `${key} must be a list of client ids`);
+  if (new Set(v).size !== v.length) throw bad(where, `${key} names a client twice`);
+  for (const id of v as string[]) if (!allowed.has(id)) throw bad(where, `${key} names ${JSON.stringify(id)}, which is not expected here`);
+  return v as string[];
+}
+
+function byteField(body: Record<string, unknown>, key: string, where: string, length: number): Uint8Array {
+  const v = body[key];
+  if (!(v instanceof Uint8Array)) throw bad(where, `${key} must be bytes`);
+  if (v.length !== length) throw bad(where, `${key} has ${v.length} bytes, expected ${length}`);
+  return v;
+}
+
+export class SecAggWorkflow implements TrainWorkflow {
+  readonly name = 'secure-aggregation';
+  private readonly o: SecAggWorkflowOptions;
+
+  constructor(options: SecAggWorkflowOptions = {}) {
+    // Static checks now (threshold and stage names); the rest depends on the round's clients.
+    checkSecAggSettings(options, 'secagg');
+    this.o = options;
+  }
+
+  async run(ctx: RoundContext): Promise<TrainRoundOutcome> {
+    const { clients: selected, reason: selectReason } = ctx.selectClients();
+    const empty = { selected, succeeded: [] as string[], failed: [] as ClientFailure[], dropped: [] as string[] };
+    if (selected.length === 0) return { ...empty, status: 'skipped', reason: `no clients selected: ${selectReason}` };
+    if (ctx.strategy instanceof RobustStrategy) {
+      return { ...empty, status: 'skipped', reason: `strategy ${ctx.strategy.name} aggregates individual updates robustly, which secure aggregation hides; use a FedAvg-family strategy` };
+    }
+    const clients = [...selected].sort();
+    const n = clients.length;
+    const d = ctx.global.layout.size;
+    let plan: ResolvedSecAgg;
+    let encoding: EncodingParams;
+    try {
+      plan = resolveSecAgg(this.o, n);
+      encoding = encodingFor(this.o.bits ?? 32, this.o.clippingRange ?? 8, n);
+    } catch (e) {
+      return { ...empty, status: 'skipped', reason: `secure aggregation cannot run with ${n} clients: ${describeError(e)}` };
+    }
+    const t = plan.threshold;
+    const graph: NeighbourGraph = plan.mode === 'secagg' ? completeGraph(clients) : hararyGraph(clients, plan.degree, ctx.rng.stream('secagg-graph'));
+    const index = new Map(clients.map((id, i) => [id, i + 1]));
+    const maxWeight = this.o.maxWeight ?? 1000;
+    const weighting = this.o.weighting ?? 'examples';
+    const failed: ClientFailure[] = [];
+    const stages: Partial<Record<SecAggStage, StageRecord>> = {};
+    const events: RoundEvent[] = [];
+    const timeout = (stage: SecAggStage) => (this.o.stageTimeoutMs?.[stage] !== undefined ? { timeoutMs: this.o.stageTimeoutMs[stage] } : {});
+    const run = async (stage: SecAggStage, requests: Array<{ clientId: string; message: MessageBase }>, onReply: (clientId: string, reply: MessageBase) => void | Promise<void>): Promise<string[]> => {
+      const out: ExchangeOutcome = await ctx.exchange(requests, onReply, timeout(stage));
+      for (const f of out.failures) failed.push({ clientId: f.clientId, code: f.code, reason: `secagg ${stage}: ${f.reason}` });
+      stages[stage] = { sent: requests.length, answered: out.succeeded.length, failed: out.failures.map((f) => f.clientId).sort() };
+      return out.succeeded;
+    };
+    const summary = (contributors: number) => ({
+      kind: 'secagg',
+      message: `secure aggregation (${plan.mode}, threshold ${t} of ${plan.neighbourhood}): ${contributors} of ${n} inputs summed`,
+      mode: plan.mode,
+      threshold: t,
+      neighbourhood: plan.neighbourhood,
+      stages,
+    });
+    const abort = (stage: SecAggStage, why: string): TrainRoundOutcome => ({
+      ...empty,
+      failed,
+      status: 'skipped',
+      reason: `secure aggregation aborted at stage "${stage}": ${why}`,
+      events: [...events, summary(0)],
+    });
+    const base = { type: '', runId: ctx.runId, round: ctx.round };
+    /** Neighbours of `id` within `alive`. */
+    const within = (id: string, alive: ReadonlySet<string>) => graph.get(id)!.filter((o) => alive.has(o));
+    /** Drops clients whose neighbourhood in `alive` is smaller than t, until none is. */
+    const prune = (alive: Set<string>, stage: SecAggStage) => {
+      for (let changed = true; changed; ) {
+        changed = false;
+        for (const id of [...alive]) {
+          if (within(id, alive).length + 1 < t) {
+            alive.delete(id);
+            failed.push({ clientId: id, code: 'secagg_too_few_neighbours', reason: `secagg ${stage}: fewer than ${t} of its neighbourhood remain; its secrets could not be reconstructed` });
+            changed = true;
+          }
+        }
+      }
+    };
+
+    // ---- Stage 1: setup, advertise keys -------------------------------------------------------
+    const encKeys = new Map<string, Uint8Array>();
+    const maskKeys = new Map<string, Uint8Array>();
+    const seenKeys = new Set<string>();
+    const u1 = new Set(
+      await run(
+        'setup',
+        clients.map((clientId) => ({
+          clientId,
+          message: {
+            ...base,
+            type: M.setup,
+            index: index.get(clientId)!,
+            threshold: t,
+            vectorLength: d + 1,
+            bits: encoding.bits,
+            clipRange: encoding.clipRange,
+            scale: encoding.scale,
+            weightScale: encoding.weightScale,
+            maxWeight,
+            weighting,
+          } as MessageBase,
+        })),
+        (clientId, reply) => {
+          const where = `secagg keys from client ${clientId}`;
+          const b = checkReplyHeader(reply, M.keys, ctx, where);
+          const e = byteField(b, 'encryptionKey', where, KEY_BYTES);
+          const m = byteField(b, 'maskKey', where, KEY_BYTES);
+          const he = Array.from(e).join(',');
+          const hm = Array.from(m).join(',');
+          if (he === hm || seenKeys.has(he) || seenKeys.has(hm)) throw bad(where, 'a public key repeats another key of this round');
+          seenKeys.add(he).add(hm);
+          encKeys.set(clientId, e.slice());
+          maskKeys.set(clientId, m.slice());
+        },
+      ),
+    );
+    prune(u1, 'setup');
+    if (u1.size < Math.max(t, ctx.minResults)) return abort('setup', `${u1.size} client(s) advertised keys; at least ${Math.max(t, ctx.minResults)} needed`);
+
+    // ---- Stage 2: share keys ------------------------------------------------------------------
+    /** ciphertexts[to] = Map(from → ciphertext) */
+    const inbox = new Map<string, Map<string, Uint8Array>>();
+    const commitments = new Map<string, Uint8Array>();
+    const u2 = new Set(
+      await run(
+        'share',
+        [...u1].map((clientId) => {
+          const peers = within(clientId, u1);
+          const e = new Uint8Array(KEY_BYTES * peers.length);
+          const m = new Uint8Array(KEY_BYTES * peers.length);
+          peers.forEach((p, k) => (e.set(encKeys.get(p)!, KEY_BYTES * k), m.set(maskKeys.get(p)!, KEY_BYTES * k)));
+          return { clientId, message: { ...base, type: M.share, peers, indices: Int32Array.from(peers, (p) => index.get(p)!), encryptionKeys: e, maskKeys: m } as MessageBase };
+        }),
+        (clientId, reply) => {
+          const where = `secagg shares from client ${clientId}`;
+          const b = checkReplyHeader(reply, M.shares, ctx, where);
+          const expected = new Set(within(clientId, u1));
+          const to = idList(b, 'recipients', where, expected);
+          if (to.length !== expected.size) throw bad(where, `holds ciphertexts for ${to.length} of its ${expected.size} neighbours`);
+          const cts = byteField(b, 'ciphertexts', where, SHARE_CIPHERTEXT_BYTES * to.length);
+          commitments.set(clientId, byteField(b, 'seedCommitment', where, 32).slice());
+          to.forEach((r, k) => {
+            let box = inbox.get(r);
+            if (!box) inbox.set(r, (box = new Map()));
+            box.set(clientId, cts.slice(SHARE_CIPHERTEXT_BYTES * k, SHARE_CIPHERTEXT_BYTES * (k + 1)));
+          });
+        },
+      ),
+    );
+    prune(u2, 'share');
+    if (u2.size < Math.max(t, ctx.minResults)) return abort('share', `${u2.size} client(s) shared their keys; at least ${Math.max(t, ctx.minResults)} needed`);
+
+    // ---- Stage 3: masked input ----------------------------------------------------------------
+    const config: Config = ctx.strategy.configureTrain(ctx.round, ctx.global);
+    const sum = new Uint32Array(d + 1);
+    const complaints = new Map<string, string[]>();
+    const metrics = new MetricsMean();
+    const peersOf = new Map<string, string[]>();
+    const packed = wordBytes(encoding.bits);
+    const u3 = new Set(
+      await run(
+        'masked',
+        [...u2].map((clientId) => {
+          const peers = within(clientId, u2);
+          peersOf.set(clientId, peers);
+          const box = inbox.get(clientId)!;
+          const cts = new Uint8Array(SHARE_CIPHERTEXT_BYTES * peers.length);
+          peers.forEach((p, k) => cts.set(box.get(p)!, SHARE_CIPHERTEXT_BYTES * k));
+          return {
+            clientId,
+            message: { ...base, type: M.masked, params: ctx.global.data, config: { ...config, seed: clientSeed(ctx.rng, clientId) }, peers, ciphertexts: cts } as MessageBase,
+          };
+        }),
+        (clientId, reply) => {
+          const where = `secagg masked input from client ${clientId}`;
+          const b = checkReplyHeader(reply, M.maskedResult, ctx, where);
+          const y = b.masked;
+          if (packed === 4 ? !(y instanceof Uint32Array && y.length === d + 1) : !(y instanceof Uint8Array && y.length === packed * (d + 1))) {
+            throw bad(where, packed === 4 ? `masked must be a Uint32Array of ${d + 1} values` : `masked must be ${packed * (d + 1)} bytes (${d + 1} values of ${encoding.bits} bits)`);
+          }
+          const c = idList(b, 'complaints', where, new Set(peersOf.get(clientId)));
+          checkMetrics(b.metrics, where);
+          // Bits above 2^bits are ignored by the final reduction, so no value check is needed.
+          accumulatePacked(sum, y as Uint32Array | Uint8Array, encoding.bits);
+          if (c.length) complaints.set(clientId, c);
+          metrics.add(b.metrics as Metrics, 1);
+        },
+      ),
+    );
+    for (const [by, about] of complaints) {
+      events.push({ kind: 'secagg-complaint', clientId: by, message: `client ${by} could not decrypt or parse the shares of ${about.join(', ')}`, about });
+    }
+    if (u3.size < Math.max(ctx.minResults, 1)) return abort('masked', `${u3.size} masked input(s) arrived; at least ${Math.max(ctx.minResults, 1)} needed`);
+    const droppedAfterSharing = [...u2].filter((id) => !u3.has(id)).sort();
+    for (const id of u3) {
+      const alive = peersOf.get(id)!.filter((p) => u3.has(p)).length + 1;
+      if (alive < t) return abort('masked', `only ${alive} of client ${id}'s neighbourhood sent masked inputs; ${t} are needed to unmask (more than ${plan.neighbourhood - t} dropped)`);
+    }
+
+    // ---- Stage 4: unmasking -------------------------------------------------------------------
+    const seedShares = new Map<string, Array<{ x: number; share: Uint8Array }>>();
+    const keyShares = new Map<string, Array<{ x: number; share: Uint8Array }>>();
+    const asked = new Map<string, { survivors: Set<string>; dropped: Set<string> }>();
+    const u4 = await run(
+      'unmask',
+      [...u3].map((clientId) => {
+        const peers = peersOf.get(clientId)!;
+        const survivors = [clientId, ...peers.filter((p) => u3.has(p))].sort();
+        const dropped = peers.filter((p) => !u3.has(p));
+        asked.set(clientId, { survivors: new Set(survivors), dropped: new Set(dropped) });
+        return { clientId, message: { ...base, type: M.unmask, survivors, dropped } as MessageBase };
+      }),
+      (clientId, reply) => {
+        const where = `secagg unmasking shares from client ${clientId}`;
+        const b = checkReplyHeader(reply, M.unmaskResult, ctx, where);
+        const a = asked.get(clientId)!;
+        const sOf = idList(b, 'seedShareOf', where, a.survivors);
+        const kOf = idList(b, 'keyShareOf', where, a.dropped);
+        const s = byteField(b, 'seedShares', where, SEED_SHARE_BYTES * sOf.length);
+        const k = byteField(b, 'keyShares', where, KEY_SHARE_BYTES * kOf.length);
+        const parts = (ids: string[], bytes: Uint8Array, size: number, secretBytes: number) =>
+          ids.map((id, j) => {
+            const share = bytes.slice(size * j, size * (j + 1));
+            if (!isValidShare(share, secretBytes)) throw bad(where, `the share of ${id}'s secret holds a value outside the field`);
+            return { id, share };
+          });
+        // Validate everything before storing anything: a rejected reply leaves no partial state.
+        const sp = parts(sOf, s, SEED_SHARE_BYTES, SEED_BYTES);
+        const kp = parts(kOf, k, KEY_SHARE_BYTES, KEY_BYTES);
+        const x = index.get(clientId)!;
+        for (const { id, share } of sp) (seedShares.get(id) ?? seedShares.set(id, []).get(id)!).push({ x, share });
+        for (const { id, share } of kp) (keyShares.get(id) ?? keyShares.set(id, []).get(id)!).push({ x, share });
+      },
+    );
+
+    // Reconstruct and remove the masks.
+    const lagrange = new Map<string, Uint32Array>();
+    const reconstruct = (shares: Array<{ x: number; share: Uint8Array }>, bytes: number, check: (secret: Uint8Array) => boolean): Uint8Array | null => {
+      // Sliding windows of t shares: a reconstruction that fails its check (a bad share) is retried without it.
+      for (let start = 0; start + t <= shares.length; start++) {
+        const used = shares.slice(start, start + t);
+        const key = used.map((u) => u.x).join(',');
+        let lambda = lagrange.get(key);
+        if (!lambda) lagrange.set(key, (lambda = lagrangeAtZero(used.map((u) => u.x))));
+        try {
+          const secret = reconstructSecret(used, t, bytes, lambda);
+          if (check(secret)) return secret;
+        } catch {
+          // try the next window
+        }
+      }
+      return null;
+    };
+    const unmasks: Array<{ seed: Uint8Array; sign: 1 | -1 }> = [];
+    for (const id of u3) {
+      const shares = seedShares.get(id) ?? [];
+      const seed = reconstruct(shares, SEED_BYTES, (s) => equalBytes(seedCommitment(s, ctx.runId, ctx.round, id), commitments.get(id)!));
+      if (!seed) return abort('unmask', `the self-mask seed of client ${id} could not be reconstructed (${shares.length} share(s) arrived, ${t} consistent ones needed); ${u4.length} of ${u3.size} survivors answered the unmasking`);
+      unmasks.push({ seed, sign: -1 });
+    }
+    for (const id of droppedAfterSharing) {
+      const neighboursAlive = peersOf.get(id)!.filter((p) => u3.has(p));
+      if (neighboursAlive.length === 0) continue;
+      const shares = keyShares.get(id) ?? [];
+      const secretKey = reconstruct(shares, KEY_BYTES, (s) => equalBytes(x25519PublicKey(s), maskKeys.get(id)!));
+      if (!secretKey) return abort('unmask', `the mask key of dropped client ${id} could not be reconstructed (${shares.length} share(s) arrived, ${t} consistent ones needed)`);
+      const agreement = new KeyAgreement({ secretKey, publicKey: maskKeys.get(id)! });
+      const secrets = await Promise.all(neighboursAlive.map((j) => agreement.sharedSecret(maskKeys.get(j)!, `secagg unmask: mask key of ${j}`)));
+      // j added +mask when j sorts before id, −mask otherwise: undo it.
+      neighboursAlive.forEach((j, k) => unmasks.push({ seed: deriveKey(secrets[k], 'pairwise-mask', ctx.runId, ctx.round, SEED_BYTES), sign: j < id ? -1 : 1 }));
+      secretKey.fill(0);
+    }
+    await accumulateMasks(sum, unmasks);
+
+    // ---- Decode and hand the mean to the strategy ---------------------------------------------
+    const decoded = decodeSum(sum, encoding);
+    const contributors = [...u3].sort();
+    events.push({ ...summary(contributors.length), droppedAfterSharing, weight: decoded.weight });
+    const outcomeBase = { selected, succeeded: contributors, failed, dropped: [] as string[] };
+    if (!(decoded.weight > 0)) return { ...outcomeBase, status: 'skipped', reason: `secure aggregation: the summed client weight is ${decoded.weight}; nothing to average`, events };
+    this.o.onResult?.({ round: ctx.round, contributors, sum: decoded.sum, weight: decoded.weight, encoding });
+    const mean = new Float32Array(d);
+    for (let i = 0; i < d; i++) mean[i] = decoded.sum[i] / decoded.weight;
+    const aggregation = ctx.strategy.aggregateTrain(ctx.round, ctx.global);
+    let result;
+    try {
+      aggregation.add({
+        clientId: 'secure-aggregate',
+        update: mean,
+        numExamples: Math.max(1, Math.round(weighting === 'uniform' ? decoded.weight : decoded.weight * maxWeight)),
+        metrics: metrics.result(),
+        contributors,
+      });
+      result = aggregation.finish();
+    } catch (e) {
+      aggregation.discard?.();
+      return { ...outcomeBase, status: 'skipped', reason: `aggregation of the secure sum failed: ${describeError(e)}`, events };
+    }
+    const badAt = findNonFinite(result.params);
+    if (badAt >= 0) return { ...outcomeBase, status: 'skipped', reason: `aggregation produced a non-finite parameter at index ${badAt}; global model kept`, events };
+    return {
+      ...outcomeBase,
+      status: 'completed',
+      params: result.params,
+      metrics: result.metrics,
+      ...(result.privacy ? { privacy: result.privacy } : {}),
+      events: [...events, ...(result.events ?? [])],
+    };
+  }
+}

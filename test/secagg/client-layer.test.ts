@@ -1,0 +1,72 @@
+// The client layer on its own: it passes other messages through, answers the stages in order
+// only, complains about ciphertexts that do not open, and refuses requests that would reveal both
+// secrets of one client (or too few survivors).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClientRuntime } from '../../src/client/runtime.js';
+import type { MessageBase } from '../../src/core/messages.js';
+import { Rng } from '../../src/core/rng.js';
+import { secAggClientLayer } from '../../src/secagg/client-layer.js';
+import { generateKeyPair, seededRandom } from '../../src/secagg/primitives.js';
+import { SHARE_CIPHERTEXT_BYTES } from '../../src/secagg/protocol.js';
+import { encodingFor } from '../../src/secagg/encoding.js';
+import { KnownUpdateTrainer, indexedData, knownUpdates } from './helpers/clients.js';
+
+const D = 16;
+const updates = knownUpdates(1, D, 1);
+
+function client() {
+  const { train } = indexedData([4]);
+  return new ClientRuntime({ clientId: 'b', trainer: new KnownUpdateTrainer(updates), data: { train }, layers: [secAggClientLayer({ randomness: 'seeded', seed: 1 })] });
+}
+const head = { runId: 'run', round: 1 };
+const enc = encodingFor(32, 1, 3);
+const setup = { ...head, type: 'secagg_setup', index: 2, threshold: 2, vectorLength: D + 1, bits: 32, clipRange: 1, scale: enc.scale, weightScale: enc.weightScale, maxWeight: 10, weighting: 'examples' };
+const send = (c: ClientRuntime, m: Record<string, unknown>) => c.handle(m as unknown as MessageBase) as Promise<MessageBase & Record<string, any>>;
+
+test('stages in order; garbage ciphertexts become complaints; unmasking never reveals both secrets of a client', async () => {
+  const c = client();
+  // Other messages pass through to the runtime.
+  const ev = await send(c, { ...head, type: 'evaluate', params: new Float32Array(D), config: {} });
+  assert.equal(ev.type, 'evaluate_result');
+  // Out of order.
+  const early = await send(c, { ...head, type: 'secagg_masked', peers: [], ciphertexts: new Uint8Array(0), params: new Float32Array(D), config: {} });
+  assert.equal(early.type, 'error');
+  assert.match(early.message, /no secure-aggregation setup/);
+  // Bad setup field.
+  const badSetup = await send(c, { ...setup, threshold: 'two' });
+  assert.equal(badSetup.type, 'error');
+  assert.match(badSetup.message, /threshold must be/);
+
+  const keys = await send(c, setup);
+  assert.equal(keys.type, 'secagg_keys');
+  assert.equal(keys.encryptionKey.length, 32);
+  const random = seededRandom(new Rng('peers'));
+  const peers = ['a', 'c'].map(() => [generateKeyPair(random), generateKeyPair(random)]);
+  const shareMsg = { ...head, type: 'secagg_share', peers: ['a', 'c'], indices: Int32Array.from([1, 3]), encryptionKeys: new Uint8Array([...peers[0][0].publicKey, ...peers[1][0].publicKey]), maskKeys: new Uint8Array([...peers[0][1].publicKey, ...peers[1][1].publicKey]) };
+  const shares = await send(c, shareMsg);
+  assert.equal(shares.type, 'secagg_shares');
+  assert.deepEqual(shares.recipients, ['a', 'c']);
+  assert.equal(shares.ciphertexts.length, 2 * SHARE_CIPHERTEXT_BYTES);
+  // A repeated stage is refused.
+  assert.equal((await send(c, shareMsg)).type, 'error');
+
+  const masked = await send(c, { ...head, type: 'secagg_masked', peers: ['a', 'c'], ciphertexts: new Uint8Array(2 * SHARE_CIPHERTEXT_BYTES).fill(7), params: new Float32Array(D), config: { seed: 3 } });
+  assert.equal(masked.type, 'secagg_masked_result');
+  assert.deepEqual(masked.complaints, ['a', 'c']);
+  assert.equal(masked.masked.length, D + 1);
+
+  const both = await send(c, { ...head, type: 'secagg_unmask', survivors: ['a', 'b'], dropped: ['a'] });
+  assert.equal(both.type, 'error');
+  assert.match(both.message, /both as survivors and as dropped/);
+  const stranger = await send(c, { ...head, type: 'secagg_unmask', survivors: ['b', 'z'], dropped: [] });
+  assert.match(stranger.message, /not among this client's peers/);
+  const few = await send(c, { ...head, type: 'secagg_unmask', survivors: ['b'], dropped: ['a', 'c'] });
+  assert.match(few.message, /at least 2 are needed/);
+  // A valid request: its own seed share; nothing of a and c (their ciphertexts did not open).
+  const ok = await send(c, { ...head, type: 'secagg_unmask', survivors: ['a', 'b'], dropped: ['c'] });
+  assert.equal(ok.type, 'secagg_unmask_result');
+  assert.deepEqual(ok.seedShareOf, ['b']);
+  assert.deepEqual(ok.keyShareOf, []);
+  assert.equal(ok.seedShares.length, 32);
+});
