@@ -2,7 +2,8 @@
  * `npm run bench:browser` — the browser client against Node, in the same run on the same machine:
  *
  *  1. local training throughput (examples/s) of the same model, data and settings: TF.js in headless
- *     Chromium (wasm backend; webgl and cpu too where they initialise) vs TF.js in Node (wasm);
+ *     Chromium (wasm backend; webgl and cpu too where they initialise) vs TF.js in Node (wasm),
+ *     Node and Chromium wasm fits alternating;
  *  2. round time with 3 browser tabs vs 3 Node client processes (`federa client`), same server
  *     config (MNIST, FedAvg, 3 clients per round, each with the same third of the demo subset),
  *     runs alternating browser / Node.
@@ -28,7 +29,7 @@ const quick = args.includes('--quick');
 const ROUNDS = Number(args[args.indexOf('--rounds') + 1]) || (quick ? 4 : 6);
 const MODELS = ['logreg', '2nn'] as const;
 const FIT = { epochs: 1, batchSize: 16, learningRate: 0.1 };
-const REPEATS = quick ? 3 : 5;
+const PAIRS = quick ? 3 : 7;
 const SHARDS = 3;
 const RUN_PAIRS = quick ? 1 : 2;
 
@@ -45,52 +46,52 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-/** Examples/s of `REPEATS` timed one-epoch fits after one warm-up fit, in this Node process (wasm). */
-async function nodeThroughput(model: (typeof MODELS)[number], data: Dataset): Promise<number[]> {
+/** A trainer for one-epoch fits on `data`, in this Node process (wasm), warmed up by one fit. */
+async function nodeTrainer(model: (typeof MODELS)[number], data: Dataset): Promise<{ fit(seed: number): Promise<number>; dispose(): void }> {
   await initBackend('wasm');
   const t = await createTfjsTrainer(model, data.numFeatures, data.numClasses, { seed: 1 });
-  const rates: number[] = [];
-  try {
-    await t.fit(data, { ...FIT, seed: 0 });
-    for (let i = 0; i < REPEATS; i++) {
+  await t.fit(data, { ...FIT, seed: 0 });
+  return {
+    async fit(seed) {
       const t0 = performance.now();
-      await t.fit(data, { ...FIT, seed: i + 1 });
-      rates.push(data.y.length / ((performance.now() - t0) / 1000));
-    }
-  } finally {
-    t.dispose();
-  }
-  return rates;
+      await t.fit(data, { ...FIT, seed });
+      return data.y.length / ((performance.now() - t0) / 1000);
+    },
+    dispose: () => t.dispose(),
+  };
 }
 
-/** The same in a page (the bundle's createTfjsTrainer on the requested backend), or why that backend does not initialise. */
-async function browserThroughput(page: Page, backend: string, model: string, repeats: number, fit: typeof FIT): Promise<{ backend: string; rates: number[] } | { error: string }> {
-  return page.evaluate(
-    async ({ backend, model, repeats, fit }) => {
+/**
+ * The same in a page: the bundle's createTfjsTrainer on the requested backend, with the demo
+ * subset, warmed up by one fit and kept in the page; or why that backend does not initialise.
+ */
+async function pageTrainer(page: Page, backend: string, model: string): Promise<{ fit(seed: number): Promise<number> } | { error: string }> {
+  const r = await page.evaluate(
+    async ({ backend, model, fit }) => {
       const m = await import('/client/federa-browser.js' as string);
-      let active: string;
       try {
-        active = await m.initBrowserBackend({ preferred: backend });
+        await m.initBrowserBackend({ preferred: backend });
       } catch (e) {
         return { error: String((e as Error).message ?? e) };
       }
       const data = await m.loadMnistSubset({ url: '/client/mnist-subset.bin' });
-      const t = await m.createTfjsTrainer(model, data.numFeatures, data.numClasses, { seed: 1 });
-      const rates: number[] = [];
-      try {
-        await t.fit(data, { ...fit, seed: 0 });
-        for (let i = 0; i < repeats; i++) {
-          const t0 = performance.now();
-          await t.fit(data, { ...fit, seed: i + 1 });
-          rates.push(data.y.length / ((performance.now() - t0) / 1000));
-        }
-      } finally {
-        t.dispose();
-      }
-      return { backend: active, rates };
+      const trainer = await m.createTfjsTrainer(model, data.numFeatures, data.numClasses, { seed: 1 });
+      await trainer.fit(data, { ...fit, seed: 0 });
+      (globalThis as Record<string, unknown>).benchTrainer = { trainer, data, fit };
+      return { ok: true };
     },
-    { backend, model, repeats, fit },
+    { backend, model, fit: FIT },
   );
+  if ('error' in r) return { error: String(r.error) };
+  return {
+    fit: (seed) =>
+      page.evaluate(async (seed) => {
+        const { trainer, data, fit } = (globalThis as Record<string, any>).benchTrainer;
+        const t0 = performance.now();
+        await trainer.fit(data, { ...fit, seed });
+        return data.y.length / ((performance.now() - t0) / 1000);
+      }, seed),
+  };
 }
 
 function shardCsv(dir: string, shard: number): string {
@@ -145,25 +146,48 @@ async function main(): Promise<void> {
     const s = await startMnistServer({ name: 'bench-serve', rounds: 1, minClients: 100 });
     try {
       for (const model of MODELS) {
-        const node = await nodeThroughput(model, data);
-        emit({ bench: 'local_training', where: 'node', backend: 'wasm', model, examples: data.y.length, ...FIT, examplesPerSecond: Math.round(median(node)), runs: node.map(Math.round) });
-        const row = [`${model}: local training, examples/s`, `${Math.round(median(node))} (Node, wasm)`];
+        // Node wasm and Chromium wasm fits alternate, one each in turn, so that load from other
+        // work on a shared machine falls on both; webgl and cpu are measured after, for reference.
+        const node = await nodeTrainer(model, data);
+        const pages: Record<string, { page: Page; close(): Promise<void> }> = {};
+        const rates: Record<string, number[]> = { node: [] };
+        const errors: Record<string, string> = {};
+        try {
+          const trainers: Record<string, { fit(seed: number): Promise<number> }> = {};
+          for (const backend of ['wasm', 'webgl', 'cpu']) {
+            const ctx = await browser.newContext();
+            const page = await ctx.newPage();
+            pages[backend] = { page, close: () => ctx.close() };
+            await page.goto(`${s.httpUrl}/client/`);
+            await waitFor('the page', () => page.evaluate(() => (window as unknown as { federaPage?: { ready?: boolean } }).federaPage?.ready === true), 30_000, 50);
+            const t = await pageTrainer(page, backend, model);
+            if ('error' in t) errors[backend] = t.error;
+            else trainers[backend] = t;
+            rates[backend] = [];
+          }
+          for (let i = 1; i <= PAIRS; i++) {
+            rates.node.push(await node.fit(i));
+            if (trainers.wasm) rates.wasm.push(await trainers.wasm.fit(i));
+          }
+          for (const backend of ['webgl', 'cpu']) {
+            for (let i = 1; trainers[backend] && i <= (backend === 'cpu' ? 2 : 3); i++) rates[backend].push(await trainers[backend].fit(i));
+          }
+        } finally {
+          node.dispose();
+          for (const p of Object.values(pages)) await p.close();
+        }
+        const nodeMedian = median(rates.node);
+        emit({ bench: 'local_training', where: 'node', backend: 'wasm', model, examples: data.y.length, ...FIT, examplesPerSecond: Math.round(nodeMedian), runs: rates.node.map(Math.round) });
+        const row = [`${model}: local training, examples/s`, `${Math.round(nodeMedian)} (Node, wasm)`];
         for (const backend of ['wasm', 'webgl', 'cpu']) {
-          if (backend === 'cpu' && model === '2nn' && quick) continue;
-          const ctx = await browser.newContext();
-          const page = await ctx.newPage();
-          await page.goto(`${s.httpUrl}/client/`);
-          await waitFor('the page', () => page.evaluate(() => (window as unknown as { federaPage?: { ready?: boolean } }).federaPage?.ready === true), 30_000, 50);
-          const r = await browserThroughput(page, backend, model, backend === 'cpu' ? 2 : REPEATS, FIT);
-          await ctx.close();
-          if ('error' in r) {
-            emit({ bench: 'local_training', where: 'chromium', backend, model, error: r.error });
+          if (errors[backend]) {
+            emit({ bench: 'local_training', where: 'chromium', backend, model, error: errors[backend] });
             row.push(`${backend}: unavailable`);
             continue;
           }
-          const med = Math.round(median(r.rates));
-          emit({ bench: 'local_training', where: 'chromium', backend, model, examples: data.y.length, ...FIT, examplesPerSecond: med, runs: r.rates.map(Math.round), vsNode: +(med / median(node)).toFixed(2) });
-          row.push(`${med} (Chromium ${backend}, ${(med / median(node)).toFixed(2)}× Node)`);
+          const med = Math.round(median(rates[backend]));
+          emit({ bench: 'local_training', where: 'chromium', backend, model, examples: data.y.length, ...FIT, examplesPerSecond: med, runs: rates[backend].map(Math.round), vsNode: +(med / nodeMedian).toFixed(2) });
+          row.push(`${med} (Chromium ${backend}${backend === 'webgl' ? ', SwiftShader' : ''}, ${(med / nodeMedian).toFixed(2)}× Node)`);
         }
         table.push(row);
       }

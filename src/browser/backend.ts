@@ -45,7 +45,7 @@ const SOFTWARE_GL = /SwiftShader|llvmpipe|softpipe|Software Rasterizer|Microsoft
  * Initialises the page's TF.js backend once and returns its name; later calls return the active
  * one. webgl is tried first because it is the fastest where a GPU exists — but not when WebGL is
  * rendered in software (SwiftShader in headless Chromium, llvmpipe): there TF.js's webgl backend
- * measured 3–7× slower than wasm (docs/browser.md), so the automatic choice skips it. webgl is not
+ * measured 4–9× slower than wasm (docs/browser.md), so the automatic choice skips it. webgl is not
  * bitwise reproducible across devices (see models/backend.ts), which a browser federation accepts.
  */
 export async function initBrowserBackend(options: BrowserBackendOptions = {}): Promise<string> {

@@ -74,6 +74,11 @@ const FLAG_PATHS: Record<string, string> = {
   attackFraction: 'attack.fraction',
   attackScale: 'attack.scale',
   attackSigma: 'attack.sigma',
+  secagg: 'secagg.mode',
+  secaggThreshold: 'secagg.threshold',
+  secaggNeighbours: 'secagg.neighbours',
+  secaggClip: 'secagg.clippingRange',
+  secaggBits: 'secagg.bits',
   out: 'output',
 };
 
@@ -151,6 +156,11 @@ export function createProgram(): Command {
     .option('--attack-fraction <f>', 'fraction of clients that are malicious (default 0.2)', number('--attack-fraction'))
     .option('--attack-scale <s>', 'sign-flip: update ← −s·update (default 1); scale: update ← s·update (default 10)', number('--attack-scale'))
     .option('--attack-sigma <sigma>', 'noise attack: standard deviation (default 1)', number('--attack-sigma'))
+    .addOption(new Option('--secagg <mode>', 'secure aggregation: the server learns only the sum (docs/secagg.md)').choices(['secagg', 'secagg+']))
+    .option('--secagg-threshold <t>', 'shares needed to reconstruct a client\'s secrets (default ⌈2m/3⌉)', number('--secagg-threshold'))
+    .option('--secagg-neighbours <k>', 'SecAgg+ neighbours per client (default 2·⌈log2 n⌉)', number('--secagg-neighbours'))
+    .option('--secagg-clip <c>', 'clip update coordinates to [−c, c] before encoding (default 8)', number('--secagg-clip'))
+    .option('--secagg-bits <k>', 'sums in Z_2^k (default 32; ≤ 24 packs values in 3 or 2 bytes)', number('--secagg-bits'))
     .option('--out <dir>', 'folder for run folders (default runs)')
     .option('--no-progress', 'print one line per round instead of a progress bar')
     .action(async (opts: Record<string, unknown>) => {

@@ -56,6 +56,8 @@ interface ClientRoundState {
   index: number;
   threshold: number;
   vectorLength: number;
+  /** Metrics summed under the masks instead of sent in the clear (DP's), appended to the vector. */
+  secureMetrics: string[];
   encoding: EncodingParams;
   maxWeight: number;
   weighting: 'examples' | 'uniform';
@@ -132,6 +134,8 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
       const clipRange = num(body, 'clipRange', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
       const scale = num(body, 'scale', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
       const weightScale = num(body, 'weightScale', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
+      const metricScale = num(body, 'metricScale', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
+      const secureMetrics = ids(body, 'secureMetrics', where);
       const maxWeight = num(body, 'maxWeight', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
       if (2 * clipRange * scale >= 2 ** bits || 2 * weightScale >= 2 ** bits) throw bad(where, `scale ${scale} overflows Z_2^${bits} for one client`);
       const weighting = body.weighting;
@@ -144,7 +148,8 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
         index,
         threshold,
         vectorLength,
-        encoding: { bits, clipRange, scale, weightScale },
+        secureMetrics,
+        encoding: { bits, clipRange, scale, weightScale, metricScale },
         maxWeight,
         weighting,
         encryption: randomness === 'secure' ? await generateSecureKeyPair() : generateKeyPair(random),
@@ -232,7 +237,16 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
       checkMetrics(r.metrics, where);
       const weight = state.weighting === 'uniform' ? 1 : Math.min(1, r.numExamples / state.maxWeight);
       const roundingRng = seedRoot.stream('rounding').stream(String((config as Config).seed ?? '')).stream(info.clientId).stream(state.round);
-      const y = encodeUpdate(r.update, weight, state.encoding, roundingRng, new Uint32Array(state.vectorLength), where);
+      // Metrics to be summed securely leave the clear metrics and join the masked vector.
+      const clearMetrics: Metrics = { ...r.metrics };
+      const summed = state.secureMetrics.map((name) => {
+        const v = clearMetrics[name];
+        if (typeof v !== 'number') throw new FederaError('malformed_message', `${where}: the inner layers reported no metric "${name}" (put dpClientLayer() inside secAggClientLayer())`);
+        delete clearMetrics[name];
+        return v;
+      });
+      const total = state.vectorLength + summed.length;
+      const y = encodeUpdate(r.update, weight, state.encoding, roundingRng, new Uint32Array(total), where, summed);
 
       // Self mask, then a pairwise mask with every peer: + when this client's id sorts first.
       const maskAgreement = new KeyAgreement(state.mask);
@@ -244,8 +258,7 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
       reduce(y, state.encoding.bits);
       state.maskPeers = peers;
       state.stage = 'masked';
-      const metrics: Metrics = { ...r.metrics };
-      return reply(M.maskedResult, { masked: packMasked(y, state.encoding.bits), metrics, complaints });
+      return reply(M.maskedResult, { masked: packMasked(y, state.encoding.bits), metrics: clearMetrics, complaints });
     }
 
     function unmask(state: ClientRoundState): MessageBase {

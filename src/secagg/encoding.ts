@@ -24,7 +24,12 @@ export interface EncodingParams {
   readonly scale: number;
   /** Fixed-point scale of the weight element. */
   readonly weightScale: number;
+  /** Fixed-point scale of summed metrics (after the update), clipped to ±METRIC_RANGE. */
+  readonly metricScale: number;
 }
+
+/** Metrics summed under the masks (DP's clipping indicator) are clipped to ±this. */
+export const METRIC_RANGE = 64;
 
 /**
  * The largest scales at which `clients` encoded vectors cannot overflow Z_{2^bits}. Refuses a
@@ -41,7 +46,7 @@ export function encodingFor(bits: number, clipRange: number, clients: number): E
     const minBits = Math.ceil(Math.log2(2 * (2 * clients + 1)));
     throw new FederaError('invalid_config', `secagg.bits = ${bits} is too small for ${clients} clients: their sum could overflow Z_2^${bits} (need at least ${minBits} bits, 24 or more for useful precision)`);
   }
-  return { bits, clipRange, scale: perClient / clipRange, weightScale: perClient };
+  return { bits, clipRange, scale: perClient / clipRange, weightScale: perClient, metricScale: perClient / METRIC_RANGE };
 }
 
 /** Largest error of a decoded sum of `clients` vectors, per coordinate (before dividing by weights). */
@@ -55,11 +60,12 @@ function stochasticRound(z: number, rng: Rng): number {
 }
 
 /**
- * Encodes `update` with weight `weight` into `out` (length update.length + 1), in Z_{2^bits}.
- * Non-finite coordinates are refused (they would make the sum meaningless).
+ * Encodes `update` with weight `weight` into `out` (length update.length + 1 + metrics.length),
+ * in Z_{2^bits}: [weight, w·clip(update)…, clip(metrics)…]. Non-finite values are refused (they
+ * would make the sum meaningless).
  */
-export function encodeUpdate(update: Float32Array, weight: number, p: EncodingParams, rng: Rng, out: Uint32Array, where: string): Uint32Array {
-  if (out.length !== update.length + 1) throw new FederaError('shape_mismatch', `${where}: encoding buffer has ${out.length} elements, expected ${update.length + 1}`);
+export function encodeUpdate(update: Float32Array, weight: number, p: EncodingParams, rng: Rng, out: Uint32Array, where: string, metrics: readonly number[] = []): Uint32Array {
+  if (out.length !== update.length + 1 + metrics.length) throw new FederaError('shape_mismatch', `${where}: encoding buffer has ${out.length} elements, expected ${update.length + 1 + metrics.length}`);
   if (!(weight >= 0 && weight <= 1)) throw new FederaError('invalid_argument', `${where}: weight must be in [0, 1], got ${weight}`);
   const modMask = p.bits === 32 ? 0xffffffff : 2 ** p.bits - 1;
   out[0] = stochasticRound(weight * p.weightScale, rng) & modMask;
@@ -71,11 +77,16 @@ export function encodeUpdate(update: Float32Array, weight: number, p: EncodingPa
     x = x > c ? c : x < -c ? -c : x;
     out[i + 1] = stochasticRound(weight * x * s, rng) & modMask;
   }
+  metrics.forEach((v, k) => {
+    if (!Number.isFinite(v)) throw new FederaError('non_finite', `${where}: summed metric ${k} is ${v}`);
+    const m = v > METRIC_RANGE ? METRIC_RANGE : v < -METRIC_RANGE ? -METRIC_RANGE : v;
+    out[update.length + 1 + k] = stochasticRound(m * p.metricScale, rng) & modMask;
+  });
   return out;
 }
 
-/** Reads a modular sum as signed k-bit integers and divides by the scales: { weight, sum }. */
-export function decodeSum(sum: Uint32Array, p: EncodingParams): { weight: number; sum: Float64Array } {
+/** Reads a modular sum as signed k-bit integers and divides by the scales: { weight, sum, metrics }. */
+export function decodeSum(sum: Uint32Array, p: EncodingParams, metricCount = 0): { weight: number; sum: Float64Array; metrics: number[] } {
   const modMask = p.bits === 32 ? 0xffffffff : 2 ** p.bits - 1;
   const top = 2 ** (p.bits - 1);
   const full = 2 ** p.bits;
@@ -83,9 +94,11 @@ export function decodeSum(sum: Uint32Array, p: EncodingParams): { weight: number
     const v = (u & modMask) >>> 0;
     return v >= top ? v - full : v;
   };
-  const out = new Float64Array(sum.length - 1);
-  for (let i = 1; i < sum.length; i++) out[i - 1] = signed(sum[i]) / p.scale;
-  return { weight: signed(sum[0]) / p.weightScale, sum: out };
+  const d = sum.length - 1 - metricCount;
+  const out = new Float64Array(d);
+  for (let i = 1; i <= d; i++) out[i - 1] = signed(sum[i]) / p.scale;
+  const metrics = Array.from({ length: metricCount }, (_, k) => signed(sum[d + 1 + k]) / p.metricScale);
+  return { weight: signed(sum[0]) / p.weightScale, sum: out, metrics };
 }
 
 /** Reduces a vector mod 2^bits in place (what a client sends). */

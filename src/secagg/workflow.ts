@@ -20,12 +20,13 @@ import { FederaError, describeError } from '../core/errors.js';
 import { findNonFinite } from '../core/kernels.js';
 import { MetricsMean } from '../strategy/strategy.js';
 import { RobustStrategy } from '../robust/strategy.js';
+import { DP_CONFIG, DP_METRICS } from '../privacy/protocol.js';
 import type { ClientFailure, ExchangeOutcome } from '../engine/exchange.js';
 import type { RoundEvent } from '../engine/history.js';
 import { clientSeed, type RoundContext, type TrainRoundOutcome, type TrainWorkflow } from '../engine/workflow.js';
 import { completeGraph, hararyGraph, type NeighbourGraph } from './graph.js';
 import { accumulatePacked, decodeSum, encodingFor, wordBytes, type EncodingParams } from './encoding.js';
-import { KEY_BYTES, SEED_BYTES, KeyAgreement, accumulateMasks, deriveKey, equalBytes, seedCommitment, x25519PublicKey } from './primitives.js';
+import { KEY_BYTES, SEED_BYTES, KeyAgreement, accumulateMasks, deriveKey, equalBytes, generateKeyPair, secureRandom, seedCommitment, x25519PublicKey } from './primitives.js';
 import { isValidShare, lagrangeAtZero, reconstructSecret } from './shamir.js';
 import {
   SECAGG_MESSAGES as M,
@@ -87,6 +88,13 @@ function byteField(body: Record<string, unknown>, key: string, where: string, le
   return v;
 }
 
+/** Means of the metrics summed under the masks; DP's noise flag is a count, so its sum is rounded. */
+function securedMeans(names: readonly string[], sums: readonly number[], count: number): Metrics {
+  const out: Metrics = {};
+  names.forEach((name, k) => (out[name] = (name === DP_METRICS.noised ? Math.round(sums[k]) : sums[k]) / count));
+  return out;
+}
+
 export class SecAggWorkflow implements TrainWorkflow {
   readonly name = 'secure-aggregation';
   private readonly o: SecAggWorkflowOptions;
@@ -116,6 +124,10 @@ export class SecAggWorkflow implements TrainWorkflow {
       return { ...empty, status: 'skipped', reason: `secure aggregation cannot run with ${n} clients: ${describeError(e)}` };
     }
     const t = plan.threshold;
+    const config: Config = ctx.strategy.configureTrain(ctx.round, ctx.global);
+    // DP-FedAvg's per-client metrics (the clipping indicator) are summed under the masks, not sent in the clear.
+    const secureMetrics: string[] = config[DP_CONFIG.clipNorm] !== undefined ? [DP_METRICS.unclippedCentered, DP_METRICS.noised] : [];
+    const total = d + 1 + secureMetrics.length;
     const graph: NeighbourGraph = plan.mode === 'secagg' ? completeGraph(clients) : hararyGraph(clients, plan.degree, ctx.rng.stream('secagg-graph'));
     const index = new Map(clients.map((id, i) => [id, i + 1]));
     const maxWeight = this.o.maxWeight ?? 1000;
@@ -166,6 +178,8 @@ export class SecAggWorkflow implements TrainWorkflow {
     const encKeys = new Map<string, Uint8Array>();
     const maskKeys = new Map<string, Uint8Array>();
     const seenKeys = new Set<string>();
+    // A low-order public key would make every neighbour's key agreement fail: refuse it here.
+    const probe = new KeyAgreement(generateKeyPair(secureRandom));
     const u1 = new Set(
       await run(
         'setup',
@@ -181,15 +195,19 @@ export class SecAggWorkflow implements TrainWorkflow {
             clipRange: encoding.clipRange,
             scale: encoding.scale,
             weightScale: encoding.weightScale,
+            metricScale: encoding.metricScale,
+            secureMetrics,
             maxWeight,
             weighting,
           } as MessageBase,
         })),
-        (clientId, reply) => {
+        async (clientId, reply) => {
           const where = `secagg keys from client ${clientId}`;
           const b = checkReplyHeader(reply, M.keys, ctx, where);
           const e = byteField(b, 'encryptionKey', where, KEY_BYTES);
           const m = byteField(b, 'maskKey', where, KEY_BYTES);
+          await probe.sharedSecret(e, `${where}: encryptionKey`);
+          await probe.sharedSecret(m, `${where}: maskKey`);
           const he = Array.from(e).join(',');
           const hm = Array.from(m).join(',');
           if (he === hm || seenKeys.has(he) || seenKeys.has(hm)) throw bad(where, 'a public key repeats another key of this round');
@@ -236,8 +254,7 @@ export class SecAggWorkflow implements TrainWorkflow {
     if (u2.size < Math.max(t, ctx.minResults)) return abort('share', `${u2.size} client(s) shared their keys; at least ${Math.max(t, ctx.minResults)} needed`);
 
     // ---- Stage 3: masked input ----------------------------------------------------------------
-    const config: Config = ctx.strategy.configureTrain(ctx.round, ctx.global);
-    const sum = new Uint32Array(d + 1);
+    const sum = new Uint32Array(total);
     const complaints = new Map<string, string[]>();
     const metrics = new MetricsMean();
     const peersOf = new Map<string, string[]>();
@@ -260,9 +277,10 @@ export class SecAggWorkflow implements TrainWorkflow {
           const where = `secagg masked input from client ${clientId}`;
           const b = checkReplyHeader(reply, M.maskedResult, ctx, where);
           const y = b.masked;
-          if (packed === 4 ? !(y instanceof Uint32Array && y.length === d + 1) : !(y instanceof Uint8Array && y.length === packed * (d + 1))) {
-            throw bad(where, packed === 4 ? `masked must be a Uint32Array of ${d + 1} values` : `masked must be ${packed * (d + 1)} bytes (${d + 1} values of ${encoding.bits} bits)`);
+          if (packed === 4 ? !(y instanceof Uint32Array && y.length === total) : !(y instanceof Uint8Array && y.length === packed * total)) {
+            throw bad(where, packed === 4 ? `masked must be a Uint32Array of ${total} values` : `masked must be ${packed * total} bytes (${total} values of ${encoding.bits} bits)`);
           }
+          for (const name of secureMetrics) if ((b.metrics as Metrics | undefined)?.[name] !== undefined) throw bad(where, `metric "${name}" must travel masked, not in the clear`);
           const c = idList(b, 'complaints', where, new Set(peersOf.get(clientId)));
           checkMetrics(b.metrics, where);
           // Bits above 2^bits are ignored by the final reduction, so no value check is needed.
@@ -358,7 +376,7 @@ export class SecAggWorkflow implements TrainWorkflow {
     await accumulateMasks(sum, unmasks);
 
     // ---- Decode and hand the mean to the strategy ---------------------------------------------
-    const decoded = decodeSum(sum, encoding);
+    const decoded = decodeSum(sum, encoding, secureMetrics.length);
     const contributors = [...u3].sort();
     events.push({ ...summary(contributors.length), droppedAfterSharing, weight: decoded.weight });
     const outcomeBase = { selected, succeeded: contributors, failed, dropped: [] as string[] };
@@ -373,7 +391,7 @@ export class SecAggWorkflow implements TrainWorkflow {
         clientId: 'secure-aggregate',
         update: mean,
         numExamples: Math.max(1, Math.round(weighting === 'uniform' ? decoded.weight : decoded.weight * maxWeight)),
-        metrics: metrics.result(),
+        metrics: { ...metrics.result(), ...securedMeans(secureMetrics, decoded.metrics, contributors.length) },
         contributors,
       });
       result = aggregation.finish();

@@ -21,7 +21,7 @@ function client() {
 }
 const head = { runId: 'run', round: 1 };
 const enc = encodingFor(32, 1, 3);
-const setup = { ...head, type: 'secagg_setup', index: 2, threshold: 2, vectorLength: D + 1, bits: 32, clipRange: 1, scale: enc.scale, weightScale: enc.weightScale, maxWeight: 10, weighting: 'examples' };
+const setup = { ...head, type: 'secagg_setup', index: 2, threshold: 2, vectorLength: D + 1, bits: 32, clipRange: 1, scale: enc.scale, weightScale: enc.weightScale, metricScale: enc.metricScale, secureMetrics: [], maxWeight: 10, weighting: 'examples' };
 const send = (c: ClientRuntime, m: Record<string, unknown>) => c.handle(m as unknown as MessageBase) as Promise<MessageBase & Record<string, any>>;
 
 test('stages in order; garbage ciphertexts become complaints; unmasking never reveals both secrets of a client', async () => {

@@ -34,9 +34,23 @@ test('distributed DP inside secure aggregation: noise before masking, DP-FedAvg 
     if (r.type === 'train_result') seen.set(i, (r as TrainReply).update.slice());
     return r;
   };
+  // What leaves each client (outside the secagg layer): the masked reply's clear metrics.
+  const clear: Array<Record<string, number>> = [];
+  const wire: ClientLayer = (next) => async (m: MessageBase) => {
+    const r = await next(m);
+    if (r.type === 'secagg_masked_result') clear.push((r as unknown as { metrics: Record<string, number> }).metrics);
+    return r;
+  };
+  const centered = new Map<number, number>();
+  const dpSpy = (i: number): ClientLayer => (next) => async (m: MessageBase) => {
+    const r = await next(m);
+    if (r.type === 'train_result') centered.set(i, (r as TrainReply).metrics['dp.unclippedCentered']);
+    return r;
+  };
   const results: SecAggRoundResult[] = [];
   const sigma = 0.5;
-  const strategy = new DpFedAvg(new FedAvg(), { clipNorm: 1, noiseMultiplier: sigma, mode: 'distributed', delta: 1e-5, populationSize: N, clientsPerRound: N, noiseRng: new Rng(1) });
+  const adaptive = { targetQuantile: 0.5, clipLearningRate: 0.2, countNoiseMultiplier: 2 };
+  const strategy = new DpFedAvg(new FedAvg(), { clipNorm: 1, noiseMultiplier: sigma, mode: 'distributed', adaptive, delta: 1e-5, populationSize: N, clientsPerRound: N, noiseRng: new Rng(1) });
   const initial = makeParams(new KnownUpdateTrainer(updates).layout);
   const run = await runSimulation({
     train,
@@ -45,7 +59,7 @@ test('distributed DP inside secure aggregation: noise before masking, DP-FedAvg 
     createTrainer: () => new KnownUpdateTrainer(updates),
     initialParams: initial,
     strategy,
-    layers: (_id, i) => [...(i === 3 || i === 6 ? [dropAt('secagg_masked')] : []), secAggClientLayer({ randomness: 'seeded', seed: 1 }), spy(i), dpClientLayer({ noise: 'seeded' })],
+    layers: (_id, i) => [wire, ...(i === 3 || i === 6 ? [dropAt('secagg_masked')] : []), secAggClientLayer({ randomness: 'seeded', seed: 1 }), spy(i), dpSpy(i), dpClientLayer({ noise: 'seeded' })],
     workflow: new SecAggWorkflow({ clippingRange: 4, weighting: 'uniform', onResult: (r) => results.push(r) }),
     rounds: 1,
     seed: 1,
@@ -67,6 +81,13 @@ test('distributed DP inside secure aggregation: noise before masking, DP-FedAvg 
     assert.ok(Math.abs(results[0].sum[j] - s) <= bound + 1e-6);
     assert.ok(Math.abs(run.params.data[j] - s / N) <= bound / N + 1e-6);
   }
+  // The per-client DP indicators never travel in the clear: they were summed under the masks,
+  // and adaptive clipping got their exact sum (within quantization): b̃ = Σ(b − ½ + noise)/m + ½.
+  assert.equal(clear.length, 8);
+  for (const m of clear) assert.deepEqual(Object.keys(m).filter((k) => k.startsWith('dp.')), []);
+  const sumCentered = [...centered.values()].reduce((a, b) => a + b, 0);
+  assert.equal(centered.size, 8);
+  assert.ok(Math.abs(record.privacy!.unclippedFraction - (sumCentered / N + 0.5)) < 1e-6, `${record.privacy!.unclippedFraction} vs ${sumCentered / N + 0.5}`);
   // Eight clients' shares of noise: the round is charged σ·√(8/10).
   assert.ok(Math.abs(record.privacy!.noiseMultiplier - sigma * Math.sqrt(8 / 10)) < 1e-12, String(record.privacy?.noiseMultiplier));
 });
@@ -147,4 +168,15 @@ test('a robust strategy handed to the secagg workflow directly: the round is ski
   assert.equal(run.history[0].status, 'skipped');
   assert.match(run.history[0].reason!, /robustly, which secure aggregation hides/);
   assert.deepEqual(run.params.data, initial.data);
+});
+
+test('CLI flags: --secagg secagg+ --secagg-neighbours 4 --secagg-bits 24 fill the secagg section', async () => {
+  const { buildSimulationConfig } = await import('../../src/cli/main.js');
+  const c = buildSimulationConfig({ clients: 20, clientsPerRound: 10, secagg: 'secagg+', secaggNeighbours: 4, secaggBits: 24, secaggClip: 2 });
+  assert.equal(c.secagg?.mode, 'secagg+');
+  assert.equal(c.secagg?.neighbours, 4);
+  assert.equal(c.secagg?.bits, 24);
+  assert.equal(c.secagg?.clippingRange, 2);
+  assert.equal(c.secagg?.enabled, true);
+  throwsCode(() => buildSimulationConfig({ clients: 20, clientsPerRound: 10, secagg: 'secagg', secaggThreshold: 12 }), 'invalid_config', /threshold = 12 exceeds/);
 });

@@ -125,7 +125,7 @@ test('malformed ciphertexts, undecryptable shares and a malformed masked input: 
     if (i === 9) return [tamper('secagg_unmask_result', (r) => ({ ...r, seedShares: new Uint8Array((r.seedShares as Uint8Array).length).fill(0xff) }))];
     return [];
   };
-  // t = 6: client-5's one bad ciphertext and client-9's rejected reply each cost a share.
+  // t = 6 of 10: client-5's one bad ciphertext and client-9's rejected reply each cost a share.
   const { run, results } = await simulate(layers, { threshold: 6 });
   const record = run.history[0];
   assert.equal(record.status, 'completed', record.reason);
@@ -134,6 +134,16 @@ test('malformed ciphertexts, undecryptable shares and a malformed masked input: 
   assert.deepEqual(codes, { 'client-2': 'rejected:malformed_message', 'client-8': 'rejected:malformed_message', 'client-9': 'rejected:malformed_message' });
   const complaint = record.events?.find((e) => e.kind === 'secagg-complaint');
   assert.ok(complaint && (complaint.about as string[]).includes('client-5'), 'the recipient of the bad ciphertext complained');
+});
+
+test('a low-order public key is refused at setup, before any neighbour uses it', { timeout: 60_000 }, async () => {
+  const { run, results } = await simulate((i) => (i === 4 ? [tamper('secagg_keys', (r) => ({ ...r, maskKey: new Uint8Array(32) }))] : []));
+  const record = run.history[0];
+  assert.equal(record.status, 'completed', record.reason);
+  assertSumOf(results[0], [0, 1, 2, 3, 5, 6, 7, 8, 9]);
+  assert.equal(record.failed.length, 1);
+  assert.equal(record.failed[0].code, 'rejected:malformed_message');
+  assert.match(record.failed[0].reason, /secagg setup: .*maskKey: X25519/);
 });
 
 test('same seed, same history and model (seeded randomness)', { timeout: 60_000 }, async () => {
