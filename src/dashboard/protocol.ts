@@ -32,8 +32,10 @@ export interface DashboardClient {
 export interface DashboardActivity {
   kind: 'joined' | 'rejected';
   clientId: string;
+  /** ISO time. */
   at: string;
   round: number | null;
+  /** Rejections: the rejection code and the reason sent to the client. */
   code?: string;
   reason?: string;
 }

@@ -1,7 +1,7 @@
 /**
  * One exchange: send a message to each of a set of clients and collect their replies until all
  * have answered, a deadline passes, or enough have answered. Every round workflow is a sequence of
- * exchanges (training is one; secure aggregation is four).
+ * exchanges (training is one; secure aggregation is five).
  */
 import type { MessageBase } from '../core/messages.js';
 import { FederaError, describeError, isFederaError } from '../core/errors.js';

@@ -1,5 +1,5 @@
 /**
- * The client half of secure aggregation: a {@link ClientLayer} that answers the four secagg
+ * The client half of secure aggregation: a {@link ClientLayer} that answers the five secagg
  * stages and passes every other message through. In the masked-input stage it asks the inner
  * layers and the trainer for an ordinary train result (so DP clipping and noise happen before
  * masking), encodes the update in Z_{2^k}, and adds its self mask and pairwise masks.
@@ -52,7 +52,7 @@ interface Peer {
 interface ClientRoundState {
   runId: string;
   round: number;
-  stage: 'setup' | 'share' | 'masked' | 'unmask' | 'done';
+  stage: 'setup' | 'share' | 'verify' | 'masked' | 'unmask' | 'done';
   index: number;
   threshold: number;
   vectorLength: number;
@@ -104,7 +104,7 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
   const randomness = options.randomness ?? 'secure';
   if (randomness !== 'secure' && randomness !== 'seeded') throw new FederaError('invalid_config', `secAggClientLayer: randomness must be "secure" or "seeded", got ${JSON.stringify(randomness)}`);
   const seedRoot = new Rng(String(options.seed ?? 'federa')).stream('secagg');
-  const types = new Set<string>([M.setup, M.share, M.masked, M.unmask]);
+  const types = new Set<string>([M.setup, M.share, M.verify, M.masked, M.unmask]);
 
   return (next, info) => async (message: MessageBase) => {
     if (!types.has(message.type)) return next(message);
@@ -116,9 +116,10 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
     if (!state || state.runId !== message.runId || state.round !== message.round) {
       throw new FederaError('malformed_message', `${where}: no secure-aggregation setup for run ${message.runId} round ${message.round} on this client`);
     }
-    const expected = { [M.share]: 'setup', [M.masked]: 'share', [M.unmask]: 'masked' }[message.type];
+    const expected = { [M.share]: 'setup', [M.verify]: 'share', [M.masked]: 'verify', [M.unmask]: 'masked' }[message.type];
     if (state.stage !== expected) throw new FederaError('malformed_message', `${where}: arrived at stage "${state.stage}", expected after "${expected}"`);
     if (message.type === M.share) return share(state);
+    if (message.type === M.verify) return verify(state);
     if (message.type === M.masked) return masked(state);
     return unmask(state);
 
@@ -204,26 +205,33 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
       return reply(M.shares, { recipients: peers, ciphertexts, seedCommitment: seedCommitment(seed, state.runId, state.round, info.clientId) });
     }
 
+    function verify(state: ClientRoundState): MessageBase {
+      const senders = ids(body, 'senders', where);
+      const cts = bytes(body, 'ciphertexts', where, SHARE_CIPHERTEXT_BYTES * senders.length);
+      for (const p of senders) if (!state.peers.has(p)) throw bad(where, `sender ${p} was not among this client's neighbours`);
+      // Decrypt the shares addressed to this client; the ones that do not open are complaints.
+      const complaints: string[] = [];
+      for (let k = 0; k < senders.length; k++) {
+        const key = state.shareKeys.get(senders[k]);
+        if (!key) throw bad(where, `no shared key with ${senders[k]}`);
+        const pt = open(key, cts.subarray(SHARE_CIPHERTEXT_BYTES * k, SHARE_CIPHERTEXT_BYTES * (k + 1)), shareAssociatedData(state.runId, state.round, senders[k], info.clientId));
+        const seedShare = pt?.subarray(0, SEED_SHARE_BYTES);
+        const keyShare = pt?.subarray(SEED_SHARE_BYTES);
+        if (!pt || pt.length !== SHARE_PLAINTEXT_BYTES || !isValidShare(seedShare!, SEED_BYTES) || !isValidShare(keyShare!, KEY_BYTES)) complaints.push(senders[k]);
+        else state.received.set(senders[k], { seed: seedShare!.slice(), key: keyShare!.slice() });
+      }
+      state.stage = 'verify';
+      return reply(M.verifyResult, { complaints });
+    }
+
     async function masked(state: ClientRoundState): Promise<MessageBase> {
       const peers = ids(body, 'peers', where);
-      const cts = bytes(body, 'ciphertexts', where, SHARE_CIPHERTEXT_BYTES * peers.length);
       const params = body.params;
       if (!(params instanceof Float32Array) || params.length + 1 !== state.vectorLength) throw bad(where, `params must be a Float32Array of ${state.vectorLength - 1} values`);
       const config = body.config;
       if (typeof config !== 'object' || config === null || Array.isArray(config)) throw bad(where, 'config must be a record');
-      for (const p of peers) if (!state.peers.has(p)) throw bad(where, `peer ${p} was not among this client's neighbours`);
-
-      // Decrypt the shares addressed to this client; the ones that do not open are complaints.
-      const complaints: string[] = [];
-      for (let k = 0; k < peers.length; k++) {
-        const key = state.shareKeys.get(peers[k]);
-        if (!key) throw bad(where, `no shared key with ${peers[k]}`);
-        const pt = open(key, cts.subarray(SHARE_CIPHERTEXT_BYTES * k, SHARE_CIPHERTEXT_BYTES * (k + 1)), shareAssociatedData(state.runId, state.round, peers[k], info.clientId));
-        const seedShare = pt?.subarray(0, SEED_SHARE_BYTES);
-        const keyShare = pt?.subarray(SEED_SHARE_BYTES);
-        if (!pt || pt.length !== SHARE_PLAINTEXT_BYTES || !isValidShare(seedShare!, SEED_BYTES) || !isValidShare(keyShare!, KEY_BYTES)) complaints.push(peers[k]);
-        else state.received.set(peers[k], { seed: seedShare!.slice(), key: keyShare!.slice() });
-      }
+      // Mask only with neighbours whose shares this client holds (the server excluded the others).
+      for (const p of peers) if (!state.received.has(p)) throw bad(where, `peer ${p}: this client holds no valid share of it`);
 
       // Train through the inner layers (DP clipping and noise happen there, before masking).
       const train: TrainInstruction = { type: 'train', runId: state.runId, round: state.round, params, config: config as Config };
@@ -258,7 +266,7 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
       reduce(y, state.encoding.bits);
       state.maskPeers = peers;
       state.stage = 'masked';
-      return reply(M.maskedResult, { masked: packMasked(y, state.encoding.bits), metrics: clearMetrics, complaints });
+      return reply(M.maskedResult, { masked: packMasked(y, state.encoding.bits), metrics: clearMetrics });
     }
 
     function unmask(state: ClientRoundState): MessageBase {

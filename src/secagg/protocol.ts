@@ -1,12 +1,14 @@
 /**
- * The secure-aggregation messages and settings shared by both halves: four exchanges per round
+ * The secure-aggregation messages and settings shared by both halves: five exchanges per round
  * (Bonawitz et al. 2017, with the SecAgg+ neighbour graph of Bell et al. 2020).
  *
  *   secagg_setup   → secagg_keys          advertise two X25519 public keys (encryption, masks)
  *   secagg_share   → secagg_shares        Shamir shares of the self-mask seed and the mask key,
  *                                         one AES-GCM ciphertext per neighbour
- *   secagg_masked  → secagg_masked_result train, encode, add the masks; complain about shares
- *                                         that do not decrypt
+ *   secagg_verify  → secagg_verify_result the ciphertexts addressed to the client; it complains
+ *                                         about those that do not decrypt (their senders are
+ *                                         excluded before anyone masks with them)
+ *   secagg_masked  → secagg_masked_result train, encode, add the masks
  *   secagg_unmask  → secagg_unmask_result shares of survivors' seeds and dropped clients' keys
  */
 import { FederaError } from '../core/errors.js';
@@ -17,14 +19,16 @@ export const SECAGG_MESSAGES = {
   keys: 'secagg_keys',
   share: 'secagg_share',
   shares: 'secagg_shares',
+  verify: 'secagg_verify',
+  verifyResult: 'secagg_verify_result',
   masked: 'secagg_masked',
   maskedResult: 'secagg_masked_result',
   unmask: 'secagg_unmask',
   unmaskResult: 'secagg_unmask_result',
 } as const;
 
-export type SecAggStage = 'setup' | 'share' | 'masked' | 'unmask';
-export const SECAGG_STAGES: readonly SecAggStage[] = ['setup', 'share', 'masked', 'unmask'];
+export type SecAggStage = 'setup' | 'share' | 'verify' | 'masked' | 'unmask';
+export const SECAGG_STAGES: readonly SecAggStage[] = ['setup', 'share', 'verify', 'masked', 'unmask'];
 
 /** Bytes of a share of the self-mask seed and of the mask secret key. */
 export const SEED_SHARE_BYTES = 2 * SEED_BYTES;

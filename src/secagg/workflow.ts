@@ -1,5 +1,5 @@
 /**
- * The server half of secure aggregation: a {@link TrainWorkflow} of four exchanges per round,
+ * The server half of secure aggregation: a {@link TrainWorkflow} of five exchanges per round,
  * run by the same `RoundEngine` over the in-memory grid (simulation) or the WebSocket grid
  * (deployment). The server only ever holds public keys, ciphertexts it cannot open, masked
  * vectors, their running modular sum, and — after the unmasking — the self-mask seeds of the
@@ -253,25 +253,55 @@ export class SecAggWorkflow implements TrainWorkflow {
     prune(u2, 'share');
     if (u2.size < Math.max(t, ctx.minResults)) return abort('share', `${u2.size} client(s) shared their keys; at least ${Math.max(t, ctx.minResults)} needed`);
 
-    // ---- Stage 3: masked input ----------------------------------------------------------------
-    const sum = new Uint32Array(total);
+    // ---- Stage 3: verify shares --------------------------------------------------------------
+    // Each client opens the ciphertexts addressed to it and names the senders whose shares do not
+    // decrypt; those senders are excluded before anyone masks with them.
     const complaints = new Map<string, string[]>();
+    const sendersOf = new Map<string, Set<string>>();
+    const u2v = new Set(
+      await run(
+        'verify',
+        [...u2].map((clientId) => {
+          const senders = within(clientId, u2);
+          sendersOf.set(clientId, new Set(senders));
+          const box = inbox.get(clientId)!;
+          const cts = new Uint8Array(SHARE_CIPHERTEXT_BYTES * senders.length);
+          senders.forEach((p, k) => cts.set(box.get(p)!, SHARE_CIPHERTEXT_BYTES * k));
+          return { clientId, message: { ...base, type: M.verify, senders, ciphertexts: cts } as MessageBase };
+        }),
+        (clientId, reply) => {
+          const where = `secagg share verification from client ${clientId}`;
+          const b = checkReplyHeader(reply, M.verifyResult, ctx, where);
+          const c = idList(b, 'complaints', where, sendersOf.get(clientId)!);
+          if (c.length) complaints.set(clientId, c);
+        },
+      ),
+    );
+    const accused = new Map<string, string[]>();
+    for (const [by, about] of complaints) {
+      if (!u2v.has(by)) continue;
+      events.push({ kind: 'secagg-complaint', clientId: by, message: `client ${by} could not decrypt or parse the shares of ${about.join(', ')}`, about });
+      for (const a of about) accused.set(a, [...(accused.get(a) ?? []), by]);
+    }
+    for (const [id, by] of accused) {
+      if (!u2v.delete(id)) continue;
+      failed.push({ clientId: id, code: 'secagg_bad_shares', reason: `secagg verify: excluded before masking; its share ciphertexts for ${by.join(', ')} did not decrypt to valid shares` });
+    }
+    prune(u2v, 'verify');
+    if (u2v.size < Math.max(t, ctx.minResults)) return abort('verify', `${u2v.size} client(s) remain with verified shares; at least ${Math.max(t, ctx.minResults)} needed`);
+
+    // ---- Stage 4: masked input ----------------------------------------------------------------
+    const sum = new Uint32Array(total);
     const metrics = new MetricsMean();
     const peersOf = new Map<string, string[]>();
     const packed = wordBytes(encoding.bits);
     const u3 = new Set(
       await run(
         'masked',
-        [...u2].map((clientId) => {
-          const peers = within(clientId, u2);
+        [...u2v].map((clientId) => {
+          const peers = within(clientId, u2v);
           peersOf.set(clientId, peers);
-          const box = inbox.get(clientId)!;
-          const cts = new Uint8Array(SHARE_CIPHERTEXT_BYTES * peers.length);
-          peers.forEach((p, k) => cts.set(box.get(p)!, SHARE_CIPHERTEXT_BYTES * k));
-          return {
-            clientId,
-            message: { ...base, type: M.masked, params: ctx.global.data, config: { ...config, seed: clientSeed(ctx.rng, clientId) }, peers, ciphertexts: cts } as MessageBase,
-          };
+          return { clientId, message: { ...base, type: M.masked, params: ctx.global.data, config: { ...config, seed: clientSeed(ctx.rng, clientId) }, peers } as MessageBase };
         }),
         (clientId, reply) => {
           const where = `secagg masked input from client ${clientId}`;
@@ -281,26 +311,21 @@ export class SecAggWorkflow implements TrainWorkflow {
             throw bad(where, packed === 4 ? `masked must be a Uint32Array of ${total} values` : `masked must be ${packed * total} bytes (${total} values of ${encoding.bits} bits)`);
           }
           for (const name of secureMetrics) if ((b.metrics as Metrics | undefined)?.[name] !== undefined) throw bad(where, `metric "${name}" must travel masked, not in the clear`);
-          const c = idList(b, 'complaints', where, new Set(peersOf.get(clientId)));
           checkMetrics(b.metrics, where);
           // Bits above 2^bits are ignored by the final reduction, so no value check is needed.
           accumulatePacked(sum, y as Uint32Array | Uint8Array, encoding.bits);
-          if (c.length) complaints.set(clientId, c);
           metrics.add(b.metrics as Metrics, 1);
         },
       ),
     );
-    for (const [by, about] of complaints) {
-      events.push({ kind: 'secagg-complaint', clientId: by, message: `client ${by} could not decrypt or parse the shares of ${about.join(', ')}`, about });
-    }
     if (u3.size < Math.max(ctx.minResults, 1)) return abort('masked', `${u3.size} masked input(s) arrived; at least ${Math.max(ctx.minResults, 1)} needed`);
-    const droppedAfterSharing = [...u2].filter((id) => !u3.has(id)).sort();
+    const droppedAfterSharing = [...u2v].filter((id) => !u3.has(id)).sort();
     for (const id of u3) {
       const alive = peersOf.get(id)!.filter((p) => u3.has(p)).length + 1;
       if (alive < t) return abort('masked', `only ${alive} of client ${id}'s neighbourhood sent masked inputs; ${t} are needed to unmask (more than ${plan.neighbourhood - t} dropped)`);
     }
 
-    // ---- Stage 4: unmasking -------------------------------------------------------------------
+    // ---- Stage 5: unmasking -------------------------------------------------------------------
     const seedShares = new Map<string, Array<{ x: number; share: Uint8Array }>>();
     const keyShares = new Map<string, Array<{ x: number; share: Uint8Array }>>();
     const asked = new Map<string, { survivors: Set<string>; dropped: Set<string> }>();

@@ -9,6 +9,7 @@
  * exactly once.
  */
 import { EventEmitter } from 'node:events';
+import type { DashboardActivity } from '../dashboard/protocol.js';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -81,17 +82,8 @@ export interface RunOutcome {
 
 export type Phase = 'starting' | 'waiting' | 'training' | 'completed' | 'stopped' | 'failed';
 
-/** A client's arrival or a rejected frame of an authenticated client, as the server saw it. */
-export interface ClientActivity {
-  kind: 'joined' | 'rejected';
-  clientId: string;
-  /** ISO time. */
-  at: string;
-  round: number | null;
-  /** Rejections: the rejection code and the reason sent to the client. */
-  code?: string;
-  reason?: string;
-}
+/** A client's arrival or a rejected frame of an authenticated client, as the server saw it (the dashboard's type). */
+export type ClientActivity = DashboardActivity;
 
 /**
  * What a running server reports, for live views (the dashboard's event stream). Listeners run

@@ -17,6 +17,7 @@ import { createIdentity, nodeFrameCrypto, nodeSigner } from '../../src/node/iden
 import { parseServerConfig } from '../../src/server/config.js';
 import { FederaServer, type ServerModel } from '../../src/server/server.js';
 import { Store } from '../../src/server/store.js';
+import { scriptedWireClient } from './helpers/scripted.js';
 
 const D = 8;
 const layout = ParamLayout.fromShapes([{ name: 'w', shape: [D] }]);
@@ -38,15 +39,10 @@ function serverConfig(dir: string, run: Record<string, unknown>, server: Record<
 /** A client whose trainer moves every parameter 10% of the way to `target`, after `delayMs`. */
 function scriptedClient(url: string, i: number, target: number, delayMs = 0, identity = createIdentity(`client-${i}`)) {
   const seen = { replies: 0, handled: 0 };
-  const client = new WireClient({
-    url,
-    connect: (u) => new WebSocket(u) as unknown as WebSocketLike,
-    clientId: identity.clientId,
-    signer: nodeSigner(identity.privateKey),
-    crypto: nodeFrameCrypto,
-    enrollmentToken: `token-${i}`,
-    onWelcome: () => async (m: MessageBase) => {
-      const ins = m as TrainInstruction;
+  const client = scriptedWireClient(url, {
+    index: i,
+    identity,
+    train: async (ins) => {
       seen.handled++;
       if (delayMs) await sleep(delayMs);
       const update = new Float32Array(D);

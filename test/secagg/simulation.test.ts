@@ -109,11 +109,11 @@ function tamper(type: string, edit: (reply: Record<string, unknown>) => Record<s
   };
 }
 
-test('malformed ciphertexts, undecryptable shares and a malformed masked input: senders handled, sum still exact', { timeout: 60_000 }, async () => {
+test('malformed ciphertexts, undecryptable shares, a malformed masked input and bad unmasking shares: senders excluded, sum still exact', { timeout: 60_000 }, async () => {
   const layers = (i: number): ClientLayer[] => {
     // client-2: truncated ciphertexts → excluded before masking.
     if (i === 2) return [tamper('secagg_shares', (r) => ({ ...r, ciphertexts: (r.ciphertexts as Uint8Array).subarray(1) }))];
-    // client-5: one ciphertext with a flipped byte → its recipient complains; t shares remain, so its input counts.
+    // client-5: one ciphertext with a flipped byte → its recipient complains at verification; client-5 is excluded before masking.
     if (i === 5) return [tamper('secagg_shares', (r) => {
       const c = (r.ciphertexts as Uint8Array).slice();
       c[SHARE_CIPHERTEXT_BYTES + 20] ^= 0xff;
@@ -125,13 +125,13 @@ test('malformed ciphertexts, undecryptable shares and a malformed masked input: 
     if (i === 9) return [tamper('secagg_unmask_result', (r) => ({ ...r, seedShares: new Uint8Array((r.seedShares as Uint8Array).length).fill(0xff) }))];
     return [];
   };
-  // t = 6 of 10: client-5's one bad ciphertext and client-9's rejected reply each cost a share.
+  // t = 6 of 10: four clients are out or send nothing usable at some stage.
   const { run, results } = await simulate(layers, { threshold: 6 });
   const record = run.history[0];
   assert.equal(record.status, 'completed', record.reason);
-  assertSumOf(results[0], [0, 1, 3, 4, 5, 6, 7, 9]);
+  assertSumOf(results[0], [0, 1, 3, 4, 6, 7, 9]);
   const codes = Object.fromEntries(record.failed.map((f) => [f.clientId, f.code]));
-  assert.deepEqual(codes, { 'client-2': 'rejected:malformed_message', 'client-8': 'rejected:malformed_message', 'client-9': 'rejected:malformed_message' });
+  assert.deepEqual(codes, { 'client-2': 'rejected:malformed_message', 'client-5': 'secagg_bad_shares', 'client-8': 'rejected:malformed_message', 'client-9': 'rejected:malformed_message' });
   const complaint = record.events?.find((e) => e.kind === 'secagg-complaint');
   assert.ok(complaint && (complaint.about as string[]).includes('client-5'), 'the recipient of the bad ciphertext complained');
 });
@@ -167,4 +167,14 @@ test('narrower sums travel packed: 16- and 24-bit masked inputs take 2 and 3 byt
     const maskedNow = 9 * (D + 1) * (bits / 8);
     assert.ok(run.history[0].bytes.up < up32 - masked32 + maskedNow + 2000, `bits ${bits}: ${run.history[0].bytes.up} bytes up vs ${up32} at 32 bits`);
   }
+});
+
+test('a client whose every share ciphertext is garbage is excluded before masking; the round completes', { timeout: 60_000 }, async () => {
+  const garbage = tamper('secagg_shares', (r) => ({ ...r, ciphertexts: new Uint8Array((r.ciphertexts as Uint8Array).length).fill(9) }));
+  const { run, results } = await simulate((i) => (i === 6 ? [garbage] : []));
+  const record = run.history[0];
+  assert.equal(record.status, 'completed', record.reason);
+  assertSumOf(results[0], [0, 1, 2, 3, 4, 5, 7, 8, 9]);
+  assert.deepEqual(record.failed.map((f) => [f.clientId, f.code]), [['client-6', 'secagg_bad_shares']]);
+  assert.equal(record.events?.filter((e) => e.kind === 'secagg-complaint').length, 9, 'every recipient complained');
 });

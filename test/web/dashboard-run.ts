@@ -6,17 +6,17 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WebSocket } from 'ws';
 import { MemoryLogger } from '../../src/core/log.js';
-import type { MessageBase, TrainInstruction } from '../../src/core/messages.js';
+import type { MessageBase } from '../../src/core/messages.js';
 import { ParamLayout, makeParams } from '../../src/core/params.js';
-import { WireClient, type WebSocketLike } from '../../src/wire/client.js';
-import { createIdentity, nodeFrameCrypto, nodeSigner } from '../../src/node/identity.js';
+import type { WireClient } from '../../src/wire/client.js';
+import { createIdentity, nodeSigner } from '../../src/node/identity.js';
 import { parseServerConfig } from '../../src/server/config.js';
 import { FederaServer, type ServerModel } from '../../src/server/server.js';
 import { createStrategy } from '../../src/strategy/registry.js';
 import { DpFedAvg } from '../../src/privacy/dp-fedavg.js';
 import { RawConnection } from '../deploy/helpers/raw.js';
+import { scriptedWireClient } from '../deploy/helpers/scripted.js';
 
 const D = 32;
 const layout = ParamLayout.fromShapes([{ name: 'w', shape: [D] }]);
@@ -84,16 +84,9 @@ export async function startDashboardRun(options: DashboardRunOptions = {}): Prom
   const clients: WireClient[] = [];
 
   const scripted = (i: number, badShape = false) => {
-    const identity = createIdentity(`client-${i}`);
-    const client = new WireClient({
-      url,
-      connect: (u) => new WebSocket(u) as unknown as WebSocketLike,
-      clientId: identity.clientId,
-      signer: nodeSigner(identity.privateKey),
-      crypto: nodeFrameCrypto,
-      enrollmentToken: `token-${i}`,
-      onWelcome: () => async (m: MessageBase) => {
-        const ins = m as TrainInstruction;
+    const client = scriptedWireClient(url, {
+      index: i,
+      train: async (ins) => {
         await sleep((options.delayMs ?? 300) * (1 + 0.3 * i));
         const update = new Float32Array(badShape && ins.round % 3 === 2 ? D - 1 : D);
         for (let j = 0; j < update.length; j++) update[j] = 0.5 * (1 - ins.params[j]);
