@@ -156,3 +156,6 @@ export {
   type SecAggStage,
   type EncodingParams,
 } from './secagg/index.js';
+
+/** A deployed client's session (shared by the Node and browser clients) and its layer stack. */
+export { ClientSession, deployedClientLayers, type ClientSessionOptions, type DataSource, type DataContext, type TrainerFactory } from './client/session.js';

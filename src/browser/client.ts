@@ -13,10 +13,8 @@ import type { Logger } from '../core/log.js';
 import type { ParamLayout } from '../core/params.js';
 import type { Dataset } from '../data/dataset.js';
 import type { ClientData, ClientLayer } from '../client/runtime.js';
-import { ClientSession, zooTrainer, type DataSource, type TrainerFactory } from '../client/session.js';
+import { ClientSession, deployedClientLayers, zooTrainer, type DataSource, type TrainerFactory } from '../client/session.js';
 import type { EvaluateOutcome, FitOptions, FitOutcome, Trainer } from '../client/trainer.js';
-import { dpClientLayer } from '../privacy/client-layer.js';
-import { secAggClientLayer } from '../secagg/client-layer.js';
 import { WireClient, type WebSocketLike, type WireClientOutcome } from '../wire/client.js';
 import { webFrameCrypto } from '../wire/crypto.js';
 import type { BackoffOptions, ModelSpec, Welcome } from '../wire/protocol.js';
@@ -77,11 +75,6 @@ export interface BrowserClientOptions {
   logger?: Logger;
   /** The WebSocket constructor (default: the page's). */
   WebSocket?: new (url: string) => WebSocketLike & { addEventListener(type: string, fn: (ev: any) => void): void };
-}
-
-/** The client layers a browser client uses unless told otherwise (inside the secure-aggregation layer). */
-export function defaultBrowserLayers(): ClientLayer[] {
-  return [dpClientLayer()];
 }
 
 /** Reports fit/evaluate progress and metrics of the trainer it wraps. */
@@ -222,8 +215,7 @@ export class BrowserClient {
       clientId: identity.clientId,
       loadData: (w) => (typeof data === 'function' ? data({ clientId: identity.clientId, model: w.model, seed: w.seed }) : data),
       createTrainer,
-      // Secure aggregation outermost, as in FederaClient: it masks what the inner layers produced.
-      layers: [secAggClientLayer(), ...(this.o.layers ?? defaultBrowserLayers())],
+      layers: deployedClientLayers(this.o.layers),
       logger,
       onReady: ({ trainer, data: d }) => this.emit({ type: 'ready', trainExamples: d.train.y.length, validationExamples: d.validation?.y.length ?? 0, parameters: trainer.layout.size }),
     });

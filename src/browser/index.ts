@@ -11,7 +11,7 @@
  * The esbuild bundle `dist/browser/federa-browser.js` holds this module with TF.js and the wasm
  * backend; a federa server serves it, the example page and the wasm binaries at `/client/`.
  */
-export { BrowserClient, defaultBrowserLayers, type BrowserClientOptions, type BrowserClientEvent, type BrowserClientListener } from './client.js';
+export { BrowserClient, type BrowserClientOptions, type BrowserClientEvent, type BrowserClientListener } from './client.js';
 export { loadOrCreateBrowserIdentity, markBrowserEnrolled, forgetBrowserIdentity, serverHost, IDENTITY_DB, type BrowserIdentity, type IdentityOptions, type KeyStorage } from './identity.js';
 export { createTfjsTrainer, type CreateTfjsTrainerOptions } from '../models/tfjs-trainer.js';
 export { initBrowserBackend, bundleDirectory, webglRenderer, BROWSER_BACKENDS, type BrowserBackendName, type BrowserBackendOptions } from './backend.js';

@@ -16,6 +16,8 @@ import { splitIndices } from '../data/partition.js';
 import type { ModelSpec, Welcome } from '../wire/protocol.js';
 import { ClientRuntime, type ClientData, type ClientLayer, type MessageHandler } from './runtime.js';
 import type { Trainer } from './trainer.js';
+import { dpClientLayer } from '../privacy/client-layer.js';
+import { secAggClientLayer } from '../secagg/client-layer.js';
 
 export interface DataContext {
   clientId: string;
@@ -69,6 +71,17 @@ export function prepareClientData(raw: Dataset | ClientData, welcome: Welcome, c
   const all = Int32Array.from({ length: raw.y.length }, (_, i) => i);
   const { first, second } = splitIndices(all, welcome.validationFraction, new Rng(welcome.seed).stream('validation-split').stream(clientId));
   return { train: subset(raw, first), validation: subset(raw, second) };
+}
+
+/**
+ * The layer stack of a deployed client (Node or browser): secure aggregation outermost (it answers
+ * the secagg stages and masks what the inner layers produced; anything else passes through), then
+ * `layers`, by default the DP layer (it acts only on DP-FedAvg instructions, so a client works
+ * with a DP server out of the box; a server in distributed or local mode refuses replies without
+ * the client's noise).
+ */
+export function deployedClientLayers(layers?: readonly ClientLayer[]): ClientLayer[] {
+  return [secAggClientLayer(), ...(layers ?? [dpClientLayer()])];
 }
 
 export interface ClientSessionOptions {

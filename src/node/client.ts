@@ -12,8 +12,7 @@ import { FederaError, describeError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import type { Dataset } from '../data/dataset.js';
 import type { ClientData, ClientLayer } from '../client/runtime.js';
-import { ClientSession, isClientData, isDataset, type DataSource, type TrainerFactory } from '../client/session.js';
-import { secAggClientLayer } from '../secagg/client-layer.js';
+import { ClientSession, deployedClientLayers, isClientData, isDataset, type DataSource, type TrainerFactory } from '../client/session.js';
 import { WireClient, type WebSocketLike, type WireClientOutcome, type WireClientOptions } from '../wire/client.js';
 import type { BackoffOptions, Welcome } from '../wire/protocol.js';
 import { loadCsvFile } from './csv.js';
@@ -44,7 +43,10 @@ export interface FederaClientOptions {
   ca?: string | Buffer | Array<string | Buffer>;
   /** Builds the trainer for the server's model (default: the TF.js zoo: "logreg", "2nn"). */
   createTrainer?: TrainerFactory;
-  /** Client-side layers (clipping, noise, compression, masking), outermost first. */
+  /**
+   * Client-side layers, outermost first, inside the secure-aggregation layer every client has.
+   * Default: the DP layer (acts only on DP-FedAvg instructions). See `deployedClientLayers`.
+   */
   layers?: readonly ClientLayer[];
   logger?: Logger;
   reconnect?: BackoffOptions & { maxAttempts?: number };
@@ -88,8 +90,7 @@ export class FederaClient {
       this.logger.warn({ clientId: this.clientId }, 'this identity is not known to be enrolled with the server and no token was given');
     }
     const ca = this.o.ca;
-    // The secure-aggregation layer answers the secagg stages when the server runs them and passes everything else through.
-    const session = new ClientSession({ clientId: this.clientId, loadData: (w) => this.loadData(w), createTrainer: this.o.createTrainer, layers: [secAggClientLayer(), ...(this.o.layers ?? [])], logger: this.logger });
+    const session = new ClientSession({ clientId: this.clientId, loadData: (w) => this.loadData(w), createTrainer: this.o.createTrainer, layers: deployedClientLayers(this.o.layers), logger: this.logger });
     this.wire = new WireClient({
       url: server,
       connect: (url) => new WebSocket(url, { ca, maxPayload: 1024 * 1024 * 1024, perMessageDeflate: false, handshakeTimeout: 15_000 }) as unknown as WebSocketLike,
