@@ -7,7 +7,7 @@ import { withoutTiming } from '../../src/engine/history.js';
 import type { ServerLayer } from '../../src/engine/server-layer.js';
 import { InMemoryGrid, type MessageHandler } from '../../src/transport/memory.js';
 import { ClientRuntime, type ClientLayer } from '../../src/client/runtime.js';
-import type { Trainer, FitOptions, FitOutcome, EvaluateOutcome } from '../../src/client/trainer.js';
+import type { FitOptions, FitOutcome, EvaluateOutcome } from '../../src/client/trainer.js';
 import { FedAvg } from '../../src/strategy/fedavg.js';
 import { runSimulation } from '../../src/sim/simulation.js';
 import { makeParams, ParamLayout } from '../../src/core/params.js';
@@ -15,7 +15,7 @@ import type { MessageBase, TrainInstruction, TrainReply } from '../../src/core/m
 import { isFederaError } from '../../src/core/errors.js';
 import { Rng } from '../../src/core/rng.js';
 import type { Dataset } from '../../src/data/dataset.js';
-import { FakeTrainer, sizedDataset } from '../helpers/fake-trainer.js';
+import { FakeTrainer, VectorTrainer, sizedDataset } from '../helpers/fake-trainer.js';
 
 const train = (round: number, params?: Float32Array): TrainInstruction => ({ type: 'train', runId: 'r', round, params: params ?? new Float32Array(5), config: {} });
 
@@ -74,16 +74,9 @@ test('with quantization after top-k the residual is exactly the corrected update
 const D = 2000;
 
 /** Moves every weight toward sin(0.37·i + mean of the client's x) — different updates per client. */
-class PatternTrainer implements Trainer {
-  readonly layout = ParamLayout.fromShapes([{ name: 'w', shape: [D] }]);
-  private w = new Float32Array(D);
-  getParameters(out?: Float32Array): Float32Array {
-    if (!out) return this.w.slice();
-    out.set(this.w);
-    return out;
-  }
-  setParameters(p: Float32Array): void {
-    this.w = p.slice();
+class PatternTrainer extends VectorTrainer {
+  constructor() {
+    super(D);
   }
   async fit(data: Dataset, o: FitOptions): Promise<FitOutcome> {
     let s = 0;
@@ -100,7 +93,6 @@ class PatternTrainer implements Trainer {
   async evaluate(data: Dataset): Promise<EvaluateOutcome> {
     return { loss: Math.abs(this.w[0]), numExamples: data.y.length, metrics: { accuracy: 0.5 } };
   }
-  dispose(): void {}
 }
 
 async function simulate(compression?: { uplink: string; downlink: string }) {

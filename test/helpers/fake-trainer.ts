@@ -4,13 +4,16 @@ import { ParamLayout } from '../../src/core/params.js';
 import type { Trainer, FitOptions, FitOutcome, EvaluateOutcome } from '../../src/client/trainer.js';
 import type { Dataset } from '../../src/data/dataset.js';
 
-export class FakeTrainer implements Trainer {
+/**
+ * Base of the tests' trainers: one flat parameter vector `w` of `size` values; subclasses write
+ * `fit` and `evaluate`.
+ */
+export abstract class VectorTrainer implements Trainer {
   readonly layout: ParamLayout;
-  private w: Float32Array;
-  fits = 0;
+  protected w: Float32Array;
   disposed = false;
 
-  constructor(size: number, private readonly target: number | (() => number), private readonly behaviour: (w: Float32Array) => void = () => {}) {
+  constructor(size: number) {
     this.layout = ParamLayout.fromShapes([{ name: 'w', shape: [size] }]);
     this.w = new Float32Array(size);
   }
@@ -21,6 +24,19 @@ export class FakeTrainer implements Trainer {
   }
   setParameters(p: Float32Array): void {
     this.w = p.slice();
+  }
+  abstract fit(data: Dataset, o: FitOptions): Promise<FitOutcome>;
+  abstract evaluate(data: Dataset): Promise<EvaluateOutcome>;
+  dispose(): void {
+    this.disposed = true;
+  }
+}
+
+export class FakeTrainer extends VectorTrainer {
+  fits = 0;
+
+  constructor(size: number, private readonly target: number | (() => number), private readonly behaviour: (w: Float32Array) => void = () => {}) {
+    super(size);
   }
   async fit(data: Dataset, o: FitOptions): Promise<FitOutcome> {
     this.fits++;
@@ -34,9 +50,6 @@ export class FakeTrainer implements Trainer {
   async evaluate(data: Dataset): Promise<EvaluateOutcome> {
     const mean = this.w.reduce((a, b) => a + b, 0) / Math.max(1, this.w.length);
     return { loss: Math.abs(mean), numExamples: data.y.length, metrics: { accuracy: 1 / (1 + Math.abs(mean)) } };
-  }
-  dispose(): void {
-    this.disposed = true;
   }
 }
 

@@ -1,9 +1,9 @@
 // Clients with known updates for secure-aggregation tests: client i's trainer adds updates[i] to
 // the parameters it receives, whatever the data (the data only carries the client's index and
 // its example count), so the expected sum of any set of clients is known exactly.
-import { ParamLayout } from '../../../src/core/params.js';
 import { Rng } from '../../../src/core/rng.js';
-import type { Trainer, FitOptions, FitOutcome, EvaluateOutcome } from '../../../src/client/trainer.js';
+import type { FitOptions, FitOutcome, EvaluateOutcome } from '../../../src/client/trainer.js';
+import { VectorTrainer } from '../../helpers/fake-trainer.js';
 import type { Dataset } from '../../../src/data/dataset.js';
 import type { ClientLayer } from '../../../src/client/runtime.js';
 import type { MessageBase } from '../../../src/core/messages.js';
@@ -16,20 +16,9 @@ export function knownUpdates(n: number, d: number, seed: number, range = 1): Flo
 }
 
 /** A trainer that adds updates[data.x[0]] to the parameters. */
-export class KnownUpdateTrainer implements Trainer {
-  readonly layout: ParamLayout;
-  private w: Float32Array;
+export class KnownUpdateTrainer extends VectorTrainer {
   constructor(private readonly updates: readonly Float32Array[]) {
-    this.layout = ParamLayout.fromShapes([{ name: 'w', shape: [updates[0].length] }]);
-    this.w = new Float32Array(updates[0].length);
-  }
-  getParameters(out?: Float32Array): Float32Array {
-    if (!out) return this.w.slice();
-    out.set(this.w);
-    return out;
-  }
-  setParameters(p: Float32Array): void {
-    this.w = p.slice();
+    super(updates[0].length);
   }
   async fit(data: Dataset, _o: FitOptions): Promise<FitOutcome> {
     const u = this.updates[data.x[0]];
@@ -39,7 +28,6 @@ export class KnownUpdateTrainer implements Trainer {
   async evaluate(data: Dataset): Promise<EvaluateOutcome> {
     return { loss: 0, numExamples: data.y.length, metrics: {} };
   }
-  dispose(): void {}
 }
 
 /** One pooled dataset whose rows carry their client's index; partitions[i] = client i's rows. */
