@@ -15,6 +15,7 @@
  *   npm run bench:secagg -- --full             and d = 10^6 (~10 min on 2 cores)
  *   npm run bench:secagg -- --quick            n ∈ {10, 100}, d = 10^4
  *   npm run bench:secagg -- --n 100 --d 100000 --mode secagg+ --dropout 0.1
+ *   npm run bench:secagg -- --bonawitz         upload per client at n = 2^10, d = 2^20 (the paper's setting)
  */
 import { parseArgs } from 'node:util';
 import { ParamLayout, makeParams } from '../src/core/params.js';
@@ -29,7 +30,10 @@ import { InMemoryGrid } from '../src/transport/memory.js';
 import { VirtualClientHost } from '../src/sim/virtual-clients.js';
 import { FedAvg } from '../src/strategy/fedavg.js';
 import { encodeFrame, messageBody } from '../src/wire/codec.js';
-import { SecAggWorkflow, secAggClientLayer, resolveSecAgg, type SecAggMode } from '../src/secagg/index.js';
+import { SecAggWorkflow, secAggClientLayer, resolveSecAgg, SECAGG_MESSAGES, type SecAggMode } from '../src/secagg/index.js';
+import { KEY_BYTES } from '../src/secagg/primitives.js';
+import { SEED_SHARE_BYTES, SHARE_CIPHERTEXT_BYTES } from '../src/secagg/protocol.js';
+import { packMasked } from '../src/secagg/encoding.js';
 
 const { values: flags } = parseArgs({
   options: {
@@ -39,6 +43,7 @@ const { values: flags } = parseArgs({
     d: { type: 'string', multiple: true },
     mode: { type: 'string', multiple: true },
     dropout: { type: 'string', default: '0' },
+    bonawitz: { type: 'boolean', default: false },
   },
 });
 
@@ -166,6 +171,42 @@ async function measure(variant: Variant, n: number, d: number, dropout: number):
     completed: record.status === 'completed',
     reason: record.reason,
   };
+}
+
+/**
+ * One client's upload in the setting of Bonawitz et al. 2017 (n = 2^10 clients, all surviving,
+ * d = 2^20 values), without running 2^10 clients: the five replies the client layer sends, built
+ * with their real field shapes and sizes (src/secagg/client-layer.ts) and encoded as signed wire
+ * frames, against the plain FedAvg reply (float32) and the raw 16-bit input.
+ */
+function bonawitzUpload(): void {
+  const n = 1024;
+  const d = 2 ** 20;
+  const peers = Array.from({ length: n - 1 }, (_, i) => `client-${String(i + 1).padStart(4, '0')}`);
+  const base = { runId: 'bonawitz-2017', round: 1 };
+  const signed = (m: MessageBase) => encodeFrame({ kind: 'reply', runId: m.runId, round: m.round, clientId: 'client-0000', requestId: 1, type: m.type, nonce: new Uint8Array(16), body: messageBody(m) }, { reserveSignature: true }).length;
+  const fedavg = signed({ ...base, type: 'train_result', update: new Float32Array(d), numExamples: 600, metrics: { loss: 1 } } as MessageBase);
+  const keysAndShares =
+    signed({ ...base, type: SECAGG_MESSAGES.keys, encryptionKey: new Uint8Array(KEY_BYTES), maskKey: new Uint8Array(KEY_BYTES) } as MessageBase) +
+    signed({ ...base, type: SECAGG_MESSAGES.shares, recipients: peers, ciphertexts: new Uint8Array(SHARE_CIPHERTEXT_BYTES * peers.length), seedCommitment: new Uint8Array(32) } as MessageBase) +
+    signed({ ...base, type: SECAGG_MESSAGES.verifyResult, complaints: [] } as MessageBase) +
+    signed({ ...base, type: SECAGG_MESSAGES.unmaskResult, seedShareOf: [...peers, 'client-0000'], seedShares: new Uint8Array(SEED_SHARE_BYTES * n), keyShareOf: [], keyShares: new Uint8Array(0) } as MessageBase);
+  const raw16 = 2 * d;
+  const rows = [26, 24, 16].map((bits) => {
+    const masked = signed({ ...base, type: SECAGG_MESSAGES.maskedResult, masked: packMasked(new Uint32Array(d + 1), bits), metrics: { loss: 1 } } as MessageBase);
+    const upload = masked + keysAndShares;
+    const row = { bench: 'secagg-bonawitz', n, d, bits, upload_bytes: upload, masked_bytes: masked, keys_and_shares_bytes: keysAndShares, expansion_vs_16bit: +(upload / raw16).toFixed(3), ratio_vs_fedavg_float32: +(upload / fedavg).toFixed(3), fedavg_bytes: fedavg };
+    console.log(JSON.stringify(row));
+    return row;
+  });
+  console.log(`\nupload per client, n = 2^10, d = 2^20 (Bonawitz et al. 2017 report 1.73× the 16-bit data)`);
+  console.log('bits  upload MB  × 16-bit data  × float32 FedAvg');
+  for (const r of rows) console.log(`${String(r.bits).padStart(4)}  ${(r.upload_bytes / 1e6).toFixed(2).padStart(9)}  ${r.expansion_vs_16bit.toFixed(2).padStart(13)}  ${r.ratio_vs_fedavg_float32.toFixed(2).padStart(15)}`);
+}
+
+if (flags.bonawitz) {
+  bonawitzUpload();
+  process.exit(0);
 }
 
 const quick = flags.quick;

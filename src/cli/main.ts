@@ -160,7 +160,7 @@ export function createProgram(): Command {
     .option('--secagg-threshold <t>', 'shares needed to reconstruct a client\'s secrets (default ⌈2m/3⌉)', number('--secagg-threshold'))
     .option('--secagg-neighbours <k>', 'SecAgg+ neighbours per client (default 2·⌈log2 n⌉)', number('--secagg-neighbours'))
     .option('--secagg-clip <c>', 'clip update coordinates to [−c, c] before encoding (default 8)', number('--secagg-clip'))
-    .option('--secagg-bits <k>', 'sums in Z_2^k (default 32; ≤ 24 packs values in 3 or 2 bytes)', number('--secagg-bits'))
+    .option('--secagg-bits <k>', 'sums in Z_2^k (default 32; below 32 each value travels in exactly k bits)', number('--secagg-bits'))
     .option('--out <dir>', 'folder for run folders (default runs)')
     .option('--no-progress', 'print one line per round instead of a progress bar')
     .action(async (opts: Record<string, unknown>) => {

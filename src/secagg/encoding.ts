@@ -108,38 +108,81 @@ export function reduce(v: Uint32Array, bits: number): void {
   for (let i = 0; i < v.length; i++) v[i] &= m;
 }
 
-/** Bytes per element on the wire: ⌈bits/8⌉ (4 bytes as a Uint32Array for bits > 24). */
-export function wordBytes(bits: number): number {
-  return Math.ceil(bits / 8);
+/**
+ * Bytes of a masked vector of `count` values on the wire: a Uint32Array (4 bytes a value) for
+ * 32-bit sums, else a little-endian bit stream of exactly `bits` bits a value, ⌈bits·count/8⌉ bytes
+ * (26-bit sums take 3.25 bytes a value, 16-bit sums half the bytes of float32).
+ */
+export function packedBytes(bits: number, count: number): number {
+  return bits === 32 ? 4 * count : Math.ceil((bits * count) / 8);
+}
+
+/** True when `y` has the shape of a packed vector of `count` values of `bits` bits. */
+export function isPacked(y: unknown, bits: number, count: number): y is Uint32Array | Uint8Array {
+  return bits === 32 ? y instanceof Uint32Array && y.length === count : y instanceof Uint8Array && y.length === packedBytes(bits, count);
 }
 
 /**
- * A masked vector as it travels: a Uint32Array for bits > 24, else ⌈bits/8⌉ little-endian bytes
- * per element (16-bit sums take half the bytes of float32).
+ * A masked vector as it travels (see {@link packedBytes}): value i occupies bits [i·bits,
+ * (i+1)·bits) of the stream, least significant bit first. Values must already be reduced mod
+ * 2^bits. Whole-byte widths take a byte-wise fast path that produces the same bytes.
  */
 export function packMasked(v: Uint32Array, bits: number): Uint32Array | Uint8Array {
-  const w = wordBytes(bits);
-  if (w === 4) return v;
-  const out = new Uint8Array(w * v.length);
-  for (let i = 0, o = 0; i < v.length; i++) {
-    const x = v[i];
-    out[o++] = x & 0xff;
-    if (w > 1) out[o++] = (x >>> 8) & 0xff;
-    if (w > 2) out[o++] = (x >>> 16) & 0xff;
+  if (bits === 32) return v;
+  const out = new Uint8Array(packedBytes(bits, v.length));
+  if (bits % 8 === 0) {
+    const w = bits / 8;
+    for (let i = 0, o = 0; i < v.length; i++) {
+      const x = v[i];
+      out[o++] = x & 0xff;
+      if (w > 1) out[o++] = (x >>> 8) & 0xff;
+      if (w > 2) out[o++] = (x >>> 16) & 0xff;
+    }
+    return out;
   }
+  // acc holds fewer than 8 + bits ≤ 39 pending bits: exact in a double; `& 0xff` reads its low byte.
+  let acc = 0;
+  let pending = 0;
+  let o = 0;
+  for (let i = 0; i < v.length; i++) {
+    acc += v[i] * 2 ** pending;
+    pending += bits;
+    while (pending >= 8) {
+      const low = acc & 0xff;
+      out[o++] = low;
+      acc = (acc - low) / 256;
+      pending -= 8;
+    }
+  }
+  if (pending > 0) out[o] = acc & 0xff;
   return out;
 }
 
-/** acc += unpack(packed) (mod 2^32); the caller checked the packed length. */
+/** acc += unpack(packed) (mod 2^32); the caller checked the shape with {@link isPacked}. */
 export function accumulatePacked(acc: Uint32Array, packed: Uint32Array | Uint8Array, bits: number): void {
-  const w = wordBytes(bits);
-  if (w === 4) {
+  if (bits === 32) {
     const p = packed as Uint32Array;
     for (let i = 0; i < acc.length; i++) acc[i] += p[i];
     return;
   }
   const b = packed as Uint8Array;
-  if (w === 1) for (let i = 0; i < acc.length; i++) acc[i] += b[i];
-  else if (w === 2) for (let i = 0, o = 0; i < acc.length; i++, o += 2) acc[i] += b[o] | (b[o + 1] << 8);
-  else for (let i = 0, o = 0; i < acc.length; i++, o += 3) acc[i] += b[o] | (b[o + 1] << 8) | (b[o + 2] << 16);
+  if (bits === 8) for (let i = 0; i < acc.length; i++) acc[i] += b[i];
+  else if (bits === 16) for (let i = 0, o = 0; i < acc.length; i++, o += 2) acc[i] += b[o] | (b[o + 1] << 8);
+  else if (bits === 24) for (let i = 0, o = 0; i < acc.length; i++, o += 3) acc[i] += b[o] | (b[o + 1] << 8) | (b[o + 2] << 16);
+  else {
+    const full = 2 ** bits;
+    let buffer = 0;
+    let have = 0;
+    let o = 0;
+    for (let i = 0; i < acc.length; i++) {
+      while (have < bits) {
+        buffer += b[o++] * 2 ** have;
+        have += 8;
+      }
+      const x = buffer % full;
+      acc[i] += x;
+      buffer = (buffer - x) / full;
+      have -= bits;
+    }
+  }
 }

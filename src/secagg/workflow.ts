@@ -25,7 +25,7 @@ import type { ClientFailure, ExchangeOutcome } from '../engine/exchange.js';
 import type { RoundEvent } from '../engine/history.js';
 import { clientSeed, type RoundContext, type TrainRoundOutcome, type TrainWorkflow } from '../engine/workflow.js';
 import { completeGraph, hararyGraph, type NeighbourGraph } from './graph.js';
-import { accumulatePacked, decodeSum, encodingFor, wordBytes, type EncodingParams } from './encoding.js';
+import { accumulatePacked, decodeSum, encodingFor, isPacked, packedBytes, type EncodingParams } from './encoding.js';
 import { KEY_BYTES, SEED_BYTES, KeyAgreement, accumulateMasks, deriveKey, equalBytes, generateKeyPair, secureRandom, seedCommitment, x25519PublicKey } from './primitives.js';
 import { isValidShare, lagrangeAtZero, reconstructSecret } from './shamir.js';
 import {
@@ -294,7 +294,6 @@ export class SecAggWorkflow implements TrainWorkflow {
     const sum = new Uint32Array(total);
     const metrics = new MetricsMean();
     const peersOf = new Map<string, string[]>();
-    const packed = wordBytes(encoding.bits);
     const u3 = new Set(
       await run(
         'masked',
@@ -307,8 +306,8 @@ export class SecAggWorkflow implements TrainWorkflow {
           const where = `secagg masked input from client ${clientId}`;
           const b = checkReplyHeader(reply, M.maskedResult, ctx, where);
           const y = b.masked;
-          if (packed === 4 ? !(y instanceof Uint32Array && y.length === total) : !(y instanceof Uint8Array && y.length === packed * total)) {
-            throw bad(where, packed === 4 ? `masked must be a Uint32Array of ${total} values` : `masked must be ${packed * total} bytes (${total} values of ${encoding.bits} bits)`);
+          if (!isPacked(y, encoding.bits, total)) {
+            throw bad(where, encoding.bits === 32 ? `masked must be a Uint32Array of ${total} values` : `masked must be ${packedBytes(encoding.bits, total)} bytes (${total} values of ${encoding.bits} bits)`);
           }
           for (const name of secureMetrics) if ((b.metrics as Metrics | undefined)?.[name] !== undefined) throw bad(where, `metric "${name}" must travel masked, not in the clear`);
           checkMetrics(b.metrics, where);

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Rng } from '../../src/core/rng.js';
 import { isFederaError } from '../../src/core/errors.js';
-import { decodeSum, encodeUpdate, encodingFor, reduce, sumErrorBound } from '../../src/secagg/encoding.js';
+import { accumulatePacked, decodeSum, encodeUpdate, encodingFor, isPacked, packMasked, packedBytes, reduce, sumErrorBound } from '../../src/secagg/encoding.js';
 import { accumulate, deriveKey, expandMask, KeyAgreement, generateKeyPair, seededRandom } from '../../src/secagg/primitives.js';
 import { ctr } from '@noble/ciphers/aes';
 
@@ -97,4 +97,35 @@ test('CSPRNG key pairs (WebCrypto X25519 where present) agree with @noble/curves
   const ba = await new KeyAgreement(b).sharedSecret(a.publicKey, 'test');
   assert.deepEqual(ab, ba);
   await assert.rejects(new KeyAgreement(a).sharedSecret(new Uint8Array(32), 'test'), /key agreement failed|all-zero/);
+});
+
+test('masked vectors travel as a bit stream of exactly `bits` bits a value, and unpack to the same sum', () => {
+  const rng = new Rng(11).stream('packing');
+  for (const bits of [3, 5, 8, 13, 16, 17, 24, 26, 31, 32]) {
+    for (const count of [1, 7, 8, 9, 1001]) {
+      const full = 2 ** bits;
+      const vectors = Array.from({ length: 3 }, () => Uint32Array.from({ length: count }, () => Math.floor(rng.next() * full)));
+      // The largest value of the ring must survive too.
+      vectors[0][count - 1] = full - 1;
+      const acc = new Uint32Array(count);
+      const expected = new Uint32Array(count);
+      for (const v of vectors) {
+        const packed = packMasked(v, bits);
+        assert.ok(isPacked(packed, bits, count), `${bits} bits × ${count}: shape`);
+        assert.equal(packed.byteLength, packedBytes(bits, count));
+        assert.equal(packed.byteLength, bits === 32 ? 4 * count : Math.ceil((bits * count) / 8));
+        accumulatePacked(acc, packed, bits);
+        for (let i = 0; i < count; i++) expected[i] += v[i];
+      }
+      reduce(acc, bits);
+      reduce(expected, bits);
+      assert.deepEqual(acc, expected, `${bits} bits × ${count}: sum of unpacked values`);
+    }
+  }
+  // Byte widths: the bit stream is plain little-endian bytes.
+  assert.deepEqual(packMasked(Uint32Array.of(0x030201, 0x060504), 24), Uint8Array.of(1, 2, 3, 4, 5, 6));
+  // 4-bit values: two per byte, the first in the low nibble.
+  assert.deepEqual(packMasked(Uint32Array.of(0x1, 0x2, 0xf), 4), Uint8Array.of(0x21, 0x0f));
+  assert.ok(!isPacked(new Uint8Array(packedBytes(26, 10) - 1), 26, 10));
+  assert.ok(!isPacked(new Uint32Array(10), 26, 10));
 });

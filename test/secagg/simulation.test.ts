@@ -154,10 +154,10 @@ test('same seed, same history and model (seeded randomness)', { timeout: 60_000 
   assertSumOf(a.results[0], [...Array(N).keys()]);
 });
 
-test('narrower sums travel packed: 16- and 24-bit masked inputs take 2 and 3 bytes per value, sum still exact', { timeout: 60_000 }, async () => {
+test('narrower sums travel packed: 13-, 16-, 24- and 26-bit masked inputs take exactly that many bits per value, sum still exact', { timeout: 60_000 }, async () => {
   const wide = await simulate(() => [], { bits: 32 });
   const up32 = wide.run.history[0].bytes.up;
-  for (const bits of [16, 24]) {
+  for (const bits of [13, 16, 24, 26]) {
     const { run, results } = await simulate((i) => (i === 3 ? [dropAt('secagg_unmask')] : i === 6 ? [dropAt('secagg_masked')] : []), { bits });
     assert.equal(run.history[0].status, 'completed', run.history[0].reason);
     assert.equal(results[0].encoding.bits, bits);
