@@ -27,6 +27,34 @@ const codecPipeline = (direction: 'uplink' | 'downlink') =>
     }
   });
 
+/** DP-FedAvg settings (docs/privacy.md), shared by the simulation and server configs. */
+export const PrivacySettingsSchema = z
+  .object({
+    mode: z.enum(['central', 'distributed', 'local']).default('central'),
+    /** Clip norm C of client updates (the starting value with adaptive clipping). */
+    clipNorm: z.number().positive().finite().default(1),
+    /** Noise multiplier z; calibrated to targetEpsilon when absent. */
+    noiseMultiplier: z.number().positive().finite().optional(),
+    /** Budget: a plan above it is refused; the run stops before a round that would exceed it. */
+    targetEpsilon: z.number().positive().finite().optional(),
+    delta: z.number().gt(0).lt(1).default(1e-5),
+    accountant: z.enum(['rdp', 'pld']).default('rdp'),
+    adaptive: z
+      .object({
+        targetQuantile: z.number().gt(0).lt(1).default(0.5),
+        clipLearningRate: z.number().positive().finite().default(0.2),
+        countNoiseMultiplier: z.number().positive().finite().optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+/** Either a noise multiplier or a budget to calibrate it to. */
+export function withPrivacyRefinement<T extends z.ZodType<{ noiseMultiplier?: number; targetEpsilon?: number }>>(schema: T): T {
+  return schema.refine((p) => p.noiseMultiplier !== undefined || p.targetEpsilon !== undefined, 'give noiseMultiplier (--dp-noise) or targetEpsilon (--target-epsilon) to calibrate it to') as unknown as T;
+}
+
 export const SimulationConfigSchema = z
   .object({
     name: z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default('sim'),
@@ -98,29 +126,7 @@ export const SimulationConfigSchema = z
       .default({ federatedEvery: 1, centralEvery: 1 }),
     roundTimeoutMs: positiveInt.optional(),
     /** Differential privacy: DP-FedAvg around the strategy (docs/privacy.md). */
-    privacy: z
-      .object({
-        mode: z.enum(['central', 'distributed', 'local']).default('central'),
-        /** Clip norm C of client updates (the starting value with adaptive clipping). */
-        clipNorm: z.number().positive().finite().default(1),
-        /** Noise multiplier z; calibrated to targetEpsilon when absent. */
-        noiseMultiplier: z.number().positive().finite().optional(),
-        /** Budget: a plan above it is refused; the run stops before a round that would exceed it. */
-        targetEpsilon: z.number().positive().finite().optional(),
-        delta: z.number().gt(0).lt(1).default(1e-5),
-        accountant: z.enum(['rdp', 'pld']).default('rdp'),
-        adaptive: z
-          .object({
-            targetQuantile: z.number().gt(0).lt(1).default(0.5),
-            clipLearningRate: z.number().positive().finite().default(0.2),
-            countNoiseMultiplier: z.number().positive().finite().optional(),
-          })
-          .strict()
-          .optional(),
-      })
-      .strict()
-      .refine((p) => p.noiseMultiplier !== undefined || p.targetEpsilon !== undefined, 'give noiseMultiplier (--dp-noise) or targetEpsilon (--target-epsilon) to calibrate it to')
-      .optional(),
+    privacy: withPrivacyRefinement(PrivacySettingsSchema).optional(),
     /** Robust aggregation before the strategy's update (docs/robustness.md). */
     robust: z
       .object({

@@ -174,7 +174,10 @@ export function combineLayers(dp: readonly ClientLayer[] | undefined, other: Lay
 }
 
 /** Clients per round, as `simulate` computes it. */
-export function clientsPerRoundOf(config: SimulationConfig, numClients: number): number {
+/** The run settings DP planning reads (a simulation config, or a server config). */
+export type PrivacyRunSettings = Pick<SimulationConfig, 'privacy' | 'clientsPerRound' | 'minClients' | 'fraction' | 'rounds' | 'seed'> & { robust?: unknown };
+
+export function clientsPerRoundOf(config: Pick<SimulationConfig, 'clientsPerRound' | 'minClients' | 'fraction'>, numClients: number): number {
   return config.clientsPerRound ?? Math.max(config.minClients, Math.ceil(config.fraction * numClients - 1e-9));
 }
 
@@ -183,7 +186,7 @@ export function clientsPerRoundOf(config: SimulationConfig, numClients: number):
  * q = clients per round / clients, calibrates the noise to `targetEpsilon` when no multiplier is
  * given, and refuses (invalid_config) a plan whose rounds would exceed the target.
  */
-export function planPrivacy(config: SimulationConfig, numClients: number): PrivacyPlan | undefined {
+export function planPrivacy(config: PrivacyRunSettings, numClients: number, options: { noise?: 'seeded' | 'secure' } = {}): PrivacyPlan | undefined {
   const p = config.privacy;
   if (!p) return undefined;
   if ((config as { robust?: unknown }).robust !== undefined) {
@@ -212,7 +215,8 @@ export function planPrivacy(config: SimulationConfig, numClients: number): Priva
         countNoiseMultiplier: p.adaptive.countNoiseMultiplier ?? Math.max(m / 20, sigma),
       }
     : undefined;
-  const options = {
+  const secureNoise = options.noise === 'secure';
+  const dpOptions = {
     clipNorm: p.clipNorm,
     noiseMultiplier: sigma,
     mode: p.mode,
@@ -225,7 +229,7 @@ export function planPrivacy(config: SimulationConfig, numClients: number): Priva
     plannedRounds: config.rounds,
   };
   // Constructing one validates every option and refuses a plan above the budget.
-  const probe = new DpFedAvg({ name: 'probe' } as Strategy, options);
+  const probe = new DpFedAvg({ name: 'probe' } as Strategy, dpOptions);
   const plannedEpsilon = probe.plannedEpsilon(config.rounds);
   const controller = new AbortController();
   let dp: DpFedAvg | undefined;
@@ -236,8 +240,9 @@ export function planPrivacy(config: SimulationConfig, numClients: number): Priva
     plannedEpsilon,
     samplingRate: q,
     clientsPerRound: m,
-    wrap: (inner) => (dp = new DpFedAvg(inner, { ...options, noiseRng: new Rng(seed).stream('dp-noise') })),
-    layers: [dpClientLayer({ noise: 'seeded' })],
+    // Simulations draw the server's noise from the run seed (reproducible); a deployed server from the CSPRNG.
+    wrap: (inner) => (dp = new DpFedAvg(inner, secureNoise ? dpOptions : { ...dpOptions, noiseRng: new Rng(seed).stream('dp-noise') })),
+    layers: [dpClientLayer({ noise: secureNoise ? 'secure' : 'seeded' })],
     signal: controller.signal,
     afterRound: (record, say) => {
       if (!dp || controller.signal.aborted) return;

@@ -64,6 +64,9 @@ import { createAccountant, type AccountantKind, type PrivacyAccountant } from '.
 import { checkClipNorm, checkDelta, checkEpsilon, checkNoiseMultiplier } from './validate.js';
 import { DP_CONFIG, DP_METRICS, DP_MODES, DP_PREFIX, type DpMode } from './protocol.js';
 
+/** Keys of DP-FedAvg's own checkpoint state (next to the inner strategy's). */
+const DP_STATE = { epsilon: 'dp.epsilonSpent', charges: 'dp.charges', participation: 'dp.participation' } as const;
+
 export interface AdaptiveClippingOptions {
   /** γ: the quantile of update norms C should track, in (0, 1) (Andrew et al. use 0.5). */
   targetQuantile: number;
@@ -132,8 +135,10 @@ export class DpFedAvg implements Strategy {
   readonly clientsPerRound: number;
   readonly targetEpsilon: number | undefined;
   private clip: number;
-  private readonly accountant: PrivacyAccountant;
+  private accountant: PrivacyAccountant;
   private readonly localAccountantKind: AccountantKind;
+  /** Every charge made to the accountant, as runs of equal multipliers: what a checkpoint replays. */
+  private charges: Array<{ sigma: number; rounds: number }> = [];
   private readonly participations = new Map<string, number>();
   private readonly o: DpFedAvgOptions;
   private epsilonSpent = 0;
@@ -249,15 +254,51 @@ export class DpFedAvg implements Strategy {
     return this.inner.aggregateEvaluate(round, results);
   }
 
+  /**
+   * The inner strategy's state plus DP's: the clip norm, ε spent, every accountant charge (runs
+   * of rounds at one multiplier, replayed on restore) and, in local mode, each client's
+   * participation count. A server resumed from a checkpoint keeps counting where it stopped.
+   */
   getState(): StrategyState {
-    return { ...(this.inner.getState?.() ?? {}), [DP_CONFIG.clipNorm]: this.clip };
+    const state: StrategyState = { ...(this.inner.getState?.() ?? {}), [DP_CONFIG.clipNorm]: this.clip, [DP_STATE.epsilon]: this.epsilonSpent, [DP_STATE.charges]: this.charges.length };
+    this.charges.forEach((c, k) => {
+      state[`${DP_STATE.charges}.${k}.sigma`] = c.sigma;
+      state[`${DP_STATE.charges}.${k}.rounds`] = c.rounds;
+    });
+    if (this.mode === 'local') for (const [id, n] of this.participations) state[`${DP_STATE.participation}.${id}`] = n;
+    return state;
   }
 
   setState(state: StrategyState): void {
-    const c = state[DP_CONFIG.clipNorm];
-    if (typeof c === 'number') this.clip = checkClipNorm(c, 'state clip norm');
     const rest = { ...state };
-    delete rest[DP_CONFIG.clipNorm];
+    const take = (key: string): number | undefined => {
+      const v = rest[key];
+      delete rest[key];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new FederaError('invalid_config', `DP-FedAvg state: ${key} must be a finite number`);
+      return v;
+    };
+    const c = take(DP_CONFIG.clipNorm);
+    if (c !== undefined) this.clip = checkClipNorm(c, 'state clip norm');
+    const count = take(DP_STATE.charges);
+    if (count !== undefined) {
+      const charges: Array<{ sigma: number; rounds: number }> = [];
+      const accountant = createAccountant(this.localAccountantKind);
+      for (let k = 0; k < count; k++) {
+        const sigma = checkNoiseMultiplier(take(`${DP_STATE.charges}.${k}.sigma`) ?? NaN, `state charge ${k} noise multiplier`);
+        const rounds = checkInteger(`state charge ${k} rounds`, take(`${DP_STATE.charges}.${k}.rounds`) ?? NaN);
+        accountant.compose(this.samplingRate, sigma, rounds);
+        charges.push({ sigma, rounds });
+      }
+      this.accountant = accountant;
+      this.charges = charges;
+    }
+    this.epsilonSpent = take(DP_STATE.epsilon) ?? this.epsilonSpent;
+    this.participations.clear();
+    for (const key of Object.keys(rest)) {
+      if (!key.startsWith(`${DP_STATE.participation}.`)) continue;
+      this.participations.set(key.slice(DP_STATE.participation.length + 1), checkInteger(`state ${key}`, take(key) ?? NaN));
+    }
     this.inner.setState?.(rest);
   }
 
@@ -394,6 +435,9 @@ export class DpFedAvg implements Strategy {
 
     // Commit the round's privacy cost only now that the release is certain.
     this.accountant.compose(this.samplingRate, charged, 1);
+    const lastCharge = this.charges.at(-1);
+    if (lastCharge && lastCharge.sigma === charged) lastCharge.rounds++;
+    else this.charges.push({ sigma: charged, rounds: 1 });
     for (const [id, n] of participations) this.participations.set(id, n);
     this.epsilonSpent = epsilon;
     const privacy: PrivacyRecord = {

@@ -6,7 +6,8 @@
  */
 import { z } from 'zod';
 import { FederaError } from '../core/errors.js';
-import { SimulationConfigSchema } from '../cli/config.js';
+import { PrivacySettingsSchema, SimulationConfigSchema, withPrivacyRefinement } from '../cli/config.js';
+import { createAggregator } from '../robust/settings.js';
 import { resolveSecAgg } from '../secagg/protocol.js';
 import { encodingFor } from '../secagg/encoding.js';
 
@@ -78,6 +79,15 @@ export const ServerConfigSchema = SimulationConfigSchema.pick({
     /** Model input and output sizes, when no dataset says them. */
     input: z.object({ numFeatures: positiveInt, numClasses: positiveInt.min(2) }).strict().optional(),
     server: ServerSettingsSchema.default(ServerSettingsSchema.parse({})),
+    /**
+     * DP-FedAvg around the strategy (docs/privacy.md): the simulation's [privacy] table plus
+     * `populationSize`, the number of clients that may be sampled (the accountant's
+     * q = clientsPerRound / populationSize). The server's noise comes from the CSPRNG; ε is
+     * recorded every round and checkpointed with the strategy, so a resumed run keeps counting.
+     */
+    privacy: withPrivacyRefinement(PrivacySettingsSchema.extend({ populationSize: positiveInt })).optional(),
+    /** Robust aggregation before the strategy's update (docs/robustness.md). */
+    robust: SimulationConfigSchema.shape.robust,
     /** Secure aggregation (docs/secagg.md); deployed clients always use the CSPRNG. */
     secagg: SimulationConfigSchema.shape.secagg.unwrap().omit({ randomness: true }).optional(),
   })
@@ -101,6 +111,18 @@ export function parseServerConfig(raw: unknown, source = 'config'): ServerConfig
   }
   const c = result.data;
   if (!c.dataset && !c.input) throw new FederaError('invalid_config', `${source}: give either dataset (for central evaluation) or input = { numFeatures, numClasses }`);
+  if (c.privacy) {
+    if (c.robust) throw new FederaError('invalid_config', `${source}: privacy and robust aggregation cannot be combined: DP-FedAvg bounds sensitivity for the clipped mean of the updates, not for a robust rule`);
+    if (c.clientsPerRound === undefined) throw new FederaError('invalid_config', `${source}: privacy needs clientsPerRound (the accountant's q = clientsPerRound / privacy.populationSize)`);
+    if (c.clientsPerRound > c.privacy.populationSize) throw new FederaError('invalid_config', `${source}: clientsPerRound (${c.clientsPerRound}) must be ≤ privacy.populationSize (${c.privacy.populationSize})`);
+    if (c.server.overSelection > 0) throw new FederaError('invalid_config', `${source}: privacy with server.overSelection > 0 would sample more clients than the accountant's q = clientsPerRound / populationSize counts; set overSelection = 0`);
+  }
+  if (c.robust && c.clientsPerRound !== undefined) {
+    const need = createAggregator(c.robust).minUpdates();
+    if (c.clientsPerRound < need) throw new FederaError('invalid_config', `${source}: robust.aggregator ${c.robust.aggregator} with f = ${c.robust.f} needs at least ${need} updates per round, but clientsPerRound is ${c.clientsPerRound}`);
+  }
+  if (c.secagg?.enabled && c.robust) throw new FederaError('invalid_config', `${source}: robust aggregation needs every client's update, which secure aggregation hides; use one or the other`);
+  if (c.secagg?.enabled && c.privacy?.mode === 'central') throw new FederaError('invalid_config', `${source}: privacy.mode "central" has the server clip and noise each update, which secure aggregation hides; use privacy.mode "distributed"`);
   if (c.secagg?.enabled && c.clientsPerRound !== undefined) {
     try {
       resolveSecAgg(c.secagg, c.clientsPerRound);

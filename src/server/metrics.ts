@@ -30,6 +30,8 @@ export class ServerMetrics implements GridMetrics {
   private readonly rejections = new Counter({ name: 'federa_rejected_frames_total', help: 'Frames rejected by the server, by reason', labelNames: ['reason'], registers: [this.registry] });
   private readonly accuracy = new Gauge({ name: 'federa_central_accuracy', help: 'Central test accuracy after the last evaluated round', registers: [this.registry] });
   private readonly loss = new Gauge({ name: 'federa_central_loss', help: 'Central test loss after the last evaluated round', registers: [this.registry] });
+  private readonly epsilon = new Gauge({ name: 'federa_privacy_epsilon', help: 'Privacy budget ε spent so far (DP-FedAvg), at the δ of federa_privacy_delta', registers: [this.registry] });
+  private readonly delta = new Gauge({ name: 'federa_privacy_delta', help: 'The δ at which federa_privacy_epsilon is stated', registers: [this.registry] });
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'federa_' });
@@ -62,6 +64,10 @@ export class ServerMetrics implements GridMetrics {
     const acc = record.centralEvaluation?.metrics.accuracy;
     if (typeof acc === 'number') this.accuracy.set(acc);
     if (record.centralEvaluation) this.loss.set(record.centralEvaluation.loss);
+    if (record.privacy) {
+      this.epsilon.set(record.privacy.epsilon);
+      this.delta.set(record.privacy.delta);
+    }
   }
 
   /** Sets the round gauge when a run resumes. */

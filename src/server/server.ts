@@ -29,6 +29,8 @@ import type { ServerLayer } from '../engine/server-layer.js';
 import type { SamplingOptions } from '../engine/sampling.js';
 import type { CentralEvaluate, Strategy, StrategyOptions } from '../strategy/strategy.js';
 import { createStrategy } from '../strategy/registry.js';
+import { createRobustStrategy } from '../robust/settings.js';
+import { planPrivacy } from '../cli/privacy.js';
 import { loadMnist } from '../node/mnist.js';
 import { loadCsvFile } from '../node/csv.js';
 import { CloseCode, type ModelSpec } from '../wire/protocol.js';
@@ -95,6 +97,17 @@ export interface FederaServerEvents {
   round: [record: RoundRecord];
   phase: [phase: Phase, round: number];
   client: [activity: ClientActivity];
+}
+
+/**
+ * The config's defences around the strategy: robust aggregation (`[robust]`) or DP-FedAvg
+ * (`[privacy]`, server noise from the CSPRNG; a plan above `targetEpsilon` is refused here,
+ * before the server listens).
+ */
+export function withDefences(c: ServerConfig, strategy: Strategy): Strategy {
+  if (c.robust) return createRobustStrategy(c.robust, strategy);
+  if (c.privacy) return planPrivacy(c, c.privacy.populationSize, { noise: 'secure' })!.wrap(strategy);
+  return strategy;
 }
 
 /** Loads the central test set of a config's dataset: the same split a simulation uses. */
@@ -225,7 +238,7 @@ export class FederaServer {
         },
         evaluate: centralEvaluate,
       };
-      const strategy = this.o.strategy ? this.o.strategy(strategyOptions) : createStrategy(c.strategy, strategyOptions);
+      const strategy = this.o.strategy ? this.o.strategy(strategyOptions) : withDefences(c, createStrategy(c.strategy, strategyOptions));
       if (checkpoint.strategyState) {
         if (!strategy.setState) throw new FederaError('invalid_config', `the checkpoint holds strategy state but strategy ${strategy.name} cannot restore it`);
         strategy.setState(checkpoint.strategyState);
@@ -267,7 +280,9 @@ export class FederaServer {
     const ev = c.evaluation;
     const evaluation = ev.federatedEvery > 0 ? { every: ev.federatedEvery, ...(ev.federatedFraction !== undefined ? { fraction: ev.federatedFraction, minClients: 1, maxClients: undefined } : {}) } : false;
     const checkpoint = this.store.latestCheckpoint(this.runId)!;
-    const workflow = this.waitingWorkflow(this.o.workflow ?? (c.secagg?.enabled ? new SecAggWorkflow(c.secagg) : new FederatedTrainWorkflow()), quorum);
+    // DP-FedAvg weighs clients equally, so under secure aggregation the weights are uniform too.
+    const secagg = c.secagg?.enabled ? new SecAggWorkflow({ ...c.secagg, weighting: c.secagg.weighting ?? (c.privacy ? 'uniform' : 'examples') }) : undefined;
+    const workflow = this.waitingWorkflow(this.o.workflow ?? secagg ?? new FederatedTrainWorkflow(), quorum);
     return new RoundEngine({
       grid: this.grid!,
       strategy,

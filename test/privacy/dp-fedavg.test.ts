@@ -297,3 +297,55 @@ test('bad DP-FedAvg options are invalid_config errors', () => {
   throwsCode(() => new DpFedAvg(new FedAvg(), base({ ...ok, targetEpsilon: 0 })), 'invalid_config', 'targetEpsilon');
   throwsCode(() => new DpFedAvg(new FedAvg(), base({ ...ok, adaptive: { targetQuantile: 1, clipLearningRate: 0.2, countNoiseMultiplier: 5 } })), 'invalid_config', 'targetQuantile');
 });
+
+test('checkpoint state carries the accountant: a restored DP-FedAvg keeps counting ε where it stopped (all three modes)', async () => {
+  for (const mode of ['central', 'distributed', 'local'] as const) {
+    const o = base({ clientsPerRound: 3, populationSize: 6, mode, noiseMultiplier: 1.3 });
+    const layers = mode === 'central' ? undefined : [dpClientLayer({ noise: 'seeded' })];
+    // Client c00 drops out of its first round (distributed: a smaller multiplier is charged then).
+    const grid = () => {
+      const g = fleet(6, (i) => vectorWithNorm(4, 1, `s${i}`), { layers });
+      const handler = g.get('c00')!;
+      let dropped = false;
+      g.set('c00', async (m) => {
+        if (!dropped) {
+          dropped = true;
+          throw new Error('dropped out');
+        }
+        return handler(m);
+      });
+      return g;
+    };
+    const whole = new DpFedAvg(new FedAvg(), o);
+    const all = await run(whole, grid(), 4, 5, { clientsPerRound: 3 });
+    assert.ok(all.history.every((r) => r.status === 'completed'));
+
+    const g = grid();
+    const first = new DpFedAvg(new FedAvg(), o);
+    await run(first, g, 4, 3, { clientsPerRound: 3 });
+    const state = first.getState();
+    assert.equal(state['dp.epsilonSpent'], first.epsilon);
+    const restored = new DpFedAvg(new FedAvg(), o);
+    restored.setState(state);
+    assert.equal(restored.roundsCharged, 3, `${mode}: rounds charged after restore`);
+    assert.equal(restored.epsilon, first.epsilon);
+    assert.deepEqual(restored.getState(), state, `${mode}: the state round-trips`);
+    if (mode === 'local') {
+      // Local ε follows the busiest client: its participation counts are part of the state.
+      const counts = Object.entries(state).filter(([k]) => k.startsWith('dp.participation.'));
+      assert.equal(counts.reduce((a, [, v]) => a + (v as number), 0), 3 * 3 - 1, 'participations of 3 rounds of 3 clients, one dropped');
+      continue;
+    }
+    // Two more rounds from the restored state: ε equals the uninterrupted run's after five
+    // (central and distributed ε depend on q and the multipliers charged, not on who took part).
+    const rest = await run(restored, g, 4, 2, { clientsPerRound: 3 });
+    const got = rest.history[1].privacy!.epsilon;
+    const want = all.history[4].privacy!.epsilon;
+    assert.ok(Math.abs(got - want) <= 1e-9 * want, `${mode}: ε ${got} after restore vs ${want} uninterrupted`);
+    // Without the state the count would restart: two rounds alone cost less.
+    const fresh = await run(new DpFedAvg(new FedAvg(), o), grid(), 4, 2, { clientsPerRound: 3 });
+    assert.ok(fresh.history[1].privacy!.epsilon < want * 0.9, `${mode}: a fresh strategy forgets`);
+    // Malformed state is refused with the key named.
+    throwsCode(() => new DpFedAvg(new FedAvg(), o).setState({ ...state, 'dp.charges.0.sigma': Number.NaN }), 'invalid_config', 'dp.charges.0.sigma');
+  }
+});

@@ -1,0 +1,92 @@
+// DP-FedAvg and robust aggregation from the server config ([privacy], [robust]): ε recorded every
+// round and carried across a server restart by the checkpoint (the accountant keeps counting),
+// and the settings that cannot work refused before anything listens.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { MessageBase } from '../../src/core/messages.js';
+import { ParamLayout, makeParams } from '../../src/core/params.js';
+import { createIdentity } from '../../src/node/identity.js';
+import { rdpEpsilon } from '../../src/privacy/accountant/rdp.js';
+import { parseServerConfig } from '../../src/server/config.js';
+import { FederaServer, withDefences, type ServerModel } from '../../src/server/server.js';
+import { FedAvg } from '../../src/strategy/fedavg.js';
+import { throwsCode } from '../helpers/assertions.js';
+import { scriptedWireClient } from './helpers/scripted.js';
+
+const D = 8;
+const layout = ParamLayout.fromShapes([{ name: 'w', shape: [D] }]);
+const toyModel = (): ServerModel => ({ spec: { name: 'toy', numFeatures: 2, numClasses: 2, layout: layout.toJSON() }, initialParams: makeParams(layout) });
+
+function config(dir: string, extra: Record<string, unknown>, server: Record<string, unknown> = {}) {
+  return parseServerConfig({
+    name: 'dp-run',
+    seed: 3,
+    model: 'logreg',
+    input: { numFeatures: 2, numClasses: 2 },
+    evaluation: { federatedEvery: 0, centralEvery: 0 },
+    clientsPerRound: 2,
+    ...extra,
+    server: { port: 0, database: join(dir, 'server.db'), enrollmentTokens: ['token-0', 'token-1', 'token-2'], heartbeatMs: 0, ...server },
+  });
+}
+
+const privacy = { clipNorm: 1, noiseMultiplier: 1.1, populationSize: 3 };
+
+test('[privacy] in the server config: ε every round, and a restarted server keeps counting from its checkpoint', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'federa-dp-'));
+  const identities = [0, 1, 2].map((i) => createIdentity(`client-${i}`));
+  const runTo = async (rounds: number) => {
+    const server = new FederaServer(config(dir, { rounds, privacy }), { model: toyModel(), processMetrics: false });
+    try {
+      const { url } = await server.start();
+      const clients = [0, 1, 2].map((i) =>
+        scriptedWireClient(url, {
+          index: i,
+          identity: identities[i],
+          // Updates far longer than the clip norm: the server clips them to C = 1.
+          train: (ins) => ({ type: 'train_result', runId: ins.runId, round: ins.round, update: new Float32Array(D).fill(i + 1), numExamples: 5, metrics: { loss: 1 } }) as MessageBase,
+        }),
+      );
+      const done = clients.map((c) => c.start());
+      const outcome = await server.done;
+      clients.forEach((c) => c.stop());
+      await Promise.allSettled(done);
+      return { outcome, history: server.history().rounds, metrics: await server.metrics.text() };
+    } finally {
+      await server.stop();
+    }
+  };
+  const first = await runTo(2);
+  assert.equal(first.outcome.status, 'completed');
+  const resumed = await runTo(4); // the same database, more rounds: rounds 3 and 4 run from the checkpoint
+  assert.equal(resumed.outcome.resumedAt, 3);
+  assert.deepEqual(resumed.history.map((r) => r.status), ['completed', 'completed', 'completed', 'completed']);
+  resumed.history.forEach((r, k) => {
+    const want = rdpEpsilon(2 / 3, 1.1, k + 1, 1e-5).epsilon;
+    assert.ok(r.privacy, `round ${r.round} has a privacy record`);
+    assert.equal(r.privacy.steps, k + 1, `round ${r.round}: rounds charged`);
+    assert.ok(Math.abs(r.privacy.epsilon - want) <= 1e-9 * want, `round ${r.round}: ε ${r.privacy.epsilon}, expected ${want}`);
+  });
+  const last = resumed.history[3].privacy!;
+  assert.match(resumed.metrics, new RegExp(`^federa_privacy_epsilon ${last.epsilon.toString().replace('.', '\\.')}$`, 'm'), 'ε on /metrics');
+  // Every update was clipped to norm 1 before averaging (m = 2, noise σC/m on top): far below the raw norms ≥ 2.8.
+  assert.ok(resumed.history.every((r) => (r.privacy?.clipNorm ?? 0) === 1));
+});
+
+test('[privacy] and [robust] in the server config: what cannot work is refused with the reason', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'federa-dp-'));
+  throwsCode(() => config(dir, { rounds: 2, privacy: { clipNorm: 1, noiseMultiplier: 1 } }), 'invalid_config', 'privacy.populationSize');
+  throwsCode(() => config(dir, { rounds: 2, privacy: { populationSize: 3 } }), 'invalid_config', 'noiseMultiplier');
+  throwsCode(() => config(dir, { rounds: 2, privacy, robust: { aggregator: 'median' } }), 'invalid_config', 'cannot be combined');
+  throwsCode(() => config(dir, { rounds: 2, privacy }, { overSelection: 0.5 }), 'invalid_config', 'overSelection');
+  throwsCode(() => config(dir, { rounds: 2, clientsPerRound: 5, privacy }), 'invalid_config', 'populationSize (3)');
+  throwsCode(() => config(dir, { rounds: 2, robust: { aggregator: 'krum', f: 1 } }), 'invalid_config', 'needs at least');
+  // A budget the plan would exceed is refused when the strategy is built, before the server listens.
+  throwsCode(() => withDefences(config(dir, { rounds: 50, privacy: { ...privacy, targetEpsilon: 1 } }), new FedAvg()), 'invalid_config', 'above the target');
+  // Accepted settings build the defence around the strategy.
+  assert.match(withDefences(config(dir, { rounds: 2, privacy }), new FedAvg()).name, /^dp-/);
+  assert.notEqual(withDefences(config(dir, { rounds: 2, clientsPerRound: 3, robust: { aggregator: 'median' } }), new FedAvg()).name, 'fedavg');
+});
