@@ -67,7 +67,8 @@ export interface BrowserClientOptions {
   createTrainer?: TrainerFactory;
   /**
    * Client-side layers, outermost first, inside the secure-aggregation layer every client has (as
-   * in the Node client). Default: the DP layer (acts only on DP-FedAvg instructions).
+   * in the Node client). Default: compression (follows the server's announced pipeline) and DP
+   * (acts only on DP-FedAvg instructions); see `deployedClientLayers`.
    */
   layers?: readonly ClientLayer[];
   reconnect?: BackoffOptions & { maxAttempts?: number };

@@ -11,6 +11,11 @@
  * instructions by `encoded`; the client layer decodes it back into `params` before the runtime
  * (and any inner layer) sees the instruction. One encoding per round and model serves every client.
  *
+ * In deployment the server announces its uplink pipeline: its layer (built with `uplink`) adds
+ * `compress.uplink` (the validated stages as JSON) to every train instruction, and a client layer
+ * made without an `uplink` of its own follows it. Every deployed client carries such a layer, so a
+ * server's `[compression]` needs no client setting.
+ *
  * Put the client layer first in the client's layer list (outermost: it decodes before, and
  * encodes after, every other layer, e.g. DP noise) and the server layer last in `serverLayers`.
  * A payload that does not decode is refused with `malformed_message`: on the server the client is
@@ -22,7 +27,7 @@ import { sharedBuffers } from '../core/buffers.js';
 import type { ClientLayer } from '../client/runtime.js';
 import type { ServerLayer, ServerLayerContext } from '../engine/server-layer.js';
 import { invalidConfig, malformed } from './format.js';
-import { usesErrorFeedback, type PipelineSpec } from './spec.js';
+import { usesErrorFeedback, validatePipeline, type PipelineSpec } from './spec.js';
 import { CompressionPipeline, decodePayload, readHeader } from './pipeline.js';
 
 /** A train reply whose update travels encoded. */
@@ -50,14 +55,38 @@ export interface CompressionOptions {
   seed?: number | string;
 }
 
+/** Train-config key of the uplink pipeline a server announces (its validated stages, as JSON). */
+export const UPLINK_CONFIG_KEY = 'compress.uplink';
+
 /** Key of the error-feedback residual in a client's `info.state`. */
 export const RESIDUAL_STATE_KEY = 'federa.compress.residual';
 
 /** The client half: decodes encoded instructions, encodes train updates (with error feedback). */
 export function compressionClientLayer(options: Pick<CompressionOptions, 'uplink' | 'seed'> = {}): ClientLayer {
-  const uplink = options.uplink !== undefined ? new CompressionPipeline(options.uplink, 'uplink') : null;
-  const pipeline = uplink && uplink.spec.length > 0 ? uplink : null;
-  const errorFeedback = pipeline ? usesErrorFeedback(pipeline.spec) : false;
+  const own = options.uplink !== undefined ? new CompressionPipeline(options.uplink, 'uplink') : undefined;
+  // Without its own uplink the layer follows the pipeline the server announces (one per distinct spec).
+  const announced = new Map<string, { pipeline: CompressionPipeline | null; errorFeedback: boolean }>();
+  const resolve = (pipeline: CompressionPipeline | undefined) => ({ pipeline: pipeline && pipeline.spec.length > 0 ? pipeline : null, errorFeedback: pipeline ? usesErrorFeedback(pipeline.spec) : false });
+  const fixed = own ? resolve(own) : null;
+  const uplinkFor = (instruction: MessageBase, where: string) => {
+    if (fixed) return fixed;
+    const text = (instruction as MessageBase & { config?: Record<string, unknown> }).config?.[UPLINK_CONFIG_KEY];
+    if (text === undefined) return resolve(undefined);
+    if (typeof text !== 'string') throw invalidConfig(where, `config.${UPLINK_CONFIG_KEY} must be a string of JSON stages`);
+    let entry = announced.get(text);
+    if (!entry) {
+      let stages: unknown;
+      try {
+        stages = JSON.parse(text);
+      } catch {
+        throw invalidConfig(where, `config.${UPLINK_CONFIG_KEY} is not JSON`);
+      }
+      entry = resolve(new CompressionPipeline(validatePipeline(stages, `${where}: config.${UPLINK_CONFIG_KEY}`), 'uplink'));
+      if (announced.size > 16) announced.clear();
+      announced.set(text, entry);
+    }
+    return entry;
+  };
   const base = new Rng(options.seed ?? 'federa').stream('compression/uplink');
   return (next, info) => async (message) => {
     let m = message;
@@ -73,6 +102,7 @@ export function compressionClientLayer(options: Pick<CompressionOptions, 'uplink
       m = { ...rest, params: borrowed } as MessageBase;
     }
     try {
+      const { pipeline, errorFeedback } = m.type === 'train' ? uplinkFor(m, `client ${info.clientId} train (round ${m.round})`) : { pipeline: null, errorFeedback: false };
       const reply = await next(m);
       const r = reply as MessageBase & { update?: unknown };
       if (!pipeline || reply.type !== 'train_result' || !(r.update instanceof Float32Array)) return reply;
@@ -119,6 +149,8 @@ function subtractFrom(corrected: Float32Array, residual: Float32Array): void {
 }
 
 export interface CompressionServerLayerOptions extends Pick<CompressionOptions, 'downlink' | 'seed'> {
+  /** An uplink pipeline to announce to clients in every train instruction (deployment; see above). */
+  announceUplink?: PipelineSpec | string;
   /** Length every encoded update must decode to (default: the length of the parameters last sent). */
   expectedLength?: number;
 }
@@ -133,6 +165,7 @@ export class CompressionServerLayer implements ServerLayer {
   private readonly buffers = new Map<number, Float32Array>();
   private cache: { round: number; params: Float32Array; bytes: Uint8Array } | null = null;
   private encodings = { round: -1, count: 0 };
+  private readonly announcement: string | undefined;
 
   constructor(options: CompressionServerLayerOptions = {}) {
     const down = options.downlink !== undefined ? new CompressionPipeline(options.downlink, 'downlink') : null;
@@ -142,9 +175,17 @@ export class CompressionServerLayer implements ServerLayer {
     this.downlink = down && down.spec.length > 0 ? down : null;
     this.base = new Rng(options.seed ?? 'federa').stream('compression/downlink');
     this.expectedLength = options.expectedLength;
+    if (options.announceUplink !== undefined) {
+      const up = new CompressionPipeline(options.announceUplink, 'uplink');
+      if (up.spec.length > 0) this.announcement = JSON.stringify(up.spec);
+    }
   }
 
   outgoing(message: MessageBase, ctx: ServerLayerContext): MessageBase {
+    if (this.announcement !== undefined && message.type === 'train') {
+      const t = message as MessageBase & { config?: Config };
+      message = { ...t, config: { ...(t.config ?? {}), [UPLINK_CONFIG_KEY]: this.announcement } } as MessageBase;
+    }
     const m = message as MessageBase & { params?: unknown };
     if (!(m.params instanceof Float32Array)) return message;
     const params = m.params;

@@ -45,7 +45,8 @@ export interface FederaClientOptions {
   createTrainer?: TrainerFactory;
   /**
    * Client-side layers, outermost first, inside the secure-aggregation layer every client has.
-   * Default: the DP layer (acts only on DP-FedAvg instructions). See `deployedClientLayers`.
+   * Default: compression (follows the server's announced pipeline) and DP (acts only on DP-FedAvg
+   * instructions). See `deployedClientLayers`.
    */
   layers?: readonly ClientLayer[];
   logger?: Logger;

@@ -88,6 +88,8 @@ export const ServerConfigSchema = SimulationConfigSchema.pick({
     privacy: withPrivacyRefinement(PrivacySettingsSchema.extend({ populationSize: positiveInt })).optional(),
     /** Robust aggregation before the strategy's update (docs/robustness.md). */
     robust: SimulationConfigSchema.shape.robust,
+    /** Compression on the wire (docs/compression.md): the server encodes the model and announces the uplink pipeline to clients. */
+    compression: SimulationConfigSchema.shape.compression,
     /** Secure aggregation (docs/secagg.md); deployed clients always use the CSPRNG. */
     secagg: SimulationConfigSchema.shape.secagg.unwrap().omit({ randomness: true }).optional(),
   })
@@ -121,6 +123,7 @@ export function parseServerConfig(raw: unknown, source = 'config'): ServerConfig
     const need = createAggregator(c.robust).minUpdates();
     if (c.clientsPerRound < need) throw new FederaError('invalid_config', `${source}: robust.aggregator ${c.robust.aggregator} with f = ${c.robust.f} needs at least ${need} updates per round, but clientsPerRound is ${c.clientsPerRound}`);
   }
+  if (c.secagg?.enabled && c.compression && c.compression.uplink.length > 0) throw new FederaError('invalid_config', `${source}: uplink compression encodes the update that secure aggregation must mask; remove compression.uplink (downlink compression is fine)`);
   if (c.secagg?.enabled && c.robust) throw new FederaError('invalid_config', `${source}: robust aggregation needs every client's update, which secure aggregation hides; use one or the other`);
   if (c.secagg?.enabled && c.privacy?.mode === 'central') throw new FederaError('invalid_config', `${source}: privacy.mode "central" has the server clip and noise each update, which secure aggregation hides; use privacy.mode "distributed"`);
   if (c.secagg?.enabled && c.clientsPerRound !== undefined) {

@@ -30,6 +30,7 @@ import type { SamplingOptions } from '../engine/sampling.js';
 import type { CentralEvaluate, Strategy, StrategyOptions } from '../strategy/strategy.js';
 import { createStrategy } from '../strategy/registry.js';
 import { createRobustStrategy } from '../robust/settings.js';
+import { compressionServerLayer } from '../compress/layers.js';
 import { planPrivacy } from '../cli/privacy.js';
 import { loadMnist } from '../node/mnist.js';
 import { loadCsvFile } from '../node/csv.js';
@@ -297,12 +298,20 @@ export class FederaServer {
       minResults: c.minResults,
       roundTimeoutMs: c.server.roundTimeoutMs,
       workflow,
-      serverLayers: this.o.serverLayers,
+      // The compression layer last, as in simulation: it sees the wire form of every message.
+      serverLayers: [...(this.o.serverLayers ?? []), ...this.compressionLayers()],
       logger: this.logger,
       startRound,
       signal: this.abort.signal,
       onRound: (record, params) => this.commit(record, params, layout, strategy),
     });
+  }
+
+  /** `[compression]`: encodes the model (downlink) and announces the uplink pipeline, which the clients follow. */
+  private compressionLayers(): ServerLayer[] {
+    const k = this.config.compression;
+    if (!k || (k.uplink.length === 0 && k.downlink.length === 0)) return [];
+    return [compressionServerLayer({ downlink: k.downlink, announceUplink: k.uplink, seed: this.config.seed })];
   }
 
   /** Waits for the start quorum before every round, then runs `inner`. */

@@ -1,4 +1,5 @@
-// DP-FedAvg and robust aggregation from the server config ([privacy], [robust]): ε recorded every
+// DP-FedAvg, robust aggregation and compression from the server config ([privacy], [robust],
+// [compression]): ε recorded every
 // round and carried across a server restart by the checkpoint (the accountant keeps counting),
 // and the settings that cannot work refused before anything listens.
 import { test } from 'node:test';
@@ -14,6 +15,8 @@ import { parseServerConfig } from '../../src/server/config.js';
 import { FederaServer, withDefences, type ServerModel } from '../../src/server/server.js';
 import { FedAvg } from '../../src/strategy/fedavg.js';
 import { throwsCode } from '../helpers/assertions.js';
+import { FakeTrainer, sizedDataset } from '../helpers/fake-trainer.js';
+import { FederaClient } from '../../src/node/client.js';
 import { scriptedWireClient } from './helpers/scripted.js';
 
 const D = 8;
@@ -89,4 +92,47 @@ test('[privacy] and [robust] in the server config: what cannot work is refused w
   // Accepted settings build the defence around the strategy.
   assert.match(withDefences(config(dir, { rounds: 2, privacy }), new FedAvg()).name, /^dp-/);
   assert.notEqual(withDefences(config(dir, { rounds: 2, clientsPerRound: 3, robust: { aggregator: 'median' } }), new FedAvg()).name, 'fedavg');
+});
+
+test('[compression] in the server config: stock clients decode the fp16 model and send 8-bit updates the server announced', { timeout: 60_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'federa-compress-'));
+  const D2 = 4096;
+  const layout2 = ParamLayout.fromShapes([{ name: 'w', shape: [D2] }]);
+  const server = new FederaServer(config(dir, { rounds: 2, local: { epochs: 1, batchSize: 10, learningRate: 0.5 }, compression: { uplink: 'quantize:8', downlink: 'fp16' } }), {
+    model: { spec: { name: 'toy', numFeatures: 1, numClasses: 2, layout: layout2.toJSON() }, initialParams: makeParams(layout2) },
+    processMetrics: false,
+  });
+  const { url } = await server.start();
+  t.after(() => server.stop());
+  const received: Float32Array[] = [];
+  const clients = [0, 1].map(
+    (i) =>
+      new FederaClient({
+        server: url,
+        data: sizedDataset(20),
+        token: `token-${i}`,
+        identity: createIdentity(`client-${i}`),
+        // Moves every parameter halfway to 1 (client 0) or 3 (client 1) per epoch.
+        createTrainer: () => {
+          const trainer = new FakeTrainer(D2, 2 * i + 1);
+          const set = trainer.setParameters.bind(trainer);
+          trainer.setParameters = (p) => (received.push(p.slice()), set(p));
+          return trainer;
+        },
+      }),
+  );
+  const outcomes = await Promise.all(clients.map((c) => c.start()));
+  assert.deepEqual(outcomes.map((o) => o.reason), ['run_complete', 'run_complete']);
+  const rounds = server.history().rounds;
+  assert.deepEqual(rounds.map((r) => r.status), ['completed', 'completed']);
+  for (const r of rounds) {
+    // 8-bit codes (plus per-chunk scales) instead of float32; fp16 instead of float32 downlink.
+    assert.ok((r.bytes.upRatio ?? 0) > 3.5, `round ${r.round}: uplink ${r.bytes.upRatio}× smaller`);
+    assert.ok((r.bytes.downRatio ?? 0) > 1.9, `round ${r.round}: downlink ${r.bytes.downRatio}× smaller`);
+  }
+  // The clients received the decoded model: after round 1 it is the mean of the two updates
+  // (0.5 and 1.5, weights equal), 1.0 within fp16 and 8-bit quantization error.
+  const second = received.find((p) => Math.abs(p[0]) > 0.1)!;
+  assert.ok(second, 'a non-zero model reached a client');
+  for (const v of second) assert.ok(Math.abs(v - 1) < 0.02, `parameter ${v} vs 1`);
 });
