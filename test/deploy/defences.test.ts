@@ -8,32 +8,20 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MessageBase } from '../../src/core/messages.js';
-import { ParamLayout, makeParams } from '../../src/core/params.js';
 import { createIdentity } from '../../src/node/identity.js';
 import { rdpEpsilon } from '../../src/privacy/accountant/rdp.js';
-import { parseServerConfig } from '../../src/server/config.js';
 import { FederaServer, withDefences, type ServerModel } from '../../src/server/server.js';
 import { FedAvg } from '../../src/strategy/fedavg.js';
 import { throwsCode } from '../helpers/assertions.js';
-import { FakeTrainer, sizedDataset } from '../helpers/fake-trainer.js';
+import { FakeTrainer } from '../helpers/fake-trainer.js';
 import { FederaClient } from '../../src/node/client.js';
-import { scriptedWireClient } from './helpers/scripted.js';
+import { scriptedWireClient, toyModel as toyModelOf, toyServerConfig } from './helpers/scripted.js';
 
 const D = 8;
-const layout = ParamLayout.fromShapes([{ name: 'w', shape: [D] }]);
-const toyModel = (): ServerModel => ({ spec: { name: 'toy', numFeatures: 2, numClasses: 2, layout: layout.toJSON() }, initialParams: makeParams(layout) });
+const toyModel = (): ServerModel => toyModelOf(D);
 
 function config(dir: string, extra: Record<string, unknown>, server: Record<string, unknown> = {}) {
-  return parseServerConfig({
-    name: 'dp-run',
-    seed: 3,
-    model: 'logreg',
-    input: { numFeatures: 2, numClasses: 2 },
-    evaluation: { federatedEvery: 0, centralEvery: 0 },
-    clientsPerRound: 2,
-    ...extra,
-    server: { port: 0, database: join(dir, 'server.db'), enrollmentTokens: ['token-0', 'token-1', 'token-2'], heartbeatMs: 0, ...server },
-  });
+  return toyServerConfig(dir, { name: 'dp-run', clientsPerRound: 2, ...extra }, server);
 }
 
 const privacy = { clipNorm: 1, noiseMultiplier: 1.1, populationSize: 3 };
@@ -43,9 +31,10 @@ test('[privacy] in the server config: ε every round, and a restarted server kee
   const identities = [0, 1, 2].map((i) => createIdentity(`client-${i}`));
   const runTo = async (rounds: number) => {
     const server = new FederaServer(config(dir, { rounds, privacy }), { model: toyModel(), processMetrics: false });
+    let clients: ReturnType<typeof scriptedWireClient>[] = [];
     try {
       const { url } = await server.start();
-      const clients = [0, 1, 2].map((i) =>
+      clients = [0, 1, 2].map((i) =>
         scriptedWireClient(url, {
           index: i,
           identity: identities[i],
@@ -59,6 +48,8 @@ test('[privacy] in the server config: ε every round, and a restarted server kee
       await Promise.allSettled(done);
       return { outcome, history: server.history().rounds, metrics: await server.metrics.text() };
     } finally {
+      // Clients reconnect by themselves: stop them even when the run failed, or the file never exits.
+      clients.forEach((c) => c.stop());
       await server.stop();
     }
   };
@@ -97,11 +88,7 @@ test('[privacy] and [robust] in the server config: what cannot work is refused w
 test('[compression] in the server config: stock clients decode the fp16 model and send 8-bit updates the server announced', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'federa-compress-'));
   const D2 = 4096;
-  const layout2 = ParamLayout.fromShapes([{ name: 'w', shape: [D2] }]);
-  const server = new FederaServer(config(dir, { rounds: 2, local: { epochs: 1, batchSize: 10, learningRate: 0.5 }, compression: { uplink: 'quantize:8', downlink: 'fp16' } }), {
-    model: { spec: { name: 'toy', numFeatures: 1, numClasses: 2, layout: layout2.toJSON() }, initialParams: makeParams(layout2) },
-    processMetrics: false,
-  });
+  const server = new FederaServer(config(dir, { rounds: 2, local: { epochs: 1, batchSize: 10, learningRate: 0.5 }, compression: { uplink: 'quantize:8', downlink: 'fp16' } }), { model: toyModelOf(D2), processMetrics: false });
   const { url } = await server.start();
   t.after(() => server.stop());
   const received: Float32Array[] = [];
@@ -109,7 +96,7 @@ test('[compression] in the server config: stock clients decode the fp16 model an
     (i) =>
       new FederaClient({
         server: url,
-        data: sizedDataset(20),
+        data: { x: new Float32Array(40), y: new Int32Array(20), numFeatures: 2, numClasses: 2 },
         token: `token-${i}`,
         identity: createIdentity(`client-${i}`),
         // Moves every parameter halfway to 1 (client 0) or 3 (client 1) per epoch.
@@ -121,6 +108,8 @@ test('[compression] in the server config: stock clients decode the fp16 model an
         },
       }),
   );
+  // Clients reconnect by themselves: stop them with the test, even a failed one, or the file never exits.
+  t.after(() => clients.forEach((c) => c.stop()));
   const outcomes = await Promise.all(clients.map((c) => c.start()));
   assert.deepEqual(outcomes.map((o) => o.reason), ['run_complete', 'run_complete']);
   const rounds = server.history().rounds;

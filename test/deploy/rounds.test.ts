@@ -14,27 +14,16 @@ import { ParamLayout, makeParams } from '../../src/core/params.js';
 import type { RoundRecord } from '../../src/engine/history.js';
 import { WireClient, type WebSocketLike } from '../../src/wire/client.js';
 import { createIdentity, nodeFrameCrypto, nodeSigner } from '../../src/node/identity.js';
-import { parseServerConfig } from '../../src/server/config.js';
 import { FederaServer, type ServerModel } from '../../src/server/server.js';
 import { Store } from '../../src/server/store.js';
-import { scriptedWireClient } from './helpers/scripted.js';
+import { scriptedWireClient, toyModel as toyModelOf, toyServerConfig } from './helpers/scripted.js';
 
 const D = 8;
 const layout = ParamLayout.fromShapes([{ name: 'w', shape: [D] }]);
-const toyModel = (): ServerModel => ({ spec: { name: 'toy', numFeatures: 2, numClasses: 2, layout: layout.toJSON() }, initialParams: makeParams(layout) });
+const toyModel = (): ServerModel => toyModelOf(D);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function serverConfig(dir: string, run: Record<string, unknown>, server: Record<string, unknown>) {
-  return parseServerConfig({
-    name: 'toy-run',
-    seed: 3,
-    model: 'logreg',
-    input: { numFeatures: 2, numClasses: 2 },
-    evaluation: { federatedEvery: 0, centralEvery: 0 },
-    ...run,
-    server: { port: 0, database: join(dir, 'server.db'), enrollmentTokens: Array.from({ length: 10 }, (_, i) => `token-${i}`), heartbeatMs: 0, ...server },
-  });
-}
+const serverConfig = toyServerConfig;
 
 /** A client whose trainer moves every parameter 10% of the way to `target`, after `delayMs`. */
 function scriptedClient(url: string, i: number, target: number, delayMs = 0, identity = createIdentity(`client-${i}`)) {

@@ -1,7 +1,11 @@
 // A scripted deployment client: a real WireClient (enrolled identity, signed frames, real
 // WebSocket on 127.0.0.1) whose "training" is a function of the instruction. No ML, so tests
 // of rounds, faults and the dashboard stay fast.
+import { join } from 'node:path';
 import { WebSocket } from 'ws';
+import { ParamLayout, makeParams } from '../../../src/core/params.js';
+import { parseServerConfig, type ServerConfig } from '../../../src/server/config.js';
+import type { ServerModel } from '../../../src/server/server.js';
 import type { MessageBase, TrainInstruction } from '../../../src/core/messages.js';
 import { WireClient, type WebSocketLike, type WireClientOptions } from '../../../src/wire/client.js';
 import { createIdentity, nodeFrameCrypto, nodeSigner, type ClientIdentity } from '../../../src/node/identity.js';
@@ -26,5 +30,24 @@ export function scriptedWireClient(url: string, o: ScriptedClientOptions): WireC
     enrollmentToken: `token-${o.index}`,
     onWelcome: () => async (m: MessageBase) => o.train(m as TrainInstruction),
     ...(o.onReplySent ? { onReplySent: o.onReplySent } : {}),
+  });
+}
+
+/** A toy model of `d` parameters for servers whose clients are scripted. */
+export function toyModel(d: number): ServerModel {
+  const layout = ParamLayout.fromShapes([{ name: 'w', shape: [d] }]);
+  return { spec: { name: 'toy', numFeatures: 2, numClasses: 2, layout: layout.toJSON() }, initialParams: makeParams(layout) };
+}
+
+/** A server config for scripted clients: no evaluation, a database in `dir`, tokens token-0 … token-9. */
+export function toyServerConfig(dir: string, run: Record<string, unknown>, server: Record<string, unknown> = {}): ServerConfig {
+  return parseServerConfig({
+    name: 'toy-run',
+    seed: 3,
+    model: 'logreg',
+    input: { numFeatures: 2, numClasses: 2 },
+    evaluation: { federatedEvery: 0, centralEvery: 0 },
+    ...run,
+    server: { port: 0, database: join(dir, 'server.db'), enrollmentTokens: Array.from({ length: 10 }, (_, i) => `token-${i}`), heartbeatMs: 0, ...server },
   });
 }
