@@ -27,6 +27,7 @@ import { clientSeed, type RoundContext, type TrainRoundOutcome, type TrainWorkfl
 import { completeGraph, hararyGraph, type NeighbourGraph } from './graph.js';
 import { accumulatePacked, decodeSum, encodingFor, isPacked, packedBytes, type EncodingParams } from './encoding.js';
 import { KEY_BYTES, SEED_BYTES, KeyAgreement, accumulateMasks, deriveKey, equalBytes, generateKeyPair, secureRandom, seedCommitment, x25519PublicKey } from './primitives.js';
+import { toHex } from '../wire/crypto.js';
 import { isValidShare, lagrangeAtZero, reconstructSecret } from './shamir.js';
 import {
   SECAGG_MESSAGES as M,
@@ -208,8 +209,8 @@ export class SecAggWorkflow implements TrainWorkflow {
           const m = byteField(b, 'maskKey', where, KEY_BYTES);
           await probe.sharedSecret(e, `${where}: encryptionKey`);
           await probe.sharedSecret(m, `${where}: maskKey`);
-          const he = Array.from(e).join(',');
-          const hm = Array.from(m).join(',');
+          const he = toHex(e);
+          const hm = toHex(m);
           if (he === hm || seenKeys.has(he) || seenKeys.has(hm)) throw bad(where, 'a public key repeats another key of this round');
           seenKeys.add(he).add(hm);
           encKeys.set(clientId, e.slice());

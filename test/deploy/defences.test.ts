@@ -46,7 +46,7 @@ test('[privacy] in the server config: ε every round, and a restarted server kee
       const outcome = await server.done;
       clients.forEach((c) => c.stop());
       await Promise.allSettled(done);
-      return { outcome, history: server.history().rounds, metrics: await server.metrics.text() };
+      return { outcome, history: server.history().rounds, metrics: await server.metrics.text(), params: server.store.latestCheckpoint(server.runId)!.params };
     } finally {
       // Clients reconnect by themselves: stop them even when the run failed, or the file never exits.
       clients.forEach((c) => c.stop());
@@ -66,8 +66,12 @@ test('[privacy] in the server config: ε every round, and a restarted server kee
   });
   const last = resumed.history[3].privacy!;
   assert.match(resumed.metrics, new RegExp(`^federa_privacy_epsilon ${last.epsilon.toString().replace('.', '\\.')}$`, 'm'), 'ε on /metrics');
-  // Every update was clipped to norm 1 before averaging (m = 2, noise σC/m on top): far below the raw norms ≥ 2.8.
-  assert.ok(resumed.history.every((r) => (r.privacy?.clipNorm ?? 0) === 1));
+  // The server clipped every update to norm C = 1: each round moves a coordinate by 1/√8 ≈ 0.35 on
+  // average, plus noise of std σC/m = 0.55 (0.39 on the mean of the 8 coordinates over 4 rounds).
+  // Unclipped, the mean of two of the updates 1, 2, 3 would move it by at least 1.5 a round.
+  assert.ok(resumed.history.every((r) => r.privacy?.clipNorm === 1));
+  const mean = resumed.params.reduce((a, v) => a + v, 0) / resumed.params.length;
+  assert.ok(Math.abs(mean - 4 / Math.sqrt(8)) < 4 * 1.1 * 0.5 * Math.sqrt(4 / 8), `mean parameter ${mean} after 4 clipped rounds (unclipped: ≥ 6)`);
 });
 
 test('[privacy] and [robust] in the server config: what cannot work is refused with the reason', () => {
