@@ -40,7 +40,7 @@ export { FederatedTrainWorkflow, checkTrainReply, clientSeed, type RoundContext,
 export { applyIncoming, applyOutgoing, type ServerLayer, type ServerLayerContext } from './engine/server-layer.js';
 export { BufferPool, sharedBuffers } from './core/buffers.js';
 export { planSampling, sampleClients, type SamplingOptions } from './engine/sampling.js';
-export { withoutTiming, type RoundRecord, type EvaluationRecord, type FederatedEvaluationRecord, type PrivacyRecord, type RoundEvent } from './engine/history.js';
+export { withoutTiming, type RoundRecord, type EvaluationRecord, type FederatedEvaluationRecord, type PrivacyRecord, type RoundEvent } from './core/records.js';
 
 export { InMemoryGrid, type ClientHost, type LeasedClient } from './transport/memory.js';
 export { ClientRuntime, trainSettings, type ClientLayer, type ClientData, type ClientInfo, type MessageHandler, type ClientRuntimeOptions } from './client/runtime.js';

@@ -8,7 +8,7 @@ import { FederaError } from '../core/errors.js';
 import { Rng } from '../core/rng.js';
 import type { Strategy } from '../strategy/strategy.js';
 import type { ClientLayer } from '../client/runtime.js';
-import type { RoundRecord } from '../engine/history.js';
+import type { RoundRecord } from '../core/records.js';
 import { calibrateNoiseMultiplier, computeEpsilon, type AccountantKind } from '../privacy/accountant/calibrate.js';
 import { rdpEpsilon } from '../privacy/accountant/rdp.js';
 import { DpFedAvg } from '../privacy/dp-fedavg.js';

@@ -16,7 +16,7 @@ import { splitStratified } from '../data/mnist.js';
 import { partitionDirichlet, partitionIid, partitionNatural, partitionShards } from '../data/partition.js';
 import { createStrategy } from '../strategy/registry.js';
 import { runSimulation } from '../sim/simulation.js';
-import type { RoundRecord } from '../engine/history.js';
+import type { RoundRecord } from '../core/records.js';
 import { loadMnist } from '../node/mnist.js';
 import { loadCsvFile } from '../node/csv.js';
 import { writeReport } from '../node/report-file.js';

@@ -4,7 +4,7 @@
 // (src/report/charts.ts) with uPlot, bundled by esbuild into dist/browser/dashboard.js.
 import uPlot from 'uplot';
 import { accuracyOf, formatBytes, mountCharts, seriesFromHistory, type MountedCharts, type ReportRound } from '../report/charts.js';
-import type { RoundRecord } from '../engine/history.js';
+import type { RoundRecord } from '../core/records.js';
 import type { DashboardActivity, DashboardEvents, DashboardSnapshot } from './protocol.js';
 import { SseParser } from './sse.js';
 

@@ -1,7 +1,7 @@
 // What the server sends the dashboard: the snapshot (`GET /admin/dashboard`, and the first event
 // of the live stream) and the events of `GET /admin/events` (server-sent events). Types only, so
 // the browser bundle and the server share them without sharing code.
-import type { RoundRecord, EvaluationRecord } from '../engine/history.js';
+import type { RoundRecord, EvaluationRecord } from '../core/records.js';
 
 /** A run in the server's database (without its config). */
 export interface DashboardRun {

@@ -12,7 +12,7 @@ import type { EvaluateResult, Strategy } from '../strategy/strategy.js';
 import type { Grid } from './grid.js';
 import { exchange, now, type ClientFailure, type ExchangeOptions, type ExchangeRequest } from './exchange.js';
 import { checkSamplingOptions, planSampling, sampleClients, type SamplingOptions } from './sampling.js';
-import type { EvaluationRecord, FederatedEvaluationRecord, RoundRecord } from './history.js';
+import type { EvaluationRecord, FederatedEvaluationRecord, RoundRecord } from '../core/records.js';
 import { FederatedTrainWorkflow, type RoundContext, type TrainWorkflow } from './workflow.js';
 import { applyIncoming, applyOutgoing, type ServerLayer } from './server-layer.js';
 

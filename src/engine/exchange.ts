@@ -6,6 +6,9 @@
 import type { MessageBase } from '../core/messages.js';
 import { FederaError, describeError, isFederaError } from '../core/errors.js';
 import type { Grid } from './grid.js';
+import type { ClientFailure } from '../core/records.js';
+
+export type { ClientFailure };
 
 export interface ExchangeRequest {
   readonly clientId: string;
@@ -15,13 +18,6 @@ export interface ExchangeRequest {
    * counted in `bytesDownFloat32` in place of the bytes the transport measured.
    */
   readonly float32Bytes?: number;
-}
-
-export interface ClientFailure {
-  readonly clientId: string;
-  /** A stable code: `timeout`, `client_error`, `unreachable`, `rejected:<reason code>`, ... */
-  readonly code: string;
-  readonly reason: string;
 }
 
 export interface ExchangeOptions {

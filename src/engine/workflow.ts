@@ -12,7 +12,7 @@ import { FederaError, describeError } from '../core/errors.js';
 import { findNonFinite } from '../core/kernels.js';
 import type { Strategy } from '../strategy/strategy.js';
 import type { ClientFailure, ExchangeOptions, ExchangeOutcome, ExchangeRequest } from './exchange.js';
-import type { PrivacyRecord, RoundEvent } from './history.js';
+import type { PrivacyRecord, RoundEvent } from '../core/records.js';
 
 export interface RoundContext {
   readonly runId: string;

@@ -45,7 +45,7 @@ import type { Params } from '../core/params.js';
 import type { Rng } from '../core/rng.js';
 import { FederaError } from '../core/errors.js';
 import { l2Norm, WeightedSum } from '../core/kernels.js';
-import type { PrivacyRecord, RoundEvent } from '../engine/history.js';
+import type { PrivacyRecord, RoundEvent } from '../core/records.js';
 import {
   MetricsMean,
   RoundScratch,

@@ -20,7 +20,7 @@
 import type { Config, Metrics } from '../core/messages.js';
 import type { Params } from '../core/params.js';
 import { FederaError } from '../core/errors.js';
-import type { RoundEvent } from '../engine/history.js';
+import type { RoundEvent } from '../core/records.js';
 import {
   MetricsMean,
   type AggregatedEvaluation,

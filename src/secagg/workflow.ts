@@ -22,7 +22,7 @@ import { MetricsMean } from '../strategy/strategy.js';
 import { RobustStrategy } from '../robust/strategy.js';
 import { DP_CONFIG, DP_METRICS } from '../privacy/protocol.js';
 import type { ClientFailure, ExchangeOutcome } from '../engine/exchange.js';
-import type { RoundEvent } from '../engine/history.js';
+import type { RoundEvent } from '../core/records.js';
 import { clientSeed, type RoundContext, type TrainRoundOutcome, type TrainWorkflow } from '../engine/workflow.js';
 import { completeGraph, hararyGraph, type NeighbourGraph } from './graph.js';
 import { accumulatePacked, decodeSum, encodingFor, isPacked, packedBytes, type EncodingParams } from './encoding.js';

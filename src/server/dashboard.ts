@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { describeError } from '../core/errors.js';
 import { silentLogger, type Logger } from '../core/log.js';
-import type { RoundRecord } from '../engine/history.js';
+import type { RoundRecord } from '../core/records.js';
 import { DASHBOARD_CSS } from '../dashboard/style.js';
 import { dashboardPage } from '../dashboard/page.js';
 import type { DashboardActivity, DashboardClient, DashboardEvents, DashboardRun, DashboardSnapshot, DashboardStatus } from '../dashboard/protocol.js';

@@ -1,6 +1,6 @@
 /** Prometheus metrics of a federa server (prom-client), served at `/metrics`. */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { RoundRecord } from '../engine/history.js';
+import type { RoundRecord } from '../core/records.js';
 
 /** What the WebSocket grid reports as it goes. */
 export interface GridMetrics {

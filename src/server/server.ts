@@ -22,7 +22,7 @@ import { Rng } from '../core/rng.js';
 import type { Dataset } from '../data/dataset.js';
 import { splitStratified } from '../data/mnist.js';
 import { RoundEngine } from '../engine/engine.js';
-import type { RoundRecord, EvaluationRecord } from '../engine/history.js';
+import type { RoundRecord, EvaluationRecord } from '../core/records.js';
 import { FederatedTrainWorkflow, type TrainWorkflow } from '../engine/workflow.js';
 import { SecAggWorkflow } from '../secagg/workflow.js';
 import type { ServerLayer } from '../engine/server-layer.js';

@@ -13,7 +13,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FederaError } from '../core/errors.js';
-import type { RoundRecord, EvaluationRecord } from '../engine/history.js';
+import type { RoundRecord, EvaluationRecord } from '../core/records.js';
 import type { StrategyState } from '../strategy/strategy.js';
 import { decodeRecord, encodeRecord, float32Bytes, float32FromBytes, type WireRecord } from '../wire/codec.js';
 

@@ -6,7 +6,7 @@
 import type { Config, Metrics } from '../core/messages.js';
 import type { Params } from '../core/params.js';
 import { FederaError } from '../core/errors.js';
-import type { PrivacyRecord, RoundEvent } from '../engine/history.js';
+import type { PrivacyRecord, RoundEvent } from '../core/records.js';
 
 /**
  * One client's training result. `update` = trained − global parameters. The array is valid only

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSimulationConfig } from '../../src/cli/config.js';
 import { simulate } from '../../src/cli/simulate.js';
-import { withoutTiming, type RoundRecord } from '../../src/engine/history.js';
+import { withoutTiming, type RoundRecord } from '../../src/core/records.js';
 
 const sink = () => {
   let text = '';

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { compressionClientLayer, compressionServerLayer, compressionLayers, RESIDUAL_STATE_KEY, type EncodedTrainReply } from '../../src/compress/layers.js';
 import { CompressionPipeline, decodePayload } from '../../src/compress/pipeline.js';
 import { RoundEngine } from '../../src/engine/engine.js';
-import { withoutTiming } from '../../src/engine/history.js';
+import { withoutTiming } from '../../src/core/records.js';
 import type { ServerLayer } from '../../src/engine/server-layer.js';
 import { InMemoryGrid, type MessageHandler } from '../../src/transport/memory.js';
 import { ClientRuntime, type ClientLayer } from '../../src/client/runtime.js';

@@ -11,7 +11,7 @@ import { WebSocket } from 'ws';
 import { isFederaError } from '../../src/core/errors.js';
 import type { MessageBase, TrainInstruction } from '../../src/core/messages.js';
 import { ParamLayout, makeParams } from '../../src/core/params.js';
-import type { RoundRecord } from '../../src/engine/history.js';
+import type { RoundRecord } from '../../src/core/records.js';
 import { WireClient, type WebSocketLike } from '../../src/wire/client.js';
 import { createIdentity, nodeFrameCrypto, nodeSigner } from '../../src/node/identity.js';
 import { FederaServer, type ServerModel } from '../../src/server/server.js';

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { RoundEngine } from '../../src/engine/engine.js';
-import { withoutTiming } from '../../src/engine/history.js';
+import { withoutTiming } from '../../src/core/records.js';
 import { InMemoryGrid, type MessageHandler } from '../../src/transport/memory.js';
 import { ClientRuntime } from '../../src/client/runtime.js';
 import { FedAvg } from '../../src/strategy/fedavg.js';

@@ -10,7 +10,7 @@ import { simulate } from '../../src/cli/simulate.js';
 import { buildSimulationConfig } from '../../src/cli/main.js';
 import { planPrivacy } from '../../src/cli/privacy.js';
 import { computeEpsilon } from '../../src/privacy/accountant/calibrate.js';
-import type { RoundRecord } from '../../src/engine/history.js';
+import type { RoundRecord } from '../../src/core/records.js';
 import { throwsCode } from '../helpers/assertions.js';
 
 const sink = () => {

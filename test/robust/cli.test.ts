@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { parseSimulationConfig } from '../../src/cli/config.js';
 import { buildSimulationConfig } from '../../src/cli/main.js';
 import { simulate } from '../../src/cli/simulate.js';
-import type { RoundRecord } from '../../src/engine/history.js';
+import type { RoundRecord } from '../../src/core/records.js';
 
 test('config: robust and attack sections, with defaults and clear errors', () => {
   const c = parseSimulationConfig({ robust: { aggregator: 'krum', f: 2 }, attack: { kind: 'scale', scale: 20 } });

@@ -9,7 +9,7 @@ import type { MessageBase } from '../../src/core/messages.js';
 import type { ClientLayer } from '../../src/client/runtime.js';
 import { runSimulation } from '../../src/sim/simulation.js';
 import { FedAvg } from '../../src/strategy/fedavg.js';
-import { withoutTiming } from '../../src/engine/history.js';
+import { withoutTiming } from '../../src/core/records.js';
 import { secAggClientLayer, SecAggWorkflow, sumErrorBound, type SecAggRoundResult, type SecAggWorkflowOptions } from '../../src/secagg/index.js';
 import { SHARE_CIPHERTEXT_BYTES } from '../../src/secagg/protocol.js';
 import { KnownUpdateTrainer, dropAt, expectedSum, indexedData, knownUpdates } from './helpers/clients.js';

@@ -1,6 +1,16 @@
-/** The per-round record of a run: what was asked, who answered, what came out, and what it cost. */
-import type { Metrics } from '../core/messages.js';
-import type { ClientFailure } from './exchange.js';
+/**
+ * The records of a run: what was asked each round, who answered, what came out, and what it cost.
+ * Plain data, shared by the engine, the strategies and aggregation stages, the store and the
+ * dashboard, so it lives at the bottom of the import order.
+ */
+import type { Metrics } from './messages.js';
+
+export interface ClientFailure {
+  readonly clientId: string;
+  /** A stable code: `timeout`, `client_error`, `unreachable`, `rejected:<reason code>`, ... */
+  readonly code: string;
+  readonly reason: string;
+}
 
 export interface EvaluationRecord {
   loss: number;
