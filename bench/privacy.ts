@@ -22,7 +22,7 @@ import { createTfjsTrainer } from '../src/models/tfjs-trainer.js';
 import { runSimulation } from '../src/sim/simulation.js';
 import { FedAvg } from '../src/strategy/fedavg.js';
 import type { Strategy } from '../src/strategy/strategy.js';
-import { DpFedAvg } from '../src/privacy/dp-fedavg.js';
+import { DpFedAvg } from '../src/aggregate/dp-fedavg.js';
 import { dpClientLayer } from '../src/privacy/client-layer.js';
 import { calibrateNoiseMultiplier } from '../src/privacy/accountant/calibrate.js';
 import type { ModelName } from '../src/models/zoo.js';

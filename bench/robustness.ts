@@ -26,7 +26,8 @@ import { runSimulation } from '../src/sim/simulation.js';
 import { clientIds } from '../src/sim/virtual-clients.js';
 import { FedAvg } from '../src/strategy/fedavg.js';
 import type { Strategy } from '../src/strategy/strategy.js';
-import { createRobustStrategy, type RobustSettings } from '../src/robust/settings.js';
+import type { RobustSettings } from '../src/robust/settings.js';
+import { createRobustStrategy } from '../src/aggregate/robust-strategy.js';
 import { ATTACK_KINDS, backdoorSuccessRate, planAttack, triggeredTestSet, type AttackKind, type AttackSettings } from '../src/robust/attacks.js';
 
 const CLIENTS = 100;
@@ -140,7 +141,7 @@ async function runOne(key: string): Promise<Outcome> {
     },
   });
   const settings = DEFENCES[defence];
-  const strategy: Strategy = settings ? createRobustStrategy(settings, base) : base;
+  const strategy: Strategy = settings ? createRobustStrategy(base, settings) : base;
   const result = await runSimulation({
     train,
     partitions,

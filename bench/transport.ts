@@ -23,7 +23,7 @@ import { decodeFrame, encodeFrame } from '../src/wire/codec.js';
 import { signFrame } from '../src/wire/crypto.js';
 import { WireClient, type WebSocketLike } from '../src/wire/client.js';
 import { createIdentity, nodeFrameCrypto, nodeSigner, verifyFrameSync, ed25519PublicKey } from '../src/node/identity.js';
-import { parseServerConfig } from '../src/server/config.js';
+import { parseServerConfig } from '../src/config/rules.js';
 import { FederaServer } from '../src/server/server.js';
 import { makeSelfSignedCertificate } from '../test/deploy/helpers/tls.js';
 

@@ -60,7 +60,8 @@ export { PldAccountant, pldEpsilon, gaussianEpsilon, type PldOptions } from './p
 export { computeEpsilon, calibrateNoiseMultiplier, createAccountant, ACCOUNTANT_KINDS, type AccountantKind, type PrivacyAccountant, type EpsilonQuery, type SigmaQuery } from './privacy/accountant/calibrate.js';
 export { clipByL2Norm, type ClipOutcome } from './privacy/clipping.js';
 export { SecureGaussian, SeededGaussian, addGaussianNoise, type GaussianSource } from './privacy/noise.js';
-export { DpFedAvg, updateNoiseMultiplier, type DpFedAvgOptions, type AdaptiveClippingOptions } from './privacy/dp-fedavg.js';
+export { DpFedAvg } from './aggregate/dp-fedavg.js';
+export { DpNoiseStage, updateNoiseMultiplier, type DpFedAvgOptions, type AdaptiveClippingOptions } from './aggregate/dp-noise.js';
 export { dpClientLayer, type DpClientLayerOptions } from './privacy/client-layer.js';
 export { DP_CONFIG, DP_METRICS, DP_MODES, type DpMode } from './privacy/protocol.js';
 export type { DpSgdOptions } from './client/trainer.js';
@@ -118,8 +119,9 @@ export { Bulyan, type BulyanOptions } from './robust/bulyan.js';
 export { NormBounding, normBoundLayer, type NormBoundingOptions } from './robust/norm-bound.js';
 export { anomalyScores, anomalyReasons, robustZ, type AnomalyScore, type AnomalyThresholds } from './robust/anomaly.js';
 export { Reputation, type ReputationOptions } from './robust/reputation.js';
-export { RobustStrategy, type RobustOptions, type RobustRoundReport } from './robust/strategy.js';
-export { createAggregator, createRobustStrategy, AGGREGATOR_NAMES, type AggregatorName, type RobustSettings } from './robust/settings.js';
+export { RobustStrategy, createRobustStrategy } from './aggregate/robust-strategy.js';
+export { RobustRuleStage, type RobustOptions, type RobustRoundReport } from './aggregate/robust-rule.js';
+export { createAggregator, AGGREGATOR_NAMES, type AggregatorName, type RobustSettings } from './robust/settings.js';
 export {
   ATTACK_KINDS,
   chooseMalicious,
@@ -158,4 +160,6 @@ export {
 } from './secagg/index.js';
 
 /** A deployed client's session (shared by the Node and browser clients) and its layer stack. */
-export { ClientSession, deployedClientLayers, type ClientSessionOptions, type DataSource, type DataContext, type TrainerFactory } from './client/session.js';
+export { deployedClientLayers, createClientLayers, type ClientLayerOptions } from './run/client-layers.js';
+export { planRun, type RunPlan, type RunPlanOptions } from './run/plan.js';
+export { ClientSession, type ClientSessionOptions, type DataSource, type DataContext, type TrainerFactory } from './client/session.js';

@@ -14,7 +14,6 @@ import type { Logger } from '../core/log.js';
 import type { Dataset } from '../data/dataset.js';
 import { splitStratified } from '../data/mnist.js';
 import { partitionDirichlet, partitionIid, partitionNatural, partitionShards } from '../data/partition.js';
-import { createStrategy } from '../strategy/registry.js';
 import { runSimulation } from '../sim/simulation.js';
 import type { RoundRecord } from '../core/records.js';
 import { loadMnist } from '../node/mnist.js';
@@ -23,14 +22,9 @@ import { writeReport } from '../node/report-file.js';
 import { writeModel } from '../node/model-file.js';
 import { createTfjsTrainer } from '../models/tfjs-trainer.js';
 import { activeBackend } from '../models/backend.js';
-import type { SimulationConfig } from './config.js';
+import type { SimulationConfig } from '../config/schema.js';
+import { planRun } from '../run/plan.js';
 import { formatTable, formatBytes } from './format.js';
-import { combineLayers, planPrivacy } from './privacy.js';
-import { compressionLayers } from '../compress/layers.js';
-import { describePipeline } from '../compress/spec.js';
-import { SecAggWorkflow } from '../secagg/workflow.js';
-import { secAggClientLayer } from '../secagg/client-layer.js';
-import { createRobustStrategy } from '../robust/settings.js';
 import { backdoorSuccessRate, planAttack, triggeredTestSet } from '../robust/attacks.js';
 import { clientIds as defaultClientIds } from '../sim/virtual-clients.js';
 
@@ -102,8 +96,22 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
   const t0 = performance.now();
   const data = prepareData(config);
   const numClients = data.partitions.length;
-  // DP: validated and checked against the budget before anything is written or run.
-  const privacyPlan = planPrivacy(config, numClients);
+  // The run plan (strategy, stages, workflow, layers, sampling, DP budget) is checked before anything is written or run.
+  let attack: ReturnType<typeof planAttack> | undefined;
+  let triggered: Dataset | undefined;
+  let serverTrainer: Awaited<ReturnType<typeof createTfjsTrainer>> | undefined;
+  const plan = planRun(config, {
+    population: numClients,
+    source: 'config',
+    evaluate: async (_round, params) => {
+      serverTrainer!.setParameters(params.data);
+      const r = await serverTrainer!.evaluate(data.test);
+      const metrics = { ...r.metrics };
+      if (triggered) metrics.backdoor_success = await backdoorSuccessRate(serverTrainer!, triggered);
+      return { loss: r.loss, metrics };
+    },
+    innerLayers: (id, i) => attack?.layers(id, i) ?? [],
+  });
   const runDir = makeRunDir(config);
   writeFileSync(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
   const historyFile = join(runDir, 'history.jsonl');
@@ -111,36 +119,15 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
   const fileLog = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: join(runDir, 'log.jsonl'), sync: true }));
 
   const trainerOptions = { seed: config.seed };
-  const serverTrainer = await createTfjsTrainer(config.model, data.train.numFeatures, data.train.numClasses, trainerOptions);
+  serverTrainer = await createTfjsTrainer(config.model, data.train.numFeatures, data.train.numClasses, trainerOptions);
   const initial = makeParams(serverTrainer.layout, serverTrainer.getParameters());
   const backend = await activeBackend();
 
-  const clientsPerRound = config.clientsPerRound ?? Math.max(config.minClients, Math.ceil(config.fraction * numClients - 1e-9));
-  const fraction = Math.min(1, clientsPerRound / numClients);
-  // Compression on the wire (docs/compression.md): the client half outermost, the server half last.
-  const compressionSpec = config.compression;
-  const compression = compressionSpec && (compressionSpec.uplink.length > 0 || compressionSpec.downlink.length > 0) ? compressionLayers({ ...compressionSpec, seed: config.seed }) : undefined;
   // Simulated attackers (config.attack): chosen by the seed; the backdoor is measured centrally.
-  const attack = config.attack ? planAttack(config.attack, data.clientIds ?? defaultClientIds(numClients), config.seed) : undefined;
-  const triggered = attack?.trigger ? triggeredTestSet(data.test, attack.trigger) : undefined;
-  const baseStrategy = createStrategy(config.strategy, {
-    trainConfig: (round) => {
-      const { learningRateDecay, ...local } = config.local;
-      return { ...local, learningRate: local.learningRate * learningRateDecay ** (round - 1) };
-    },
-    evaluate: async (_round, params) => {
-      serverTrainer.setParameters(params.data);
-      const r = await serverTrainer.evaluate(data.test);
-      const metrics = { ...r.metrics };
-      if (triggered) metrics.backdoor_success = await backdoorSuccessRate(serverTrainer, triggered);
-      return { loss: r.loss, metrics };
-    },
-  });
-  const strategy = config.robust ? createRobustStrategy(config.robust, baseStrategy) : baseStrategy;
-  // Secure aggregation (docs/secagg.md): the client layer outermost, so DP noise is added (inside it) before masking.
-  const secagg = config.secagg?.enabled ? config.secagg : undefined;
-  const secaggWorkflow = secagg ? new SecAggWorkflow({ ...secagg, weighting: secagg.weighting ?? (privacyPlan ? 'uniform' : 'examples') }) : undefined;
-  const runStrategy = privacyPlan ? privacyPlan.wrap(strategy) : strategy;
+  attack = config.attack ? planAttack(config.attack, data.clientIds ?? defaultClientIds(numClients), config.seed) : undefined;
+  triggered = attack?.trigger ? triggeredTestSet(data.test, attack.trigger) : undefined;
+  const clientsPerRound = plan.clientsPerRound;
+  const strategy = plan.strategy;
 
   out.write(
     `federa simulate · run ${runDir}\n` +
@@ -149,9 +136,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       `  model     ${config.model} (${initial.layout.size.toLocaleString('en-US')} parameters), tfjs backend ${backend}\n` +
       `  strategy  ${strategy.name}, ${config.rounds} rounds, local E=${config.local.epochs} B=${config.local.batchSize} lr=${config.local.learningRate}, seed ${JSON.stringify(config.seed)}\n` +
       (attack ? `  attack    ${attack.description}\n` : '') +
-      (privacyPlan ? privacyPlan.header() : '') +
-      (secagg ? `  secagg    ${secagg.mode}${secagg.threshold ? `, threshold ${secagg.threshold}` : ''}${secagg.mode === 'secagg+' && secagg.neighbours ? `, ${secagg.neighbours} neighbours` : ''}, clip ±${secagg.clippingRange}, ${secagg.bits}-bit sums, ${secagg.randomness} keys\n` : '') +
-            (compressionSpec && compression ? `  compress  uplink ${describePipeline(compressionSpec.uplink)} · downlink ${describePipeline(compressionSpec.downlink)}\n` : ''),
+      plan.headerLines().map((l) => `  ${l}\n`).join(''),
   );
 
   const useBars = io.progress ?? Boolean(out.isTTY);
@@ -185,18 +170,18 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       validationFraction: config.validationFraction,
       createTrainer: () => createTfjsTrainer(config.model, data.train.numFeatures, data.train.numClasses, trainerOptions),
       initialParams: initial,
-      strategy: runStrategy,
-      layers: combineLayers(secagg ? [secAggClientLayer({ randomness: secagg.randomness, seed: config.seed })] : undefined, combineLayers(compression ? [compression.client] : undefined, combineLayers(privacyPlan?.layers, attack?.layers))),
-      workflow: secaggWorkflow,
-      serverLayers: compression ? [compression.server] : undefined,
-      signal: privacyPlan?.signal,
+      strategy,
+      layers: plan.clientLayers,
+      workflow: plan.workflow,
+      serverLayers: plan.serverLayers,
+      signal: plan.signal,
       clientData: attack?.poisonData,
       rounds: config.rounds,
       seed: config.seed,
       // Fixed by the config, not the run folder: payload sizes (and so the history) must not depend on the folder name.
       runId: `${config.name}-${String(config.seed)}`,
-      sampling: { fraction, minClients: Math.min(config.minClients, clientsPerRound) },
-      evaluation: config.evaluation.federatedEvery > 0 ? { every: config.evaluation.federatedEvery, fraction: config.evaluation.federatedFraction } : false,
+      sampling: plan.sampling,
+      evaluation: plan.evaluation,
       centralEvaluationEvery: config.evaluation.centralEvery,
       minResults: config.minResults,
       roundTimeoutMs: config.roundTimeoutMs,
@@ -208,7 +193,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
         const status = record.status === 'completed' ? `${record.succeeded.length}/${record.selected.length} clients` : 'skipped';
         if (bar) bar.increment(1, { acc: acc?.toFixed(4) ?? '  -   ', loss: loss?.toFixed(4) ?? '  -   ', status });
         else out.write(`round ${record.round}/${config.rounds}  acc ${acc?.toFixed(4) ?? '-'}  loss ${loss?.toFixed(4) ?? '-'}  ${status}  ${(record.timing.totalMs / 1000).toFixed(1)}s\n`);
-        privacyPlan?.afterRound(record, say);
+        plan.afterRound(record, say);
       },
     });
   } finally {
@@ -233,7 +218,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
     seconds,
     backend,
     model: modelFiles,
-    ...(privacyPlan ? { privacy: [...result.history].reverse().find((r) => r.privacy)?.privacy ?? null } : {}),
+    ...(plan.dp ? { privacy: [...result.history].reverse().find((r) => r.privacy)?.privacy ?? null } : {}),
   };
   writeFileSync(join(runDir, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
   const reportPath = await writeReport(runDir, { runId: runDirName(runDir), createdAt: new Date().toISOString(), config: config as unknown as Record<string, unknown>, summary }, result.history);
@@ -250,13 +235,13 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
         ['final test accuracy', summary.finalAccuracy?.toFixed(4) ?? '-'],
         ['final test loss', summary.finalLoss?.toFixed(4) ?? '-'],
         ['bytes down / up', `${formatBytes(summary.bytesDown)} / ${formatBytes(summary.bytesUp)}`],
-        ...(compression
+        ...(plan.serverLayers.length
           ? [
               ['as float32 down / up', `${formatBytes(summary.bytesDownFloat32)} / ${formatBytes(summary.bytesUpFloat32)}`],
               ['compression down / up', `${(summary.bytesDownFloat32 / Math.max(1, summary.bytesDown)).toFixed(2)}× / ${(summary.bytesUpFloat32 / Math.max(1, summary.bytesUp)).toFixed(2)}× fewer bytes`],
             ]
           : []),
-        ...(privacyPlan ? privacyPlan.summaryRows(result.history) : []),
+        ...plan.summaryRows(result.history),
         ['wall time', `${seconds.toFixed(1)} s`],
         ['history', historyFile],
         ['report', reportPath],

@@ -16,9 +16,6 @@ import { splitIndices } from '../data/partition.js';
 import type { ModelSpec, Welcome } from '../wire/protocol.js';
 import { ClientRuntime, type ClientData, type ClientLayer, type MessageHandler } from './runtime.js';
 import type { Trainer } from './trainer.js';
-import { dpClientLayer } from '../privacy/client-layer.js';
-import { compressionClientLayer } from '../compress/layers.js';
-import { secAggClientLayer } from '../secagg/client-layer.js';
 
 export interface DataContext {
   clientId: string;
@@ -72,18 +69,6 @@ export function prepareClientData(raw: Dataset | ClientData, welcome: Welcome, c
   const all = Int32Array.from({ length: raw.y.length }, (_, i) => i);
   const { first, second } = splitIndices(all, welcome.validationFraction, new Rng(welcome.seed).stream('validation-split').stream(clientId));
   return { train: subset(raw, first), validation: subset(raw, second) };
-}
-
-/**
- * The layer stack of a deployed client (Node or browser): secure aggregation outermost (it answers
- * the secagg stages and masks what the inner layers produced; anything else passes through), then
- * `layers`, by default compression (decodes a compressed model, encodes updates with the pipeline
- * the server announces) and DP (acts only on DP-FedAvg instructions; a server in distributed or
- * local mode refuses replies without the client's noise). So a client follows the server's
- * `[compression]`, `[privacy]` and `[secagg]` without any setting of its own.
- */
-export function deployedClientLayers(layers?: readonly ClientLayer[]): ClientLayer[] {
-  return [secAggClientLayer(), ...(layers ?? [compressionClientLayer(), dpClientLayer()])];
 }
 
 export interface ClientSessionOptions {

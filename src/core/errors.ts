@@ -19,6 +19,7 @@ export type FederaErrorCode =
   | 'unauthorized'
   | 'rate_limited'
   | 'disconnected'
+  | 'privacy_budget'
   | 'internal';
 
 export class FederaError extends Error {

@@ -45,6 +45,11 @@ export interface RoundRecord {
   /** `skipped`: too few results (or clients); the global model was left unchanged. */
   status: 'completed' | 'skipped';
   reason?: string;
+  /**
+   * Why a skipped round was skipped, as a stable code: `no_clients`, `insufficient_results`,
+   * `non_finite`, `privacy_budget`, `workflow_failed`, or the code of the error that stopped it.
+   */
+  code?: string;
   selected: string[];
   succeeded: string[];
   failed: ClientFailure[];

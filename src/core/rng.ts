@@ -183,3 +183,29 @@ export class Rng {
 function rotl(x: number, k: number): number {
   return (x << k) | (x >>> (32 - k));
 }
+
+/**
+ * An `Rng` whose bits come from the platform CSPRNG (WebCrypto's getRandomValues, in Node and
+ * browsers) instead of the seeded generator: for what a deployment must not make predictable from
+ * the run seed (the DP sample of clients). Every stream of it is secure too; nothing is reproducible.
+ */
+export class SecureRng extends Rng {
+  private readonly buffer = new Uint32Array(256);
+  private used = 256;
+
+  constructor(label = 'secure') {
+    super(label);
+  }
+
+  override stream(name: string | number): Rng {
+    return new SecureRng(`${this.path}/${name}`);
+  }
+
+  override nextU32(): number {
+    if (this.used === this.buffer.length) {
+      globalThis.crypto.getRandomValues(this.buffer);
+      this.used = 0;
+    }
+    return this.buffer[this.used++];
+  }
+}

@@ -11,9 +11,9 @@ import { FederaError, describeError } from '../core/errors.js';
 import type { EvaluateResult, Strategy } from '../strategy/strategy.js';
 import type { Grid } from './grid.js';
 import { exchange, now, type ClientFailure, type ExchangeOptions, type ExchangeRequest } from './exchange.js';
-import { checkSamplingOptions, planSampling, sampleClients, type SamplingOptions } from './sampling.js';
+import { checkSamplingOptions, planSampling, sampleClients, sampleClientsPoisson, type SamplingOptions } from './sampling.js';
 import type { EvaluationRecord, FederatedEvaluationRecord, RoundRecord } from '../core/records.js';
-import { FederatedTrainWorkflow, type RoundContext, type TrainWorkflow } from './workflow.js';
+import { FederatedTrainWorkflow, skipCode, type RoundContext, type TrainWorkflow } from './workflow.js';
 import { applyIncoming, applyOutgoing, type ServerLayer } from './server-layer.js';
 
 export interface EvaluationOptions extends SamplingOptions {
@@ -31,6 +31,11 @@ export interface EngineOptions {
   runId?: string;
   /** Training client selection (default fraction 0.1, at least 2). */
   sampling?: SamplingOptions;
+  /**
+   * Draws client selection from this stream instead of the seeded round streams: a deployment under
+   * DP passes a CSPRNG (`new SecureRng()`), so nobody who knows the run seed can predict the sample.
+   */
+  samplingRng?: Rng;
   /** Over-selection (Bonawitz et al. 2019): select ⌈k·(1+o)⌉ and close after k accepted results. Default 0. */
   overSelection?: number;
   /** Federated evaluation; `false` turns it off. Defaults to the training sampling, every round. */
@@ -145,7 +150,7 @@ export class RoundEngine {
       rng: roundRng,
       logger: this.logger,
       minResults: this.o.minResults ?? 1,
-      selectClients: () => this.select(roundRng.stream('train-sampling'), this.o.sampling ?? {}, this.o.overSelection ?? 0),
+      selectClients: () => this.select(this.o.samplingRng ?? roundRng.stream('train-sampling'), this.o.sampling ?? {}, this.o.overSelection ?? 0),
       exchange: exchangeWithDefaults,
     };
 
@@ -153,7 +158,7 @@ export class RoundEngine {
     try {
       outcome = await this.workflow.run(ctx);
     } catch (e) {
-      outcome = { status: 'skipped' as const, privacy: undefined, events: undefined, reason: `workflow ${this.workflow.name} failed: ${describeError(e)}`, selected: [], succeeded: [], failed: [], dropped: [] };
+      outcome = { status: 'skipped' as const, code: skipCode(e, 'workflow_failed'), privacy: undefined, events: undefined, reason: `workflow ${this.workflow.name} failed: ${describeError(e)}`, selected: [], succeeded: [], failed: [], dropped: [] };
     }
     const t1 = now();
     if (outcome.status === 'completed' && outcome.params) {
@@ -183,6 +188,7 @@ export class RoundEngine {
       round,
       status: outcome.status,
       ...(outcome.reason !== undefined ? { reason: outcome.reason } : {}),
+      ...(outcome.status === 'skipped' && outcome.code !== undefined ? { code: outcome.code } : {}),
       selected: outcome.selected,
       succeeded: outcome.succeeded,
       failed: outcome.failed,
@@ -218,6 +224,13 @@ export class RoundEngine {
 
   private select(rng: Rng, sampling: SamplingOptions, overSelection: number): { clients: string[]; waitFor: number; reason?: string } {
     const available = this.o.grid.availableClients();
+    if (sampling.poissonRate !== undefined) {
+      // Poisson: each available client independently with probability q; no over-selection (it would change q).
+      const need = sampling.minAvailable ?? 1;
+      if (available.length < need) return { clients: [], waitFor: 0, reason: `${available.length} clients available, at least ${need} required` };
+      const clients = sampleClientsPoisson(available, sampling.poissonRate, rng);
+      return clients.length ? { clients, waitFor: clients.length } : { clients: [], waitFor: 0, reason: `the Poisson sample at rate ${sampling.poissonRate} of ${available.length} clients selected none` };
+    }
     const plan = planSampling(available.length, sampling);
     if (plan.count === 0) return { clients: [], waitFor: 0, reason: plan.reason };
     const count = Math.min(available.length, Math.ceil(plan.count * (1 + overSelection) - 1e-9));
@@ -230,7 +243,8 @@ export class RoundEngine {
     run: RoundContext['exchange'],
   ): Promise<FederatedEvaluationRecord | undefined> {
     const opts = this.o.evaluation || {};
-    const { clients } = this.select(roundRng.stream('evaluate-sampling'), { ...(this.o.sampling ?? {}), ...opts }, 0);
+    const { poissonRate: _train, ...trainSampling } = this.o.sampling ?? {};
+    const { clients } = this.select(roundRng.stream('evaluate-sampling'), { ...trainSampling, ...opts }, 0);
     if (clients.length === 0) return undefined;
     const config = this.o.strategy.configureEvaluate(round, this.global);
     const results: EvaluateResult[] = [];

@@ -37,6 +37,8 @@ export interface RoundContext {
 export interface TrainRoundOutcome {
   status: 'completed' | 'skipped';
   reason?: string;
+  /** A skipped round's stable reason code (see RoundRecord.code). */
+  code?: string;
   /** The next global parameters (completed rounds only). */
   params?: Float32Array;
   metrics?: Metrics;
@@ -80,7 +82,7 @@ export class FederatedTrainWorkflow implements TrainWorkflow {
   async run(ctx: RoundContext): Promise<TrainRoundOutcome> {
     const { clients, waitFor, reason } = ctx.selectClients();
     if (clients.length === 0) {
-      return { status: 'skipped', reason: `no clients selected: ${reason}`, selected: [], succeeded: [], failed: [], dropped: [] };
+      return { status: 'skipped', code: 'no_clients', reason: `no clients selected: ${reason}`, selected: [], succeeded: [], failed: [], dropped: [] };
     }
     const { round, runId, global, strategy } = ctx;
     const config = strategy.configureTrain(round, global);
@@ -100,17 +102,17 @@ export class FederatedTrainWorkflow implements TrainWorkflow {
     const base = { selected: clients, succeeded: outcome.succeeded, failed: outcome.failures, dropped: outcome.dropped };
     if (aggregation.accepted < ctx.minResults) {
       aggregation.discard?.();
-      return { ...base, status: 'skipped', reason: `${aggregation.accepted} of ${clients.length} selected clients returned a usable result; at least ${ctx.minResults} required` };
+      return { ...base, status: 'skipped', code: 'insufficient_results', reason: `${aggregation.accepted} of ${clients.length} selected clients returned a usable result; at least ${ctx.minResults} required` };
     }
     let result;
     try {
       result = aggregation.finish();
     } catch (e) {
-      return { ...base, status: 'skipped', reason: `aggregation failed: ${describeError(e)}` };
+      return { ...base, status: 'skipped', code: skipCode(e, 'aggregation_failed'), reason: `aggregation failed: ${describeError(e)}` };
     }
     const bad = findNonFinite(result.params);
     if (bad >= 0) {
-      return { ...base, status: 'skipped', reason: `aggregation produced a non-finite parameter at index ${bad}; global model kept` };
+      return { ...base, status: 'skipped', code: 'non_finite', reason: `aggregation produced a non-finite parameter at index ${bad}; global model kept` };
     }
     return {
       ...base,
@@ -121,4 +123,9 @@ export class FederatedTrainWorkflow implements TrainWorkflow {
       ...(result.events?.length ? { events: [...result.events] } : {}),
     };
   }
+}
+
+/** The reason code of a round stopped by `e`: its FederaError code, or `fallback`. */
+export function skipCode(e: unknown, fallback: string): string {
+  return e instanceof FederaError ? e.code : fallback;
 }

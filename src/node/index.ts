@@ -4,7 +4,8 @@ export { loadCsvFile } from './csv.js';
 export { writeReport, loadReportAssets } from './report-file.js';
 export { writeModel, readModel, type ModelFiles } from './model-file.js';
 export { simulate, prepareData, type SimulateOutcome } from '../cli/simulate.js';
-export { parseSimulationConfig, SimulationConfigSchema, type SimulationConfig } from '../cli/config.js';
+export { parseSimulationConfig, parseServerConfig } from '../config/rules.js';
+export { SimulationConfigSchema, ServerConfigSchema, type SimulationConfig, type ServerConfig, type ServerSettings } from '../config/schema.js';
 export { FederaClient, type FederaClientOptions, type DataSource, type DataContext } from './client.js';
 export {
   createIdentity,
@@ -21,4 +22,3 @@ export { FederaServer, zooServerModel, loadEvaluationData, type FederaServerOpti
 export { WebSocketGrid, type WebSocketGridOptions, type RejectionCode, type RateLimit, type ConnectionStatus } from '../server/grid.js';
 export { Store, type ClientDirectory, type RunRow, type Checkpoint, type ClientRow, type TokenRow, type ClientEvent } from '../server/store.js';
 export { ServerMetrics } from '../server/metrics.js';
-export { parseServerConfig, ServerConfigSchema, type ServerConfig, type ServerSettings } from '../server/config.js';

@@ -1,6 +1,5 @@
 /** Builds robust aggregators and strategies from plain settings (config files, the CLI, benches). */
 import { FederaError } from '../core/errors.js';
-import type { Strategy } from '../strategy/strategy.js';
 import { Mean, type Aggregator } from './aggregator.js';
 import { CoordinateMedian } from './median.js';
 import { TrimmedMean } from './trimmed-mean.js';
@@ -9,7 +8,6 @@ import { Bulyan } from './bulyan.js';
 import { NormBounding } from './norm-bound.js';
 import type { AnomalyThresholds } from './anomaly.js';
 import type { ReputationOptions } from './reputation.js';
-import { RobustStrategy } from './strategy.js';
 
 export const AGGREGATOR_NAMES = ['mean', 'median', 'trimmed-mean', 'krum', 'multi-krum', 'bulyan'] as const;
 export type AggregatorName = (typeof AGGREGATOR_NAMES)[number];
@@ -63,9 +61,4 @@ export function createAggregator(s: RobustSettings): Aggregator {
   }
   if (s.normBound === undefined) return rule;
   return new NormBounding({ threshold: s.normBound, inner: name === 'mean' ? undefined : rule });
-}
-
-/** Wraps `base` (FedAvg, FedAdam, ...) so that it applies the robust aggregate of each round. */
-export function createRobustStrategy(s: RobustSettings, base: Strategy): RobustStrategy {
-  return new RobustStrategy(base, { aggregator: createAggregator(s), anomaly: s.anomaly, reputation: s.reputation ?? false, weighting: s.weighting });
 }

@@ -18,12 +18,10 @@ import type { Config, MessageBase, Metrics } from '../core/messages.js';
 import { checkMetrics } from '../core/messages.js';
 import { FederaError, describeError } from '../core/errors.js';
 import { findNonFinite } from '../core/kernels.js';
-import { MetricsMean } from '../strategy/strategy.js';
-import { RobustStrategy } from '../robust/strategy.js';
-import { DP_CONFIG, DP_METRICS } from '../privacy/protocol.js';
+import { MASKED_METRICS_CONFIG_KEY, MetricsMean, type SecureSumResult } from '../strategy/strategy.js';
 import type { ClientFailure, ExchangeOutcome } from '../engine/exchange.js';
 import type { RoundEvent } from '../core/records.js';
-import { clientSeed, type RoundContext, type TrainRoundOutcome, type TrainWorkflow } from '../engine/workflow.js';
+import { clientSeed, skipCode, type RoundContext, type TrainRoundOutcome, type TrainWorkflow } from '../engine/workflow.js';
 import { completeGraph, hararyGraph, type NeighbourGraph } from './graph.js';
 import { accumulatePacked, decodeSum, encodingFor, isPacked, packedBytes, type EncodingParams } from './encoding.js';
 import { KEY_BYTES, SEED_BYTES, KeyAgreement, accumulateMasks, deriveKey, equalBytes, generateKeyPair, secureRandom, seedCommitment, x25519PublicKey } from './primitives.js';
@@ -89,10 +87,18 @@ function byteField(body: Record<string, unknown>, key: string, where: string, le
   return v;
 }
 
-/** Means of the metrics summed under the masks; DP's noise flag is a count, so its sum is rounded. */
-function securedMeans(names: readonly string[], sums: readonly number[], count: number): Metrics {
+/** The metric names a round's train config asks to sum under the masks (MASKED_METRICS_CONFIG_KEY). */
+function maskedMetricNames(config: Config): string[] {
+  const v = config[MASKED_METRICS_CONFIG_KEY];
+  if (v === undefined) return [];
+  if (typeof v !== 'string') throw new FederaError('invalid_config', `config.${MASKED_METRICS_CONFIG_KEY} must be a comma-separated list of metric names`);
+  return [...new Set(v.split(',').map((n) => n.trim()).filter((n) => n.length > 0))];
+}
+
+/** Means of the metrics summed under the masks, for a strategy that takes the mean only. */
+function maskedMeans(names: readonly string[], sums: readonly number[], count: number): Metrics {
   const out: Metrics = {};
-  names.forEach((name, k) => (out[name] = (name === DP_METRICS.noised ? Math.round(sums[k]) : sums[k]) / count));
+  names.forEach((name, k) => (out[name] = sums[k] / count));
   return out;
 }
 
@@ -109,10 +115,7 @@ export class SecAggWorkflow implements TrainWorkflow {
   async run(ctx: RoundContext): Promise<TrainRoundOutcome> {
     const { clients: selected, reason: selectReason } = ctx.selectClients();
     const empty = { selected, succeeded: [] as string[], failed: [] as ClientFailure[], dropped: [] as string[] };
-    if (selected.length === 0) return { ...empty, status: 'skipped', reason: `no clients selected: ${selectReason}` };
-    if (ctx.strategy instanceof RobustStrategy) {
-      return { ...empty, status: 'skipped', reason: `strategy ${ctx.strategy.name} aggregates individual updates robustly, which secure aggregation hides; use a FedAvg-family strategy` };
-    }
+    if (selected.length === 0) return { ...empty, status: 'skipped', code: 'no_clients', reason: `no clients selected: ${selectReason}` };
     const clients = [...selected].sort();
     const n = clients.length;
     const d = ctx.global.layout.size;
@@ -126,8 +129,13 @@ export class SecAggWorkflow implements TrainWorkflow {
     }
     const t = plan.threshold;
     const config: Config = ctx.strategy.configureTrain(ctx.round, ctx.global);
-    // DP-FedAvg's per-client metrics (the clipping indicator) are summed under the masks, not sent in the clear.
-    const secureMetrics: string[] = config[DP_CONFIG.clipNorm] !== undefined ? [DP_METRICS.unclippedCentered, DP_METRICS.noised] : [];
+    // Per-client values a stage asked to sum (DP's clipping indicator) travel under the masks, not in the clear.
+    let secureMetrics: string[];
+    try {
+      secureMetrics = maskedMetricNames(config);
+    } catch (e) {
+      return { ...empty, status: 'skipped', reason: describeError(e) };
+    }
     const total = d + 1 + secureMetrics.length;
     const graph: NeighbourGraph = plan.mode === 'secagg' ? completeGraph(clients) : hararyGraph(clients, plan.degree, ctx.rng.stream('secagg-graph'));
     const index = new Map(clients.map((id, i) => [id, i + 1]));
@@ -412,20 +420,28 @@ export class SecAggWorkflow implements TrainWorkflow {
     const aggregation = ctx.strategy.aggregateTrain(ctx.round, ctx.global);
     let result;
     try {
-      aggregation.add({
-        clientId: 'secure-aggregate',
-        update: mean,
-        numExamples: Math.max(1, Math.round(weighting === 'uniform' ? decoded.weight : decoded.weight * maxWeight)),
-        metrics: { ...metrics.result(), ...securedMeans(secureMetrics, decoded.metrics, contributors.length) },
-        contributors,
-      });
+      const clear = metrics.result();
+      if (aggregation.addSecureSum) {
+        const maskedSums: Record<string, number> = {};
+        secureMetrics.forEach((name, k) => (maskedSums[name] = decoded.metrics[k]));
+        const secure: SecureSumResult = { sum: decoded.sum, weight: decoded.weight, weightUnit: weighting === 'uniform' ? 1 : maxWeight, weighting, contributors, metrics: clear, maskedSums };
+        aggregation.addSecureSum(secure);
+      } else {
+        // A strategy that does not know secure sums gets their mean as one result of the sum's weight.
+        aggregation.add({
+          clientId: 'secure-aggregate',
+          update: mean,
+          numExamples: Math.max(1, Math.round(weighting === 'uniform' ? decoded.weight : decoded.weight * maxWeight)),
+          metrics: { ...clear, ...maskedMeans(secureMetrics, decoded.metrics, contributors.length) },
+        });
+      }
       result = aggregation.finish();
     } catch (e) {
       aggregation.discard?.();
-      return { ...outcomeBase, status: 'skipped', reason: `aggregation of the secure sum failed: ${describeError(e)}`, events };
+      return { ...outcomeBase, status: 'skipped', code: skipCode(e, 'aggregation_failed'), reason: `aggregation of the secure sum failed: ${describeError(e)}`, events };
     }
     const badAt = findNonFinite(result.params);
-    if (badAt >= 0) return { ...outcomeBase, status: 'skipped', reason: `aggregation produced a non-finite parameter at index ${badAt}; global model kept`, events };
+    if (badAt >= 0) return { ...outcomeBase, status: 'skipped', code: 'non_finite', reason: `aggregation produced a non-finite parameter at index ${badAt}; global model kept`, events };
     return {
       ...outcomeBase,
       status: 'completed',

@@ -23,19 +23,15 @@ import type { Dataset } from '../data/dataset.js';
 import { splitStratified } from '../data/mnist.js';
 import { RoundEngine } from '../engine/engine.js';
 import type { RoundRecord, EvaluationRecord } from '../core/records.js';
-import { FederatedTrainWorkflow, type TrainWorkflow } from '../engine/workflow.js';
-import { SecAggWorkflow } from '../secagg/workflow.js';
+import type { TrainWorkflow } from '../engine/workflow.js';
 import type { ServerLayer } from '../engine/server-layer.js';
-import type { SamplingOptions } from '../engine/sampling.js';
 import type { CentralEvaluate, Strategy, StrategyOptions } from '../strategy/strategy.js';
-import { createStrategy } from '../strategy/registry.js';
-import { createRobustStrategy } from '../robust/settings.js';
-import { compressionServerLayer } from '../compress/layers.js';
-import { planPrivacy } from '../cli/privacy.js';
+import { planRun, type RunPlan } from '../run/plan.js';
 import { loadMnist } from '../node/mnist.js';
 import { loadCsvFile } from '../node/csv.js';
 import { CloseCode, type ModelSpec } from '../wire/protocol.js';
-import { runDefinition, startQuorum, type ServerConfig } from './config.js';
+import { runDefinition, startQuorum } from '../config/rules.js';
+import type { ServerConfig } from '../config/schema.js';
 import { Store, type ClientDirectory, type RunRow } from './store.js';
 import { ServerMetrics } from './metrics.js';
 import { WebSocketGrid } from './grid.js';
@@ -98,17 +94,6 @@ export interface FederaServerEvents {
   round: [record: RoundRecord];
   phase: [phase: Phase, round: number];
   client: [activity: ClientActivity];
-}
-
-/**
- * The config's defences around the strategy: robust aggregation (`[robust]`) or DP-FedAvg
- * (`[privacy]`, server noise from the CSPRNG; a plan above `targetEpsilon` is refused here,
- * before the server listens).
- */
-export function withDefences(c: ServerConfig, strategy: Strategy): Strategy {
-  if (c.robust) return createRobustStrategy(c.robust, strategy);
-  if (c.privacy) return planPrivacy(c, c.privacy.populationSize, { noise: 'secure' })!.wrap(strategy);
-  return strategy;
 }
 
 /** Loads the central test set of a config's dataset: the same split a simulation uses. */
@@ -232,14 +217,18 @@ export class FederaServer {
             return r;
           }
         : undefined;
-      const strategyOptions: StrategyOptions = {
-        trainConfig: (round) => {
-          const { learningRateDecay, ...local } = c.local;
-          return { ...local, learningRate: local.learningRate * learningRateDecay ** (round - 1) };
-        },
+      const quorum = startQuorum(c);
+      const plan = planRun(c, {
+        population: c.privacy?.populationSize ?? c.clientsPerRound ?? quorum,
+        deployment: true,
         evaluate: centralEvaluate,
-      };
-      const strategy = this.o.strategy ? this.o.strategy(strategyOptions) : withDefences(c, createStrategy(c.strategy, strategyOptions));
+        strategy: this.o.strategy,
+        workflow: this.o.workflow,
+        minAvailable: quorum,
+        recheck: false,
+        source: `run "${this.runId}"`,
+      });
+      const strategy = plan.strategy;
       if (checkpoint.strategyState) {
         if (!strategy.setState) throw new FederaError('invalid_config', `the checkpoint holds strategy state but strategy ${strategy.name} cannot restore it`);
         strategy.setState(checkpoint.strategyState);
@@ -263,7 +252,7 @@ export class FederaServer {
 
       const address = await this.listen();
       this.address = address;
-      const engine = this.makeEngine(strategy, layout, startRound);
+      const engine = this.makeEngine(plan, layout, startRound);
       this.done = this.runLoop(engine, startRound);
       this.done.catch(() => {});
       return address;
@@ -273,17 +262,10 @@ export class FederaServer {
     }
   }
 
-  private makeEngine(strategy: Strategy, layout: ParamLayout, startRound: number): RoundEngine {
+  private makeEngine(plan: RunPlan, layout: ParamLayout, startRound: number): RoundEngine {
     const c = this.config;
-    const k = c.clientsPerRound;
-    const quorum = startQuorum(c);
-    const sampling: SamplingOptions = k !== undefined ? { fraction: 1, minClients: k, maxClients: k, minAvailable: quorum } : { fraction: c.fraction, minClients: c.minClients, minAvailable: quorum };
-    const ev = c.evaluation;
-    const evaluation = ev.federatedEvery > 0 ? { every: ev.federatedEvery, ...(ev.federatedFraction !== undefined ? { fraction: ev.federatedFraction, minClients: 1, maxClients: undefined } : {}) } : false;
     const checkpoint = this.store.latestCheckpoint(this.runId)!;
-    // DP-FedAvg weighs clients equally, so under secure aggregation the weights are uniform too.
-    const secagg = c.secagg?.enabled ? new SecAggWorkflow({ ...c.secagg, weighting: c.secagg.weighting ?? (c.privacy ? 'uniform' : 'examples') }) : undefined;
-    const workflow = this.waitingWorkflow(this.o.workflow ?? secagg ?? new FederatedTrainWorkflow(), quorum);
+    const strategy = plan.strategy;
     return new RoundEngine({
       grid: this.grid!,
       strategy,
@@ -291,27 +273,24 @@ export class FederaServer {
       rounds: c.rounds,
       seed: c.seed,
       runId: this.runId,
-      sampling,
+      sampling: plan.sampling,
+      ...(plan.samplingRng ? { samplingRng: plan.samplingRng } : {}),
       overSelection: c.server.overSelection,
-      evaluation,
-      centralEvaluationEvery: ev.centralEvery,
+      evaluation: plan.evaluation,
+      centralEvaluationEvery: c.evaluation.centralEvery,
       minResults: c.minResults,
       roundTimeoutMs: c.server.roundTimeoutMs,
-      workflow,
-      // The compression layer last, as in simulation: it sees the wire form of every message.
-      serverLayers: [...(this.o.serverLayers ?? []), ...this.compressionLayers()],
+      workflow: this.waitingWorkflow(plan.workflow, startQuorum(c)),
+      // The plan's compression layer last, as in simulation: it sees the wire form of every message.
+      serverLayers: [...(this.o.serverLayers ?? []), ...plan.serverLayers],
       logger: this.logger,
       startRound,
-      signal: this.abort.signal,
-      onRound: (record, params) => this.commit(record, params, layout, strategy),
+      signal: AbortSignal.any([this.abort.signal, plan.signal]),
+      onRound: (record, params) => {
+        this.commit(record, params, layout, strategy);
+        plan.afterRound(record, (line) => this.logger.warn({ runId: this.runId, round: record.round }, line.trim()));
+      },
     });
-  }
-
-  /** `[compression]`: encodes the model (downlink) and announces the uplink pipeline, which the clients follow. */
-  private compressionLayers(): ServerLayer[] {
-    const k = this.config.compression;
-    if (!k || (k.uplink.length === 0 && k.downlink.length === 0)) return [];
-    return [compressionServerLayer({ downlink: k.downlink, announceUplink: k.uplink, seed: this.config.seed })];
   }
 
   /** Waits for the start quorum before every round, then runs `inner`. */

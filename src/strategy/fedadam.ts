@@ -1,18 +1,24 @@
 /** FedAdam (Reddi et al. 2021): v ← β2·v + (1 − β2)·Δ². */
+import { FederaError } from '../core/errors.js';
 import { FedOpt, type FedOptOptions } from './fedopt.js';
 
 export interface FedAdamOptions extends FedOptOptions {
-  /** Adam's bias correction, which Reddi et al. do not use (default false). */
-  biasCorrection?: boolean;
+  /**
+   * Adam's bias correction, which Reddi et al. do not use (default false); `'flower'`: Flower's
+   * FedAdam exponent, t = step + 1 (so its numbers can be reproduced).
+   */
+  biasCorrection?: boolean | 'flower';
 }
 
 export class FedAdam extends FedOpt {
   override readonly name: string = 'fedadam';
-  readonly biasCorrection: boolean;
+  readonly biasCorrection: boolean | 'flower';
 
   constructor(options: FedAdamOptions = {}) {
     super(options);
-    this.biasCorrection = options.biasCorrection ?? false;
+    const b = options.biasCorrection ?? false;
+    if (b !== true && b !== false && b !== 'flower') throw new FederaError('invalid_config', `biasCorrection must be true, false or "flower", got ${JSON.stringify(b)}`);
+    this.biasCorrection = b;
   }
 
   protected secondMoment(v: number, delta2: number): number {
@@ -21,6 +27,7 @@ export class FedAdam extends FedOpt {
 
   protected override stepScale(t: number): number {
     if (!this.biasCorrection) return 1;
+    if (this.biasCorrection === 'flower') t += 1;
     return Math.sqrt(1 - this.beta2 ** t) / (1 - this.beta1 ** t);
   }
 }

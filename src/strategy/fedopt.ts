@@ -6,8 +6,10 @@
  *   v ← update rule of FedAdagrad / FedAdam / FedYogi
  *   x ← x + η · m / (√v + τ)
  *
- * with m₋₁ = 0 and v₋₁ = τ² (the paper requires v₋₁ ≥ τ²). Like the paper, no bias correction is
- * applied unless `biasCorrection: true` (FedAdam only), which scales η by √(1−β2ᵗ)/(1−β1ᵗ).
+ * with m₋₁ = 0 and v₋₁ = τ² (the paper requires v₋₁ ≥ τ²; `initialSecondMoment: 'zero'` starts
+ * from 0 as Flower does). Like the paper, no bias correction is applied unless `biasCorrection`
+ * (FedAdam only) scales η by √(1−β2ᵗ)/(1−β1ᵗ) — with t the step, or t = step + 1 as Flower's
+ * `FedAdam` computes it (`biasCorrection: 'flower'`). docs/strategies.md compares the defaults.
  */
 import type { Params } from '../core/params.js';
 import type { WeightedSum } from '../core/kernels.js';
@@ -24,6 +26,8 @@ export interface FedOptOptions extends FedAvgOptions {
   beta2?: number;
   /** τ, adaptivity: added to √v (default 1e-9). */
   tau?: number;
+  /** v₋₁: τ² as in Reddi et al. (default) or 0 as in Flower. */
+  initialSecondMoment?: 'tau-squared' | 'zero';
 }
 
 export abstract class FedOpt extends FedAvg {
@@ -31,6 +35,7 @@ export abstract class FedOpt extends FedAvg {
   readonly beta1: number;
   readonly beta2: number;
   readonly tau: number;
+  readonly initialSecondMoment: 'tau-squared' | 'zero';
   protected m: Float32Array | undefined;
   protected v: Float32Array | undefined;
   /** Number of server steps taken (t in the bias correction). */
@@ -42,6 +47,9 @@ export abstract class FedOpt extends FedAvg {
     this.beta1 = checkUnitInterval('beta1', options.beta1 ?? 0.9);
     this.beta2 = checkUnitInterval('beta2', options.beta2 ?? 0.99);
     this.tau = checkPositive('tau', options.tau ?? 1e-9);
+    const v0 = options.initialSecondMoment ?? 'tau-squared';
+    if (v0 !== 'tau-squared' && v0 !== 'zero') throw new FederaError('invalid_config', `initialSecondMoment must be "tau-squared" or "zero", got ${JSON.stringify(v0)}`);
+    this.initialSecondMoment = v0;
   }
 
   /** v ← rule(v, Δ²), element-wise. */
@@ -57,7 +65,7 @@ export abstract class FedOpt extends FedAvg {
     const d = delta.length;
     if (!this.m || this.m.length !== d) {
       this.m = new Float32Array(d);
-      this.v = new Float32Array(d).fill(this.tau * this.tau);
+      this.v = new Float32Array(d).fill(this.initialSecondMoment === 'zero' ? 0 : this.tau * this.tau);
     }
     const m = this.m, v = this.v!, x = global.data;
     const b1 = this.beta1, tau = this.tau;

@@ -22,8 +22,10 @@ export interface StrategySettings {
   beta1?: number;
   beta2?: number;
   tau?: number;
-  /** FedAdam only. */
-  biasCorrection?: boolean;
+  /** FedAdam only: Adam's bias correction (true), or Flower's exponent ('flower'). */
+  biasCorrection?: boolean | 'flower';
+  /** FedAdam / FedYogi / FedAdagrad: v₋₁ = τ² (the paper) or 0 (Flower). */
+  initialSecondMoment?: 'tau-squared' | 'zero';
 }
 
 export function createStrategy(settings: StrategySettings, common: StrategyOptions = {}): Strategy {
@@ -36,11 +38,11 @@ export function createStrategy(settings: StrategySettings, common: StrategyOptio
     case 'fedavgm':
       return new FedAvgM({ ...common, serverLearningRate: s.serverLearningRate, momentum: s.momentum });
     case 'fedadam':
-      return new FedAdam({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, beta2: s.beta2, tau: s.tau, biasCorrection: s.biasCorrection });
+      return new FedAdam({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, beta2: s.beta2, tau: s.tau, biasCorrection: s.biasCorrection, initialSecondMoment: s.initialSecondMoment });
     case 'fedyogi':
-      return new FedYogi({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, beta2: s.beta2, tau: s.tau });
+      return new FedYogi({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, beta2: s.beta2, tau: s.tau, initialSecondMoment: s.initialSecondMoment });
     case 'fedadagrad':
-      return new FedAdagrad({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, tau: s.tau });
+      return new FedAdagrad({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, tau: s.tau, initialSecondMoment: s.initialSecondMoment });
     default:
       throw new FederaError('invalid_config', `strategy.name must be one of ${STRATEGY_NAMES.join(', ')}; got "${String((s as { name: unknown }).name)}"`);
   }

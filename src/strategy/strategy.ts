@@ -18,11 +18,6 @@ export interface TrainResult {
   readonly update: Float32Array;
   readonly numExamples: number;
   readonly metrics: Metrics;
-  /**
-   * Set when this one result stands for several clients whose updates the server never saw
-   * individually (secure aggregation): `update` is their weighted mean, `numExamples` their total weight.
-   */
-  readonly contributors?: readonly string[];
 }
 
 export interface EvaluateResult {
@@ -50,6 +45,29 @@ export interface AggregatedEvaluation {
 }
 
 /**
+ * Train-config key listing (comma-separated) the per-client metrics a stage needs summed; under
+ * secure aggregation they travel inside the masked vector instead of in the clear.
+ */
+export const MASKED_METRICS_CONFIG_KEY = 'federa.maskedMetrics';
+
+/** A secure sum, as a secure-aggregation workflow hands it to the round's aggregation. */
+export interface SecureSumResult {
+  /** Σ wᵢ·xᵢ, decoded. */
+  readonly sum: Float64Array;
+  /** Σ wᵢ (min(examples/maxWeight, 1) per client, or 1 each with uniform weighting). */
+  readonly weight: number;
+  /** What one unit of `weight` is worth in examples (maxWeight with example weighting, 1 otherwise). */
+  readonly weightUnit: number;
+  readonly weighting: 'examples' | 'uniform';
+  /** The clients whose inputs are in the sum (sorted). */
+  readonly contributors: readonly string[];
+  /** Means of the metrics the clients sent in the clear. */
+  readonly metrics: Metrics;
+  /** Sums of the metrics that travelled under the masks (named by MASKED_METRICS_CONFIG_KEY). */
+  readonly maskedSums: Readonly<Record<string, number>>;
+}
+
+/**
  * A round's aggregation in progress. The engine calls `add` as each reply arrives, so strategies
  * that can stream (FedAvg and the FedOpt family) hold O(d) memory however many clients report.
  * `add` throws a `FederaError` to reject a result; a rejected result must leave the aggregate as
@@ -62,6 +80,11 @@ export interface TrainAggregation {
   finish(): AggregatedTrain;
   /** Called instead of `finish` when the round is abandoned, so resources can be reused. */
   discard?(): void;
+  /**
+   * Takes a secure sum as the round's only input (strategies built from aggregation stages). A
+   * strategy without it gets the sum's mean as one result, with the sum's weight.
+   */
+  addSecureSum?(s: SecureSumResult): void;
 }
 
 /** Central evaluation on the server's own test set. */

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSimulationConfig } from '../../src/cli/config.js';
+import { parseSimulationConfig } from '../../src/config/rules.js';
 import { buildSimulationConfig } from '../../src/cli/main.js';
 
 test('defaults are the documented main run: MNIST, 2NN, 100 clients, 10 per round, FedAvg, Dirichlet 0.5, 30 rounds', () => {
@@ -53,5 +53,5 @@ test('TOML and JSON config files are read, and flags override them', () => {
   assert.throws(() => buildSimulationConfig({ config: bad }), /bad\.toml is not valid TOML/);
   assert.throws(() => buildSimulationConfig({ config: join(dir, 'missing.json') }), /cannot read config file/);
   assert.throws(() => buildSimulationConfig({ config: join(dir, 'run.yaml') }), /cannot read config file|unknown extension/);
-  assert.throws(() => buildSimulationConfig({ config: toml, strategy: 'nope' }), /strategy\.name: expected one of/);
+  assert.throws(() => buildSimulationConfig({ config: toml, strategy: 'nope' }), /strategy\.name \(--strategy\): expected one of/);
 });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSimulationConfig } from '../../src/cli/config.js';
+import { parseSimulationConfig } from '../../src/config/rules.js';
 import { simulate } from '../../src/cli/simulate.js';
 import { withoutTiming, type RoundRecord } from '../../src/core/records.js';
 

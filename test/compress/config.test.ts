@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSimulationConfig } from '../../src/cli/config.js';
+import { parseSimulationConfig } from '../../src/config/rules.js';
 import { buildSimulationConfig } from '../../src/cli/main.js';
 import { isFederaError } from '../../src/core/errors.js';
 

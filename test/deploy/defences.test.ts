@@ -10,7 +10,9 @@ import { join } from 'node:path';
 import type { MessageBase } from '../../src/core/messages.js';
 import { createIdentity } from '../../src/node/identity.js';
 import { rdpEpsilon } from '../../src/privacy/accountant/rdp.js';
-import { FederaServer, withDefences, type ServerModel } from '../../src/server/server.js';
+import { FederaServer, type ServerModel } from '../../src/server/server.js';
+import { planRun } from '../../src/run/plan.js';
+import type { ServerConfig } from '../../src/config/schema.js';
 import { FedAvg } from '../../src/strategy/fedavg.js';
 import { throwsCode } from '../helpers/assertions.js';
 import { FakeTrainer } from '../helpers/fake-trainer.js';
@@ -83,10 +85,11 @@ test('[privacy] and [robust] in the server config: what cannot work is refused w
   throwsCode(() => config(dir, { rounds: 2, clientsPerRound: 5, privacy }), 'invalid_config', 'populationSize (3)');
   throwsCode(() => config(dir, { rounds: 2, robust: { aggregator: 'krum', f: 1 } }), 'invalid_config', 'needs at least');
   // A budget the plan would exceed is refused when the strategy is built, before the server listens.
-  throwsCode(() => withDefences(config(dir, { rounds: 50, privacy: { ...privacy, targetEpsilon: 1 } }), new FedAvg()), 'invalid_config', 'above the target');
+  const planOf = (c: ServerConfig) => planRun(c, { population: c.privacy?.populationSize ?? c.clientsPerRound ?? 3, deployment: true });
+  throwsCode(() => config(dir, { rounds: 50, privacy: { ...privacy, targetEpsilon: 1 } }), 'invalid_config', 'above the target');
   // Accepted settings build the defence around the strategy.
-  assert.match(withDefences(config(dir, { rounds: 2, privacy }), new FedAvg()).name, /^dp-/);
-  assert.notEqual(withDefences(config(dir, { rounds: 2, clientsPerRound: 3, robust: { aggregator: 'median' } }), new FedAvg()).name, 'fedavg');
+  assert.match(planOf(config(dir, { rounds: 2, privacy })).strategy.name, /^dp-/);
+  assert.notEqual(planOf(config(dir, { rounds: 2, clientsPerRound: 3, robust: { aggregator: 'median' } })).strategy.name, 'fedavg');
 });
 
 test('[compression] in the server config: stock clients decode the fp16 model and send 8-bit updates the server announced', { timeout: 60_000 }, async (t) => {

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSimulationConfig } from '../../src/cli/config.js';
+import { parseSimulationConfig } from '../../src/config/rules.js';
 import { Store } from '../../src/server/store.js';
 import { makeSelfSignedCertificate } from './helpers/tls.js';
 import { writePartitionCsvs } from './helpers/data.js';

@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { Rng } from '../../src/core/rng.js';
-import { parseSimulationConfig } from '../../src/cli/config.js';
+import { parseSimulationConfig } from '../../src/config/rules.js';
 import { simulate } from '../../src/cli/simulate.js';
 import { encodeFrame, type FrameInit } from '../../src/wire/codec.js';
 import { signingMessage } from '../../src/wire/crypto.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSimulationConfig } from '../../src/cli/config.js';
+import { parseSimulationConfig } from '../../src/config/rules.js';
 import { simulate } from '../../src/cli/simulate.js';
 import { Store } from '../../src/server/store.js';
 import { makeSelfSignedCertificate } from './helpers/tls.js';

@@ -12,7 +12,7 @@ import { l2Norm } from '../../src/core/kernels.js';
 import type { Trainer, FitOutcome } from '../../src/client/trainer.js';
 import type { Dataset } from '../../src/data/dataset.js';
 import type { Strategy, TrainAggregation } from '../../src/strategy/strategy.js';
-import { DpFedAvg, updateNoiseMultiplier, type DpFedAvgOptions } from '../../src/privacy/dp-fedavg.js';
+import { DpFedAvg, updateNoiseMultiplier, type DpFedAvgOptions } from '../../src/aggregate/dp-fedavg.js';
 import { dpClientLayer } from '../../src/privacy/client-layer.js';
 import { rdpEpsilon } from '../../src/privacy/accountant/rdp.js';
 import { computeEpsilon } from '../../src/privacy/accountant/calibrate.js';
@@ -289,7 +289,10 @@ test('more results than clientsPerRound would understate q: the round is refused
 
 test('bad DP-FedAvg options are invalid_config errors', () => {
   const ok = { clientsPerRound: 2, populationSize: 4 };
-  throwsCode(() => new DpFedAvg(new FedAvg(), base({ ...ok, noiseMultiplier: 0 })), 'invalid_config', 'noiseMultiplier');
+  throwsCode(() => new DpFedAvg(new FedAvg(), base({ ...ok, noiseMultiplier: -1 })), 'invalid_config', 'noiseMultiplier');
+  // σ = 0 is clipping only: accepted, and no finite ε is claimed.
+  assert.equal(new DpFedAvg(new FedAvg(), base({ ...ok, noiseMultiplier: 0 })).plannedEpsilon(1), Infinity);
+  throwsCode(() => new DpFedAvg(new FedAvg(), base({ ...ok, noiseMultiplier: 0, targetEpsilon: 10, plannedRounds: 1 })), 'invalid_config', 'above the target');
   throwsCode(() => new DpFedAvg(new FedAvg(), base({ ...ok, clipNorm: -1 })), 'invalid_config', 'clipNorm');
   throwsCode(() => new DpFedAvg(new FedAvg(), base({ ...ok, delta: 1 })), 'invalid_config', 'delta');
   throwsCode(() => new DpFedAvg(new FedAvg(), base({ clientsPerRound: 5, populationSize: 4 })), 'invalid_config', 'clientsPerRound');

@@ -5,10 +5,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSimulationConfig } from '../../src/cli/config.js';
+import { parseSimulationConfig } from '../../src/config/rules.js';
 import { simulate } from '../../src/cli/simulate.js';
 import { buildSimulationConfig } from '../../src/cli/main.js';
-import { planPrivacy } from '../../src/cli/privacy.js';
+import { planRun } from '../../src/run/plan.js';
+import type { DpNoiseStage } from '../../src/aggregate/dp-noise.js';
 import { computeEpsilon } from '../../src/privacy/accountant/calibrate.js';
 import type { RoundRecord } from '../../src/core/records.js';
 import { throwsCode } from '../helpers/assertions.js';
@@ -59,19 +60,19 @@ test('a plan over the budget is refused before anything runs or is written', asy
   const out = mkdtempSync(join(tmpdir(), 'federa-dp-'));
   const planned = computeEpsilon({ q: 0.25, sigma: 1, steps: 3, delta: 1e-5 });
   await assert.rejects(
-    simulate(config(out, { noiseMultiplier: 1, targetEpsilon: planned * 0.9 }), { out: sink(), progress: false }),
+    async () => simulate(config(out, { noiseMultiplier: 1, targetEpsilon: planned * 0.9 }), { out: sink(), progress: false }),
     (e: unknown) => (e as { code?: string }).code === 'invalid_config' && /above the target/.test((e as Error).message),
   );
   assert.deepEqual(readdirSync(out), [], 'no run folder may be created');
 });
 
 test('--target-epsilon without a noise multiplier calibrates σ to the planned rounds', () => {
-  const plan = planPrivacy(config('unused', { targetEpsilon: 2 }, 30), 20)!;
+  const plan = planRun(config('unused', { targetEpsilon: 2 }, 30), { population: 20 }).dp!;
   assert.ok(plan.calibrated);
   assert.ok(plan.plannedEpsilon <= 2 && plan.plannedEpsilon > 2 * (1 - 1e-6), `planned ${plan.plannedEpsilon}`);
   assert.ok(Math.abs(computeEpsilon({ q: 0.25, sigma: plan.noiseMultiplier, steps: 30, delta: 1e-5 }) - plan.plannedEpsilon) < 1e-12);
   // Local mode calibrates the per-client Gaussian (sensitivity 2C) over every round.
-  const local = planPrivacy(config('unused', { targetEpsilon: 2, mode: 'local' }, 30), 20)!;
+  const local = planRun(config('unused', { targetEpsilon: 2, mode: 'local' }, 30), { population: 20 }).dp!;
   assert.ok(Math.abs(computeEpsilon({ q: 1, sigma: local.noiseMultiplier / 2, steps: 30, delta: 1e-5 }) - 2) < 1e-6);
 });
 
@@ -87,29 +88,31 @@ test('DP flags reach the config; bad values are invalid_config', () => {
     adaptive: { targetQuantile: 0.5, clipLearningRate: 0.2 },
   });
   assert.equal(buildSimulationConfig({}).privacy, undefined);
-  throwsCode(() => buildSimulationConfig({ dpNoise: 0 }), 'invalid_config', 'privacy.noiseMultiplier');
+  // σ = 0 is clipping only (ε = ∞); a negative multiplier is refused.
+  assert.equal(buildSimulationConfig({ dpNoise: 0 }).privacy?.noiseMultiplier, 0);
+  throwsCode(() => buildSimulationConfig({ dpNoise: -1 }), 'invalid_config', 'privacy.noiseMultiplier (--dp-noise)');
+  throwsCode(() => buildSimulationConfig({ dpNoise: 0, targetEpsilon: 8 }), 'invalid_config', 'above the target');
   throwsCode(() => buildSimulationConfig({ dpNoise: 1, delta: 1 }), 'invalid_config', 'privacy.delta');
   throwsCode(() => buildSimulationConfig({ dpClip: 1 }), 'invalid_config', 'noiseMultiplier');
   throwsCode(() => buildSimulationConfig({ dpNoise: 1, dpTargetQuantile: 1.5 }), 'invalid_config', 'targetQuantile');
 });
 
 test('simulate stops cleanly before a round that would exceed the budget when rounds cost more than planned', async () => {
-  const { FedAvg } = await import('../../src/strategy/fedavg.js');
   const { makeParams, ParamLayout } = await import('../../src/core/params.js');
   const global = makeParams(ParamLayout.fromShapes([{ name: 'w', shape: [4] }]), new Float32Array(4));
-  const record = (round: number, status: 'completed' | 'skipped', reason?: string) => ({
-    round, status, reason, selected: [], succeeded: [], failed: [], dropped: [], bytes: { down: 0, up: 0 }, timing: { totalMs: 0, trainMs: 0, evaluateMs: 0, centralEvaluateMs: 0 },
+  const record = (round: number, status: 'completed' | 'skipped', reason?: string, code?: string) => ({
+    round, status, reason, code, selected: [], succeeded: [], failed: [], dropped: [], bytes: { down: 0, up: 0 }, timing: { totalMs: 0, trainMs: 0, evaluateMs: 0, centralEvaluateMs: 0 },
   });
   /** One distributed round in which `reporting` of the m clients send their noisy update. */
-  const round = (dp: ReturnType<NonNullable<ReturnType<typeof planPrivacy>>['wrap']>, r: number, reporting: number) => {
+  const round = (dp: ReturnType<typeof planRun>['strategy'], r: number, reporting: number) => {
     const agg = dp.aggregateTrain(r, global);
     for (let c = 0; c < reporting; c++) agg.add({ clientId: `c${c}`, update: new Float32Array(4), numExamples: 1, metrics: { 'dp.noised': 1, 'dp.unclippedCentered': 0.5 } });
     return agg.finish();
   };
   const setup = (clients: number, perRound: number) => {
     const cfg = parseSimulationConfig({ model: 'logreg', rounds: 3, clients, clientsPerRound: perRound, privacy: { noiseMultiplier: 1, mode: 'distributed', targetEpsilon: computeEpsilon({ q: 0.25, sigma: 1, steps: 3, delta: 1e-5 }) * (1 + 1e-9) } });
-    const plan = planPrivacy(cfg, clients)!;
-    return { plan, dp: plan.wrap(new FedAvg()), lines: [] as string[] };
+    const plan = planRun(cfg, { population: clients });
+    return { plan, dp: plan.strategy, stage: plan.dp!.stage as DpNoiseStage, lines: [] as string[] };
   };
 
   // 9 of 10 clients report each round: the sum carries 90 % of the noise variance, so each round
@@ -121,7 +124,7 @@ test('simulate stops cleanly before a round that would exceed the budget when ro
     assert.equal(a.plan.signal.aborted, r === 2, `after round ${r}`);
   }
   assert.match(a.lines.join('\n'), /privacy budget: stopping after round 2; round 3 would take ε above the target/);
-  assert.ok(a.dp.epsilon <= a.dp.targetEpsilon!);
+  assert.ok(a.stage.epsilon <= a.stage.targetEpsilon!);
 
   // 4 of 5: round 2 itself would cross the target; it is refused (nothing released) and the run stops.
   const b = setup(20, 5);
@@ -129,8 +132,8 @@ test('simulate stops cleanly before a round that would exceed the budget when ro
   b.plan.afterRound(record(1, 'completed'), (l) => b.lines.push(l));
   assert.equal(b.plan.signal.aborted, false);
   assert.throws(() => round(b.dp, 2, 4), /privacy budget: releasing round 2/);
-  assert.equal(b.dp.roundsCharged, 1);
-  b.plan.afterRound(record(2, 'skipped', 'aggregation failed: aborted: privacy budget: releasing round 2 would …'), (l) => b.lines.push(l));
+  assert.equal(b.stage.roundsCharged, 1);
+  b.plan.afterRound(record(2, 'skipped', 'aggregation failed: privacy budget: releasing round 2 would …', 'privacy_budget'), (l) => b.lines.push(l));
   assert.equal(b.plan.signal.aborted, true);
   assert.match(b.lines.join('\n'), /round 2 was refused \(nothing released\); stopping/);
 });

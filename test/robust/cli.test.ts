@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseSimulationConfig } from '../../src/cli/config.js';
+import { parseSimulationConfig } from '../../src/config/rules.js';
 import { buildSimulationConfig } from '../../src/cli/main.js';
 import { simulate } from '../../src/cli/simulate.js';
 import type { RoundRecord } from '../../src/core/records.js';

@@ -9,7 +9,7 @@ import type { Dataset } from '../../src/data/dataset.js';
 import type { FitOptions, FitOutcome } from '../../src/client/trainer.js';
 import { CoordinateMedian } from '../../src/robust/median.js';
 import { Krum } from '../../src/robust/krum.js';
-import { RobustStrategy } from '../../src/robust/strategy.js';
+import { RobustStrategy } from '../../src/aggregate/robust-strategy.js';
 import { planAttack } from '../../src/robust/attacks.js';
 import { FakeTrainer, sizedDataset } from '../helpers/fake-trainer.js';
 

@@ -9,8 +9,8 @@ import { CoordinateMedian } from '../../src/robust/median.js';
 import { Krum } from '../../src/robust/krum.js';
 import { Mean } from '../../src/robust/aggregator.js';
 import { NormBounding } from '../../src/robust/norm-bound.js';
-import { RobustStrategy } from '../../src/robust/strategy.js';
-import { createRobustStrategy } from '../../src/robust/settings.js';
+import { RobustStrategy } from '../../src/aggregate/robust-strategy.js';
+import { createRobustStrategy } from '../../src/aggregate/robust-strategy.js';
 
 const layout = ParamLayout.fromShapes([{ name: 'w', shape: [3] }]);
 const params = (...v: number[]): Params => makeParams(layout, Float32Array.from(v));
@@ -171,7 +171,7 @@ test('exclusion never leaves an aggregator fewer updates than it needs', () => {
 });
 
 test('createRobustStrategy wires settings; reputation requires anomaly scoring', () => {
-  const s = createRobustStrategy({ aggregator: 'trimmed-mean', beta: 0.2, normBound: 'median', reputation: {} }, new FedAvg());
+  const s = createRobustStrategy(new FedAvg(), { aggregator: 'trimmed-mean', beta: 0.2, normBound: 'median', reputation: {} });
   assert.equal(s.name, 'fedavg+norm-bound+trimmed-mean');
   assert.ok(s.reputation);
   assert.throws(() => new RobustStrategy(new FedAvg(), { aggregator: new Mean(), anomaly: false, reputation: {} }), /reputation needs anomaly scoring/);

@@ -11,11 +11,11 @@ import type { MessageBase, TrainReply } from '../../src/core/messages.js';
 import type { ClientLayer } from '../../src/client/runtime.js';
 import { runSimulation } from '../../src/sim/simulation.js';
 import { FedAvg } from '../../src/strategy/fedavg.js';
-import { DpFedAvg } from '../../src/privacy/dp-fedavg.js';
+import { DpFedAvg } from '../../src/aggregate/dp-fedavg.js';
 import { dpClientLayer } from '../../src/privacy/client-layer.js';
 import { Rng } from '../../src/core/rng.js';
-import { parseSimulationConfig } from '../../src/cli/config.js';
-import { parseServerConfig } from '../../src/server/config.js';
+import { parseSimulationConfig } from '../../src/config/rules.js';
+import { parseServerConfig } from '../../src/config/rules.js';
 import { simulate } from '../../src/cli/simulate.js';
 import { secAggClientLayer, SecAggWorkflow, sumErrorBound, type SecAggRoundResult } from '../../src/secagg/index.js';
 import { KnownUpdateTrainer, dropAt, indexedData, knownUpdates } from './helpers/clients.js';
@@ -146,7 +146,7 @@ test('simulate with secagg: rounds complete, the history notes secure aggregatio
 });
 
 test('a robust strategy handed to the secagg workflow directly: the round is skipped with the reason, the model kept', { timeout: 30_000 }, async () => {
-  const { createRobustStrategy } = await import('../../src/robust/settings.js');
+  const { createRobustStrategy } = await import('../../src/aggregate/robust-strategy.js');
   const updates = knownUpdates(4, 10, 2);
   const { train, partitions } = indexedData([5, 5, 5, 5]);
   const initial = makeParams(new KnownUpdateTrainer(updates).layout);
@@ -156,7 +156,7 @@ test('a robust strategy handed to the secagg workflow directly: the round is ski
     validationFraction: 0,
     createTrainer: () => new KnownUpdateTrainer(updates),
     initialParams: initial,
-    strategy: createRobustStrategy({ aggregator: 'median' }, new FedAvg()),
+    strategy: createRobustStrategy(new FedAvg(), { aggregator: 'median' }),
     layers: [secAggClientLayer()],
     workflow: new SecAggWorkflow(),
     rounds: 1,

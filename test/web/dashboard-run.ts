@@ -11,10 +11,10 @@ import type { MessageBase } from '../../src/core/messages.js';
 import { ParamLayout, makeParams } from '../../src/core/params.js';
 import type { WireClient } from '../../src/wire/client.js';
 import { createIdentity, nodeSigner } from '../../src/node/identity.js';
-import { parseServerConfig } from '../../src/server/config.js';
+import { parseServerConfig } from '../../src/config/rules.js';
 import { FederaServer, type ServerModel } from '../../src/server/server.js';
 import { createStrategy } from '../../src/strategy/registry.js';
-import { DpFedAvg } from '../../src/privacy/dp-fedavg.js';
+import { DpFedAvg } from '../../src/aggregate/dp-fedavg.js';
 import { RawConnection } from '../deploy/helpers/raw.js';
 import { scriptedWireClient } from '../deploy/helpers/scripted.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { silentLogger, type Logger } from '../../src/core/log.js';
-import { parseServerConfig } from '../../src/server/config.js';
+import { parseServerConfig } from '../../src/config/rules.js';
 import { FederaServer } from '../../src/server/server.js';
 import { ROOT } from '../deploy/helpers/procs.js';
 

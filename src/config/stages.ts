@@ -1,0 +1,107 @@
+/**
+ * The aggregation stages a run config asks for, in chain order: weight cap → server clip (central
+ * DP) → DP noise → the uplink encoding → the reducer (robust rule, secure sum, or the mean). The
+ * config checks build them to run the composition check (aggregate/check.ts); the run plan builds
+ * them to run. One place decides which stage a config key turns on.
+ */
+import { FederaError } from '../core/errors.js';
+import type { Rng } from '../core/rng.js';
+import { calibrateNoiseMultiplier } from '../privacy/accountant/calibrate.js';
+import { DpNoiseStage, type DpFedAvgOptions } from '../aggregate/dp-noise.js';
+import { dpFedAvgStages } from '../aggregate/dp-fedavg.js';
+import { createMeanStage } from '../aggregate/mean.js';
+import { createRobustStage } from '../aggregate/robust-strategy.js';
+import { createSecureSumStage, type SecureSumStage } from '../aggregate/secure-sum.js';
+import { createCompressionStage } from '../aggregate/compression.js';
+import type { AggregationStage } from '../aggregate/stage.js';
+import type { RunConfig } from './schema.js';
+
+export interface StageContext {
+  /** N: the clients sampling draws from (the simulation's clients, the server's privacy.populationSize). */
+  population: number;
+  /** m: clients per round. */
+  clientsPerRound: number;
+  /** Seeded server noise (simulation); absent: the CSPRNG (deployment). */
+  noiseRng?: Rng;
+  /** Refuse a DP plan above its budget (off while checking a config whose population is not known yet). */
+  checkBudget?: boolean;
+}
+
+/** DP-FedAvg as planned for a run: the multiplier in use and what the planned rounds spend. */
+export interface DpPlan {
+  stage: DpNoiseStage;
+  noiseMultiplier: number;
+  calibrated: boolean;
+  plannedEpsilon: number;
+  samplingRate: number;
+  clientsPerRound: number;
+}
+
+export interface PlannedStages {
+  stages: AggregationStage[];
+  dp?: DpPlan;
+  secure?: SecureSumStage;
+}
+
+/** The DP-FedAvg options of a config: the noise multiplier given, or calibrated to the budget. */
+function dpOptions(c: RunConfig, ctx: StageContext): { options: DpFedAvgOptions; calibrated: boolean } {
+  const p = c.privacy!;
+  const m = Math.min(ctx.population, ctx.clientsPerRound);
+  const q = m / ctx.population;
+  let sigma = p.noiseMultiplier;
+  let calibrated = false;
+  if (sigma === undefined) {
+    if (p.targetEpsilon === undefined) throw new FederaError('invalid_config', 'privacy: give a noise multiplier (privacy.noiseMultiplier, --dp-noise) or a budget to calibrate it to (privacy.targetEpsilon, --target-epsilon)');
+    // Local mode: a client may take part in every round, each a Gaussian with sensitivity 2C.
+    sigma =
+      p.mode === 'local'
+        ? 2 * calibrateNoiseMultiplier({ q: 1, steps: c.rounds, delta: p.delta, epsilon: p.targetEpsilon, accountant: p.accountant })
+        : calibrateNoiseMultiplier({ q, steps: c.rounds, delta: p.delta, epsilon: p.targetEpsilon, accountant: p.accountant });
+    calibrated = true;
+  }
+  const adaptive = p.adaptive
+    ? { targetQuantile: p.adaptive.targetQuantile, clipLearningRate: p.adaptive.clipLearningRate, countNoiseMultiplier: p.adaptive.countNoiseMultiplier ?? Math.max(m / 20, sigma) }
+    : undefined;
+  return {
+    calibrated,
+    options: {
+      clipNorm: p.clipNorm,
+      noiseMultiplier: sigma,
+      mode: p.mode,
+      adaptive,
+      delta: p.delta,
+      populationSize: ctx.population,
+      clientsPerRound: m,
+      accountant: p.accountant,
+      targetEpsilon: ctx.checkBudget === false ? undefined : p.targetEpsilon,
+      plannedRounds: c.rounds,
+      noiseRng: ctx.noiseRng,
+      sampling: p.sampling ?? 'poisson',
+    },
+  };
+}
+
+/** Builds the stages of `c` (validating their settings; a DP plan above its budget is refused). */
+export function planStages(c: RunConfig, ctx: StageContext): PlannedStages {
+  const stages: AggregationStage[] = [];
+  const uniform = c.privacy !== undefined;
+  let dp: DpPlan | undefined;
+  if (c.privacy) {
+    const { options, calibrated } = dpOptions(c, ctx);
+    const stage = new DpNoiseStage(options);
+    stages.push(...dpFedAvgStages(stage));
+    dp = { stage, noiseMultiplier: options.noiseMultiplier, calibrated, plannedEpsilon: stage.plannedEpsilon(c.rounds), samplingRate: stage.samplingRate, clientsPerRound: stage.clientsPerRound };
+  }
+  if (c.compression && c.compression.uplink.length > 0) stages.push(createCompressionStage(c.compression.uplink));
+  let secure: SecureSumStage | undefined;
+  if (c.secagg?.enabled) {
+    const { enabled: _enabled, ...settings } = c.secagg as typeof c.secagg & { randomness?: unknown };
+    delete (settings as { randomness?: unknown }).randomness;
+    secure = createSecureSumStage({ ...settings, weighting: c.secagg.weighting ?? (uniform ? 'uniform' : 'examples') });
+    stages.push(secure);
+  }
+  const weightCap = c.weightCap;
+  if (c.robust) stages.push(createRobustStage({ ...c.robust, weighting: c.robust.weighting ?? (uniform ? 'uniform' : 'examples') }, weightCap));
+  if (!stages.some((s) => s.reduce)) stages.push(createMeanStage({ weighting: uniform ? 'uniform' : 'examples', weightCap }));
+  return { stages, dp, secure };
+}

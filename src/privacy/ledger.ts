@@ -1,0 +1,193 @@
+/**
+ * The privacy ledger of a DP-FedAvg run: every charge made to the accountant (runs of rounds at
+ * one sampling rate and noise multiplier), each client's participation count (local mode), the ε
+ * spent, and the budget. A round is charged in two steps — `prepare` computes what releasing it
+ * would cost and refuses a release above the budget, `commit` makes it permanent once the round was
+ * applied — so a round that fails after the noise was drawn costs nothing. Its state round-trips
+ * through checkpoints, so a resumed run keeps counting.
+ */
+import { FederaError } from '../core/errors.js';
+import type { StrategyState } from '../strategy/strategy.js';
+import { createAccountant, type AccountantKind, type PrivacyAccountant } from './accountant/calibrate.js';
+import { checkEpsilon, checkNoiseMultiplier, checkSamplingRate } from './validate.js';
+import type { DpMode } from './protocol.js';
+
+/** Keys of the ledger's checkpoint state. */
+export const LEDGER_STATE = { epsilon: 'dp.epsilonSpent', charges: 'dp.charges', participation: 'dp.participation' } as const;
+
+export interface PrivacyLedgerOptions {
+  delta: number;
+  /** q: the sampling rate every round is charged at unless `prepare` is told otherwise. */
+  samplingRate: number;
+  /** z: the noise multiplier of a round at full participation. */
+  noiseMultiplier: number;
+  mode: DpMode;
+  accountant?: AccountantKind;
+  targetEpsilon?: number;
+}
+
+interface Charge {
+  q: number;
+  sigma: number;
+  rounds: number;
+}
+
+/** What one round's release would cost; handed back to `commit`. */
+export interface PendingCharge {
+  readonly round: number;
+  readonly q: number;
+  readonly sigma: number;
+  readonly epsilon: number;
+  readonly centralEpsilon: number;
+  readonly contributors: readonly string[];
+}
+
+function checkInteger(name: string, v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1) throw new FederaError('invalid_config', `${name} must be an integer ≥ 1, got ${String(v)}`);
+  return v;
+}
+
+export class PrivacyLedger {
+  readonly delta: number;
+  readonly samplingRate: number;
+  readonly noiseMultiplier: number;
+  readonly mode: DpMode;
+  readonly targetEpsilon: number | undefined;
+  private readonly kind: AccountantKind;
+  private accountant: PrivacyAccountant;
+  private charges: Charge[] = [];
+  private readonly participations = new Map<string, number>();
+  private spent = 0;
+
+  constructor(o: PrivacyLedgerOptions) {
+    this.delta = o.delta;
+    this.samplingRate = checkSamplingRate(o.samplingRate, 'sampling rate q');
+    this.noiseMultiplier = o.noiseMultiplier;
+    this.mode = o.mode;
+    this.kind = o.accountant ?? 'rdp';
+    this.accountant = createAccountant(this.kind);
+    this.targetEpsilon = o.targetEpsilon === undefined ? undefined : checkEpsilon(o.targetEpsilon, 'targetEpsilon');
+  }
+
+  /** ε spent so far. */
+  get epsilon(): number {
+    return this.spent;
+  }
+
+  /** Rounds charged so far. */
+  get steps(): number {
+    return this.accountant.steps;
+  }
+
+  /** Local mode: the guarantee of a client that took part `participations` times (sensitivity 2C, no amplification). */
+  private localEpsilon(participations: number): number {
+    return createAccountant(this.kind).compose(1, this.noiseMultiplier / 2, participations).getEpsilon(this.delta);
+  }
+
+  /** ε after `rounds` more rounds at full participation, from the current state. */
+  plannedEpsilon(rounds: number): number {
+    if (this.noiseMultiplier === 0) return rounds > 0 || this.spent === Infinity ? Infinity : this.spent;
+    if (this.mode === 'local') return this.localEpsilon(Math.max(0, ...this.participations.values()) + rounds);
+    return this.accountant.clone().compose(this.samplingRate, this.noiseMultiplier, rounds).getEpsilon(this.delta);
+  }
+
+  /** The most rounds (< `upTo`) that fit the budget from the current state (ε grows with rounds). */
+  roundsWithinBudget(upTo: number): number {
+    if (this.targetEpsilon === undefined) return upTo;
+    let lo = 0;
+    let hi = upTo;
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2);
+      if (this.plannedEpsilon(mid) <= this.targetEpsilon) lo = mid;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** Whether one more round at full participation stays within the budget (always, without one). */
+  canRunRound(): boolean {
+    return this.targetEpsilon === undefined || this.plannedEpsilon(1) <= this.targetEpsilon;
+  }
+
+  /** Refuses a plan of `rounds` rounds above the budget, saying how many fit. */
+  checkPlan(rounds: number, describe: string): void {
+    if (this.targetEpsilon === undefined) return;
+    checkInteger('plannedRounds', rounds);
+    const planned = this.plannedEpsilon(rounds);
+    if (planned <= this.targetEpsilon) return;
+    const fit = this.roundsWithinBudget(rounds);
+    throw new FederaError(
+      'invalid_config',
+      `the planned ${rounds} rounds would spend ε = ${planned.toPrecision(4)} (δ = ${this.delta}, q = ${this.samplingRate.toPrecision(4)}, ${describe}), above the target ε = ${this.targetEpsilon}; ${fit === 0 ? 'not even one round fits' : `at most ${fit} round(s) fit`}: raise the noise multiplier or run fewer rounds`,
+    );
+  }
+
+  /**
+   * What releasing `round` with multiplier `sigma`, sampled at rate `q`, with these contributors
+   * would cost; throws `privacy_budget` (nothing released) when it exceeds the target.
+   */
+  prepare(round: number, sigma: number, contributors: readonly string[], q = this.samplingRate): PendingCharge {
+    // σ = 0 (clipping only) releases the clipped sum as is: no finite ε holds.
+    const centralEpsilon = sigma === 0 ? Infinity : this.accountant.clone().compose(q, sigma, 1).getEpsilon(this.delta);
+    let most = 0;
+    for (const id of contributors) most = Math.max(most, (this.participations.get(id) ?? 0) + 1);
+    for (const n of this.participations.values()) most = Math.max(most, n);
+    const epsilon = sigma === 0 ? Infinity : this.mode === 'local' ? this.localEpsilon(most) : centralEpsilon;
+    if (this.targetEpsilon !== undefined && epsilon > this.targetEpsilon) {
+      throw new FederaError('privacy_budget', `privacy budget: releasing round ${round} would take ε to ${epsilon.toPrecision(4)}, above the target ${this.targetEpsilon}; nothing released`);
+    }
+    return { round, q, sigma, epsilon, centralEpsilon, contributors: [...contributors] };
+  }
+
+  commit(p: PendingCharge): void {
+    if (p.sigma > 0) this.accountant.compose(p.q, p.sigma, 1);
+    const last = this.charges.at(-1);
+    if (last && last.sigma === p.sigma && last.q === p.q) last.rounds++;
+    else this.charges.push({ q: p.q, sigma: p.sigma, rounds: 1 });
+    for (const id of p.contributors) this.participations.set(id, (this.participations.get(id) ?? 0) + 1);
+    this.spent = p.epsilon;
+  }
+
+  getState(): StrategyState {
+    const state: StrategyState = { [LEDGER_STATE.epsilon]: this.spent, [LEDGER_STATE.charges]: this.charges.length };
+    this.charges.forEach((c, k) => {
+      state[`${LEDGER_STATE.charges}.${k}.sigma`] = c.sigma;
+      state[`${LEDGER_STATE.charges}.${k}.rounds`] = c.rounds;
+      // Written only when it differs from the run's rate, so older checkpoints read the same.
+      if (c.q !== this.samplingRate) state[`${LEDGER_STATE.charges}.${k}.q`] = c.q;
+    });
+    if (this.mode === 'local') for (const [id, n] of this.participations) state[`${LEDGER_STATE.participation}.${id}`] = n;
+    return state;
+  }
+
+  /** Restores a checkpoint's ledger (replaying every charge); takes its keys out of `rest`. */
+  setState(rest: Record<string, unknown>): void {
+    const take = (key: string): number | undefined => {
+      const v = rest[key];
+      delete rest[key];
+      if (v === undefined) return undefined;
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new FederaError('invalid_config', `DP-FedAvg state: ${key} must be a finite number`);
+      return v;
+    };
+    const count = take(LEDGER_STATE.charges);
+    if (count !== undefined) {
+      const charges: Charge[] = [];
+      const accountant = createAccountant(this.kind);
+      for (let k = 0; k < count; k++) {
+        const sigma = checkNoiseMultiplier(take(`${LEDGER_STATE.charges}.${k}.sigma`) ?? NaN, `state charge ${k} noise multiplier`);
+        const rounds = checkInteger(`state charge ${k} rounds`, take(`${LEDGER_STATE.charges}.${k}.rounds`) ?? NaN);
+        const q = checkSamplingRate(take(`${LEDGER_STATE.charges}.${k}.q`) ?? this.samplingRate, `state charge ${k} sampling rate`);
+        accountant.compose(q, sigma, rounds);
+        charges.push({ q, sigma, rounds });
+      }
+      this.accountant = accountant;
+      this.charges = charges;
+    }
+    this.spent = take(LEDGER_STATE.epsilon) ?? this.spent;
+    this.participations.clear();
+    for (const key of Object.keys(rest)) {
+      if (!key.startsWith(`${LEDGER_STATE.participation}.`)) continue;
+      this.participations.set(key.slice(LEDGER_STATE.participation.length + 1), checkInteger(`state ${key}`, take(key) ?? NaN));
+    }
+  }
+}
