@@ -14,6 +14,9 @@ import { InMemoryGrid } from '../src/transport/memory.js';
 import { VirtualClientHost } from '../src/sim/virtual-clients.js';
 import { FedAvg } from '../src/strategy/fedavg.js';
 import type { Trainer } from '../src/client/trainer.js';
+import type { Strategy } from '../src/strategy/strategy.js';
+import { parseSimulationConfig } from '../src/config/rules.js';
+import { planRun } from '../src/run/plan.js';
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 7);
 const rows: Array<Record<string, unknown>> = [];
@@ -81,7 +84,13 @@ class FixedTrainer implements Trainer {
   dispose() {}
 }
 
-async function benchRound(d: number): Promise<void> {
+/** The strategy `federa simulate` builds for the default config: FedAvg behind the mean stage with its weight cap. */
+function plannedStrategy(n: number): Strategy {
+  const config = parseSimulationConfig({ clients: n, clientsPerRound: n, rounds: REPEATS + 2 });
+  return planRun(config, { population: n }).strategy;
+}
+
+async function benchRound(d: number, kind: 'fedavg' | 'planned'): Promise<void> {
   const n = 100;
   const rng = new Rng('bench-round');
   const fixed = randomUpdates(1, d, rng)[0];
@@ -92,7 +101,7 @@ async function benchRound(d: number): Promise<void> {
   });
   const engine = new RoundEngine({
     grid: new InMemoryGrid(host),
-    strategy: new FedAvg({ trainConfig: { epochs: 1, batchSize: 1, learningRate: 0.1 } }),
+    strategy: kind === 'planned' ? plannedStrategy(n) : new FedAvg({ trainConfig: { epochs: 1, batchSize: 1, learningRate: 0.1 } }),
     initialParams: makeParams(ParamLayout.fromShapes([{ name: 'w', shape: [d] }])),
     rounds: REPEATS + 2,
     seed: 1,
@@ -115,12 +124,14 @@ async function benchRound(d: number): Promise<void> {
       copyTimes.push(copy);
     }
   }
-  emit({ bench: 'simulated-round', n, d, round_s: +(median(times) / 1000).toFixed(4), min_s: +(Math.min(...times) / 1000).toFixed(4), copy_n_updates_s: +(median(copyTimes) / 1000).toFixed(4), ratio_to_copy: +(median(times) / median(copyTimes)).toFixed(2) });
+  emit({ bench: 'simulated-round', strategy: kind === 'planned' ? 'run plan (FedAvg + mean stage + weight cap)' : 'FedAvg', n, d, round_s: +(median(times) / 1000).toFixed(4), min_s: +(Math.min(...times) / 1000).toFixed(4), copy_n_updates_s: +(median(copyTimes) / 1000).toFixed(4), ratio_to_copy: +(median(times) / median(copyTimes)).toFixed(2) });
 }
 
 benchAggregation();
-await benchRound(100_000);
-await benchRound(1_000_000);
+await benchRound(100_000, 'fedavg');
+await benchRound(100_000, 'planned');
+await benchRound(1_000_000, 'fedavg');
+await benchRound(1_000_000, 'planned');
 
 const ref: Record<string, string> = {
   'fedavg-aggregation': 'Flower 1.28: 3.66 GB/s (numpy copy 10.9 GB/s); goal ≥ 3.7 GB/s',
@@ -131,5 +142,5 @@ console.log('\n| measurement | federa | plain copy, same run | reference |');
 console.log('|---|---|---|---|');
 for (const r of rows) {
   if (r.bench === 'fedavg-aggregation') console.log(`| FedAvg aggregation n=100 d=10^6 | ${r.aggregation_GBps} GB/s (${r.ratio_to_copy}× copy) | ${r.copy_GBps} GB/s | ${ref['fedavg-aggregation']} |`);
-  else console.log(`| round n=100 d=${r.d} | ${r.round_s} s | ${r.copy_n_updates_s} s | ${ref[`simulated-round@${r.d}`]} |`);
+  else console.log(`| round n=100 d=${r.d}, ${r.strategy} | ${r.round_s} s (${r.ratio_to_copy}× copy) | ${r.copy_n_updates_s} s | ${ref[`simulated-round@${r.d}`]} |`);
 }

@@ -17,6 +17,7 @@ import type { RoundEvent } from '../core/records.js';
 import type { AggregatedEvaluation, AggregatedTrain, CentralEvaluate, EvaluateResult, Strategy, StrategyState, TrainAggregation, TrainResult } from '../strategy/strategy.js';
 import { checkStages } from './check.js';
 import { createMeanStage } from './mean.js';
+import { WeightCap, type WeightCapOptions } from './weight-cap.js';
 import type { AggregationStage, Reduction, RoundAggregate, SecureSumResult, StageUpdate } from './stage.js';
 
 /** A round's aggregation that also takes a secure sum (what a secure-aggregation workflow feeds). */
@@ -29,6 +30,11 @@ export interface AggregationStrategyOptions {
   name?: string;
   /** Prefix of composition errors (default `aggregation`). */
   where?: string;
+  /**
+   * Cap the example counts federated evaluation weighs by (against the round's own median), so one
+   * client claiming 10¹⁵ examples cannot set the evaluated loss (weight-cap.ts).
+   */
+  evaluationCap?: WeightCapOptions;
 }
 
 export class AggregationStrategy implements Strategy {
@@ -38,6 +44,7 @@ export class AggregationStrategy implements Strategy {
   readonly evaluate: CentralEvaluate | undefined;
   private readonly reducer: AggregationStage;
   private readonly perUpdate: readonly AggregationStage[];
+  private readonly evaluationCap: WeightCap | undefined;
 
   constructor(base: Strategy, stages: readonly AggregationStage[], options: AggregationStrategyOptions = {}) {
     if (!base || typeof base.aggregateTrain !== 'function') throw new FederaError('invalid_config', 'AggregationStrategy: base must be a Strategy');
@@ -49,6 +56,7 @@ export class AggregationStrategy implements Strategy {
     this.reducer = chain.find((s) => s.reduce)!;
     this.perUpdate = chain.filter((s) => s.update);
     this.evaluate = base.evaluate;
+    this.evaluationCap = options.evaluationCap ? new WeightCap(options.evaluationCap) : undefined;
     this.name = options.name ?? [chain.map((s) => s.namePrefix ?? '').join('') + base.name, ...chain.flatMap((s) => (s.nameSuffix ? [s.nameSuffix] : []))].join('+');
   }
 
@@ -68,7 +76,13 @@ export class AggregationStrategy implements Strategy {
   }
 
   aggregateEvaluate(round: number, results: readonly EvaluateResult[]): AggregatedEvaluation {
-    return this.base.aggregateEvaluate(round, results);
+    const cap = this.evaluationCap;
+    if (!cap) return this.base.aggregateEvaluate(round, results);
+    const weights = cap.capAll(results.map((r) => r.numExamples));
+    return this.base.aggregateEvaluate(
+      round,
+      results.map((r, i) => (weights[i] < r.numExamples ? { ...r, numExamples: Math.max(1, Math.floor(weights[i])) } : r)),
+    );
   }
 
   aggregateTrain(round: number, global: Params): StagedAggregation {

@@ -2,19 +2,20 @@
  * The round engine: runs rounds of a workflow over a `Grid`, evaluates, and keeps the history.
  * It knows nothing of the transport: simulation and deployment run this same code.
  */
-import type { EvaluateInstruction, EvaluateReply, MessageBase } from '../core/messages.js';
-import { checkExampleCount, checkMetrics, payloadBytes } from '../core/messages.js';
+import type { MessageBase } from '../core/messages.js';
+import { payloadBytes } from '../core/messages.js';
 import { makeParams, type Params } from '../core/params.js';
 import { Rng } from '../core/rng.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { FederaError, describeError } from '../core/errors.js';
-import type { EvaluateResult, Strategy } from '../strategy/strategy.js';
+import type { Strategy } from '../strategy/strategy.js';
 import type { Grid } from './grid.js';
 import { exchange, now, type ClientFailure, type ExchangeOptions, type ExchangeRequest } from './exchange.js';
 import { checkSamplingOptions, planSampling, sampleClients, sampleClientsPoisson, type SamplingOptions } from './sampling.js';
 import type { EvaluationRecord, FederatedEvaluationRecord, RoundRecord } from '../core/records.js';
 import { FederatedTrainWorkflow, skipCode, type RoundContext, type TrainWorkflow } from './workflow.js';
 import { applyIncoming, applyOutgoing, type ServerLayer } from './server-layer.js';
+import { FederatedEvaluationWorkflow, type EvaluationWorkflow } from './evaluate.js';
 
 export interface EvaluationOptions extends SamplingOptions {
   /** Run federated evaluation every this many rounds (default 1); 0 turns it off. */
@@ -47,6 +48,8 @@ export interface EngineOptions {
   /** Deadline of each exchange in milliseconds (default: none). */
   roundTimeoutMs?: number;
   workflow?: TrainWorkflow;
+  /** Federated evaluation's workflow (default: one evaluate exchange, example-weighted). */
+  evaluationWorkflow?: EvaluationWorkflow;
   /** Server halves of client layers (e.g. decompress updates); applied to every exchange. */
   serverLayers?: readonly ServerLayer[];
   logger?: Logger;
@@ -73,6 +76,7 @@ export class RoundEngine {
   private readonly rng: Rng;
   private readonly logger: Logger;
   private readonly workflow: TrainWorkflow;
+  private readonly evaluationWorkflow: EvaluationWorkflow;
 
   constructor(options: EngineOptions) {
     validateEngineOptions(options);
@@ -82,6 +86,7 @@ export class RoundEngine {
     this.rng = new Rng(options.seed);
     this.logger = options.logger ?? silentLogger;
     this.workflow = options.workflow ?? new FederatedTrainWorkflow();
+    this.evaluationWorkflow = options.evaluationWorkflow ?? new FederatedEvaluationWorkflow();
   }
 
   /** The current global parameters. */
@@ -174,7 +179,18 @@ export class RoundEngine {
     let federatedEvaluation: FederatedEvaluationRecord | undefined;
     const evalOpts = this.o.evaluation;
     if (evalOpts !== false && (evalOpts?.every ?? 1) > 0 && round % (evalOpts?.every ?? 1) === 0) {
-      federatedEvaluation = await this.evaluateFederated(round, roundRng, exchangeWithDefaults);
+      // The evaluation workflow sees the model after training, and samples with the evaluation options.
+      const { poissonRate: _train, ...trainSampling } = this.o.sampling ?? {};
+      const evalCtx: RoundContext = {
+        ...ctx,
+        global: this.global,
+        selectClients: () => this.select(roundRng.stream('evaluate-sampling'), { ...trainSampling, ...(evalOpts || {}) }, 0),
+      };
+      try {
+        federatedEvaluation = await this.evaluationWorkflow.run(evalCtx);
+      } catch (e) {
+        this.logger.warn({ runId: this.runId, round, error: describeError(e) }, `federated evaluation (${this.evaluationWorkflow.name}) failed`);
+      }
     }
     const t2 = now();
     let centralEvaluation: EvaluationRecord | undefined;
@@ -237,36 +253,6 @@ export class RoundEngine {
     return { clients: sampleClients(available, count, rng), waitFor: plan.count };
   }
 
-  private async evaluateFederated(
-    round: number,
-    roundRng: Rng,
-    run: RoundContext['exchange'],
-  ): Promise<FederatedEvaluationRecord | undefined> {
-    const opts = this.o.evaluation || {};
-    const { poissonRate: _train, ...trainSampling } = this.o.sampling ?? {};
-    const { clients } = this.select(roundRng.stream('evaluate-sampling'), { ...trainSampling, ...opts }, 0);
-    if (clients.length === 0) return undefined;
-    const config = this.o.strategy.configureEvaluate(round, this.global);
-    const results: EvaluateResult[] = [];
-    const requests = clients.map((clientId) => {
-      const message: EvaluateInstruction = { type: 'evaluate', runId: this.runId, round, params: this.global.data, config };
-      return { clientId, message };
-    });
-    const outcome = await run(requests, (clientId, reply) => {
-      const r = checkEvaluateReply(reply, this.runId, round, clientId);
-      results.push({ clientId, loss: r.loss, numExamples: r.numExamples, metrics: r.metrics });
-    });
-    const usable = results.filter((r) => r.numExamples > 0);
-    if (usable.length === 0) return undefined;
-    try {
-      const agg = this.o.strategy.aggregateEvaluate(round, usable);
-      return { ...agg, clients: usable.length, failed: outcome.failures };
-    } catch (e) {
-      this.logger.warn({ runId: this.runId, round, error: describeError(e) }, 'federated evaluation could not be aggregated');
-      return undefined;
-    }
-  }
-
   private async evaluateCentral(round: number): Promise<EvaluationRecord | undefined> {
     const evaluate = this.o.strategy.evaluate;
     if (!evaluate) return undefined;
@@ -278,17 +264,6 @@ export class RoundEngine {
       return undefined;
     }
   }
-}
-
-function checkEvaluateReply(reply: MessageBase, runId: string, round: number, clientId: string): EvaluateReply {
-  const where = `evaluate reply from client ${clientId}`;
-  if (reply.type !== 'evaluate_result') throw new FederaError('malformed_message', `${where}: expected type "evaluate_result", got "${reply.type}"`);
-  if (reply.runId !== runId || reply.round !== round) throw new FederaError('malformed_message', `${where}: is for run ${reply.runId} round ${reply.round}`);
-  const r = reply as EvaluateReply;
-  if (typeof r.loss !== 'number' || !Number.isFinite(r.loss)) throw new FederaError('non_finite', `${where}: loss is not a finite number (${String(r.loss)})`);
-  checkExampleCount(r.numExamples, where);
-  checkMetrics(r.metrics, where);
-  return r;
 }
 
 function validateEngineOptions(o: EngineOptions): void {

@@ -98,7 +98,7 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
   });
   const dp = planned.dp;
   const strategyOptions: StrategyOptions = { trainConfig: trainConfigOf(config), evaluate: o.evaluate };
-  const strategy = o.strategy ? o.strategy(strategyOptions) : new AggregationStrategy(createStrategy(config.strategy, strategyOptions), planned.stages, { where: source });
+  const strategy = o.strategy ? o.strategy(strategyOptions) : new AggregationStrategy(createStrategy(config.strategy, strategyOptions), planned.stages, { where: source, evaluationCap: config.weightCap });
   const workflow = o.workflow ?? planned.secure?.createWorkflow() ?? new FederatedTrainWorkflow();
 
   // Sampling: k of the available clients, or (DP with Poisson sampling) each with q = k / N.

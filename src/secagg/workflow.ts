@@ -113,7 +113,7 @@ export class SecAggWorkflow implements TrainWorkflow {
   }
 
   async run(ctx: RoundContext): Promise<TrainRoundOutcome> {
-    const { clients: selected, reason: selectReason } = ctx.selectClients();
+    const { clients: selected, waitFor, reason: selectReason } = ctx.selectClients();
     const empty = { selected, succeeded: [] as string[], failed: [] as ClientFailure[], dropped: [] as string[] };
     if (selected.length === 0) return { ...empty, status: 'skipped', code: 'no_clients', reason: `no clients selected: ${selectReason}` };
     const clients = [...selected].sort();
@@ -145,8 +145,13 @@ export class SecAggWorkflow implements TrainWorkflow {
     const stages: Partial<Record<SecAggStage, StageRecord>> = {};
     const events: RoundEvent[] = [];
     const timeout = (stage: SecAggStage) => (this.o.stageTimeoutMs?.[stage] !== undefined ? { timeoutMs: this.o.stageTimeoutMs[stage] } : {});
+    // Over-selection: every selected client takes part in the key stages, and the masked-input stage
+    // closes after the first `waitFor` inputs; the rest are dropped and unmasked as dropouts are.
+    const overSelected: string[] = [];
     const run = async (stage: SecAggStage, requests: Array<{ clientId: string; message: MessageBase }>, onReply: (clientId: string, reply: MessageBase) => void | Promise<void>): Promise<string[]> => {
-      const out: ExchangeOutcome = await ctx.exchange(requests, onReply, timeout(stage));
+      const stopAfter = stage === 'masked' && waitFor < requests.length ? { stopAfter: waitFor } : {};
+      const out: ExchangeOutcome = await ctx.exchange(requests, onReply, { ...timeout(stage), ...stopAfter });
+      if (stage === 'masked') overSelected.push(...out.dropped);
       for (const f of out.failures) failed.push({ clientId: f.clientId, code: f.code, reason: `secagg ${stage}: ${f.reason}` });
       stages[stage] = { sent: requests.length, answered: out.succeeded.length, failed: out.failures.map((f) => f.clientId).sort() };
       return out.succeeded;
@@ -412,7 +417,7 @@ export class SecAggWorkflow implements TrainWorkflow {
     const decoded = decodeSum(sum, encoding, secureMetrics.length);
     const contributors = [...u3].sort();
     events.push({ ...summary(contributors.length), droppedAfterSharing, weight: decoded.weight });
-    const outcomeBase = { selected, succeeded: contributors, failed, dropped: [] as string[] };
+    const outcomeBase = { selected, succeeded: contributors, failed, dropped: [...overSelected].sort() };
     if (!(decoded.weight > 0)) return { ...outcomeBase, status: 'skipped', reason: `secure aggregation: the summed client weight is ${decoded.weight}; nothing to average`, events };
     this.o.onResult?.({ round: ctx.round, contributors, sum: decoded.sum, weight: decoded.weight, encoding });
     const mean = new Float32Array(d);

@@ -17,7 +17,7 @@ import type { RoundRecord } from '../core/records.js';
 import { DASHBOARD_CSS } from '../dashboard/style.js';
 import { dashboardPage } from '../dashboard/page.js';
 import type { DashboardActivity, DashboardClient, DashboardEvents, DashboardRun, DashboardSnapshot, DashboardStatus } from '../dashboard/protocol.js';
-import type { ClientActivity, FederaServer, Phase } from './server.js';
+import type { ClientActivity, Phase, ServerView } from './view.js';
 import type { ClientRow } from './store.js';
 
 const require = createRequire(import.meta.url);
@@ -45,7 +45,7 @@ function nowIso(): string {
 }
 
 /** The dashboard's view of the registry (`rows`, read now if not given) and the open connections. */
-export function dashboardClients(server: FederaServer, rows: readonly ClientRow[] = server.store.listClients()): DashboardClient[] {
+export function dashboardClients(server: ServerView, rows: readonly ClientRow[] = server.store.listClients()): DashboardClient[] {
   const now = Date.now();
   const live = new Map<string, number>();
   for (const c of server.grid?.status().clients ?? []) if (c.clientId && c.state === 'ready') live.set(c.clientId, c.lastSeenMs);
@@ -65,17 +65,17 @@ export function dashboardClients(server: FederaServer, rows: readonly ClientRow[
 }
 
 /** `/api/status` without its list of connections (the `clients` event has the client list). */
-function status(server: FederaServer): DashboardStatus {
+function status(server: ServerView): DashboardStatus {
   const { clients: _clients, ...rest } = server.status();
   return rest as DashboardStatus;
 }
 
-function runs(server: FederaServer): DashboardRun[] {
+function runs(server: ServerView): DashboardRun[] {
   return server.store.listRuns().map(({ config: _config, initialEvaluation: _e, ...r }) => r);
 }
 
 /** Everything the dashboard shows, as of now. */
-export function dashboardSnapshot(server: FederaServer): DashboardSnapshot {
+export function dashboardSnapshot(server: ServerView): DashboardSnapshot {
   return {
     serverTime: nowIso(),
     status: status(server),
@@ -131,7 +131,7 @@ export class DashboardStream {
   };
 
   constructor(
-    private readonly server: FederaServer,
+    private readonly server: ServerView,
     private readonly logger: Logger,
     options: DashboardStreamOptions = {},
   ) {
@@ -336,10 +336,10 @@ export async function serveDashboardAsset(path: string, method: string, res: Ser
   return true;
 }
 
-const streams = new WeakMap<FederaServer, DashboardStream>();
+const streams = new WeakMap<ServerView, DashboardStream>();
 
 /** The live stream of `server` (one per server, made on first use). */
-export function dashboardStream(server: FederaServer, logger: Logger = silentLogger): DashboardStream {
+export function dashboardStream(server: ServerView, logger: Logger = silentLogger): DashboardStream {
   let s = streams.get(server);
   if (!s) {
     s = new DashboardStream(server, logger);

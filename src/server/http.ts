@@ -23,7 +23,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { describeError, isFederaError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { toHex } from '../wire/crypto.js';
-import type { FederaServer } from './server.js';
+import type { ServerView } from './view.js';
 import { serveBrowserClient } from './static.js';
 import { dashboardSnapshot, dashboardStream, serveDashboardAsset } from './dashboard.js';
 
@@ -77,7 +77,7 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   return timingSafeEqual(digest(m[1].trim()), digest(token));
 }
 
-export function createRequestHandler(server: FederaServer, logger: Logger): (req: IncomingMessage, res: ServerResponse) => void {
+export function createRequestHandler(server: ServerView, logger: Logger): (req: IncomingMessage, res: ServerResponse) => void {
   dashboardStream(server, logger);
   return (req, res) => {
     handle(server, req, res).catch((e: unknown) => {
@@ -89,7 +89,7 @@ export function createRequestHandler(server: FederaServer, logger: Logger): (req
   };
 }
 
-async function handle(server: FederaServer, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function handle(server: ServerView, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname.replace(/\/+$/, '') || '/';
   const method = req.method ?? 'GET';
@@ -113,7 +113,7 @@ async function handle(server: FederaServer, req: IncomingMessage, res: ServerRes
   send(res, 404, { error: `no route ${method} ${path}` });
 }
 
-async function admin(server: FederaServer, req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
+async function admin(server: ServerView, req: IncomingMessage, res: ServerResponse, path: string, method: string): Promise<void> {
   const token = server.adminToken;
   if (!token) return send(res, 503, { error: 'the admin API is disabled: set server.adminToken (or FEDERA_ADMIN_TOKEN)' });
   if (!bearerMatches(req.headers.authorization, token)) {

@@ -9,7 +9,7 @@
  * exactly once.
  */
 import { EventEmitter } from 'node:events';
-import type { DashboardActivity } from '../dashboard/protocol.js';
+import type { FederaServerEvents, Phase, ServerView } from './view.js';
 import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
@@ -79,22 +79,7 @@ export interface RunOutcome {
   finalLoss?: number;
 }
 
-export type Phase = 'starting' | 'waiting' | 'training' | 'completed' | 'stopped' | 'failed';
-
-/** A client's arrival or a rejected frame of an authenticated client, as the server saw it (the dashboard's type). */
-export type ClientActivity = DashboardActivity;
-
-/**
- * What a running server reports, for live views (the dashboard's event stream). Listeners run
- * synchronously inside the run loop: they must be quick and must not throw (a throwing listener
- * is logged and ignored).
- */
-export interface FederaServerEvents {
-  /** A round was committed to the store. */
-  round: [record: RoundRecord];
-  phase: [phase: Phase, round: number];
-  client: [activity: ClientActivity];
-}
+export type { Phase, ClientActivity, FederaServerEvents } from './view.js';
 
 /** Loads the central test set of a config's dataset: the same split a simulation uses. */
 export function loadEvaluationData(config: ServerConfig): Dataset | undefined {
@@ -132,7 +117,7 @@ function sameDefinition(a: Record<string, unknown>, b: Record<string, unknown>):
   return [...keys].filter((k) => k !== 'rounds' && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
 }
 
-export class FederaServer {
+export class FederaServer implements ServerView {
   readonly config: ServerConfig;
   readonly metrics: ServerMetrics;
   readonly adminToken: string | undefined;

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Rng } from '../core/rng.js';
 import { subset } from '../data/dataset.js';
-import { encodeImageSubset } from '../browser/data.js';
+import { encodeImageSubset } from '../data/image-subset.js';
 import { loadMnist } from '../node/mnist.js';
 
 /** dist/browser of this package (the same from src/server and dist/server). */
