@@ -29,18 +29,6 @@ export type DataSource = (ctx: DataContext) => Dataset | ClientData | Promise<Da
 /** Builds the trainer for the server's model; `seed` is the run seed (the initial weights). */
 export type TrainerFactory = (model: ModelSpec, ctx: { seed: number | string }) => Trainer | Promise<Trainer>;
 
-/** Models of the TF.js zoo a client can build from a model spec alone. */
-export const ZOO_MODELS: ReadonlySet<string> = new Set(['logreg', '2nn']);
-
-/** The default trainer factory: the TF.js zoo (loaded lazily, so clients with their own trainer never load TF.js). */
-export async function zooTrainer(model: ModelSpec, ctx: { seed: number | string }): Promise<Trainer> {
-  if (!ZOO_MODELS.has(model.name)) {
-    throw new FederaError('unsupported', `the server's model "${model.name}" is not in federa's zoo (${[...ZOO_MODELS].join(', ')}); pass createTrainer to build it`);
-  }
-  const { createTfjsTrainer } = await import('../models/tfjs-trainer.js');
-  return createTfjsTrainer(model.name as 'logreg' | '2nn', model.numFeatures, model.numClasses, { seed: ctx.seed });
-}
-
 export function isDataset(x: unknown): x is Dataset {
   return typeof x === 'object' && x !== null && (x as Dataset).x instanceof Float32Array && (x as Dataset).y instanceof Int32Array;
 }
@@ -75,7 +63,8 @@ export interface ClientSessionOptions {
   clientId: string;
   /** Loads the raw local data for a run (called on every new welcome; cache it if loading is costly). */
   loadData: (welcome: Welcome) => Dataset | ClientData | Promise<Dataset | ClientData>;
-  createTrainer?: TrainerFactory;
+  /** Builds the trainer for the server's model (Node and browser clients default to the TF.js zoo, run/zoo-trainer.ts). */
+  createTrainer: TrainerFactory;
   /** Client-side layers (clipping, noise, compression, masking), outermost first. */
   layers?: readonly ClientLayer[];
   logger?: Logger;
@@ -106,7 +95,7 @@ export class ClientSession {
     const key = JSON.stringify([w.model, w.seed, w.validationFraction]);
     if (this.handler && key === this.handlerKey) return this.handler;
     this.dispose();
-    const trainer = await (this.o.createTrainer ?? zooTrainer)(w.model, { seed: w.seed });
+    const trainer = await this.o.createTrainer(w.model, { seed: w.seed });
     this.trainer = trainer;
     const layout = ParamLayout.fromJSON(w.model.layout);
     if (!trainer.layout.equals(layout)) {

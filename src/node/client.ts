@@ -13,6 +13,7 @@ import { silentLogger, type Logger } from '../core/log.js';
 import type { Dataset } from '../data/dataset.js';
 import type { ClientData, ClientLayer } from '../client/runtime.js';
 import { deployedClientLayers } from '../run/client-layers.js';
+import { zooTrainer } from '../run/zoo-trainer.js';
 import { ClientSession, isClientData, isDataset, type DataSource, type TrainerFactory } from '../client/session.js';
 import { WireClient, type WebSocketLike, type WireClientOutcome, type WireClientOptions } from '../wire/client.js';
 import type { BackoffOptions, Welcome } from '../wire/protocol.js';
@@ -92,7 +93,7 @@ export class FederaClient {
       this.logger.warn({ clientId: this.clientId }, 'this identity is not known to be enrolled with the server and no token was given');
     }
     const ca = this.o.ca;
-    const session = new ClientSession({ clientId: this.clientId, loadData: (w) => this.loadData(w), createTrainer: this.o.createTrainer, layers: deployedClientLayers(this.o.layers), logger: this.logger });
+    const session = new ClientSession({ clientId: this.clientId, loadData: (w) => this.loadData(w), createTrainer: this.o.createTrainer ?? zooTrainer, layers: deployedClientLayers(this.o.layers), logger: this.logger });
     this.wire = new WireClient({
       url: server,
       connect: (url) => new WebSocket(url, { ca, maxPayload: 1024 * 1024 * 1024, perMessageDeflate: false, handshakeTimeout: 15_000 }) as unknown as WebSocketLike,

@@ -11,6 +11,7 @@ import type { RoundRecord } from '../../src/core/records.js';
 import { parseServerConfig, parseSimulationConfig } from '../../src/config/rules.js';
 import { planRun } from '../../src/run/plan.js';
 import { runSimulation } from '../../src/sim/simulation.js';
+import { UPLINK_CONFIG_KEY } from '../../src/compress/layers.js';
 import { FedAvg } from '../../src/strategy/fedavg.js';
 import { FedAdam } from '../../src/strategy/fedadam.js';
 import { secAggClientLayer, SecAggWorkflow } from '../../src/secagg/index.js';
@@ -37,8 +38,8 @@ test('simulated clients follow the uplink pipeline the server announces, as depl
   const plan = planRun(parseSimulationConfig({ clients: 10, clientsPerRound: 5, rounds: 1, compression: { uplink: 'quantize:8' } }), { population: 10 });
   assert.equal(plan.serverLayers.length, 1);
   // The server half adds the announcement to every train instruction.
-  const out = plan.serverLayers[0].outgoing!({ type: 'train', runId: 'r', round: 1, params: new Float32Array(3), config: {} } as never, 'c1') as { config: Record<string, unknown> };
-  assert.match(String(out.config['federa.compression.uplink'] ?? Object.values(out.config).find((v) => typeof v === 'string' && v.includes('quantize'))), /quantize/);
+  const out = plan.serverLayers[0].outgoing!({ type: 'train', runId: 'r', round: 1, params: new Float32Array(3), config: {} } as never, { clientId: 'c1' } as never) as unknown as { config: Record<string, unknown> };
+  assert.match(String(out.config[UPLINK_CONFIG_KEY]), /quantize/);
   assert.equal(plan.clientLayers('c1', 0).length, 3, 'secure aggregation, compression and DP layers, none configured on the client');
 });
 

@@ -1,0 +1,20 @@
+/**
+ * The default trainer factory of deployed clients: the TF.js zoo, built from the model spec the
+ * server sends. Loaded lazily, so clients with their own trainer never load TF.js.
+ */
+import { FederaError } from '../core/errors.js';
+import type { Trainer } from '../client/trainer.js';
+import type { ModelSpec } from '../wire/protocol.js';
+
+/** Models of the TF.js zoo a client can build from a model spec alone. */
+export const ZOO_MODELS: ReadonlySet<string> = new Set(['logreg', '2nn']);
+
+/** The default trainer factory: the TF.js zoo (loaded lazily, so clients with their own trainer never load TF.js). */
+export async function zooTrainer(model: ModelSpec, ctx: { seed: number | string }): Promise<Trainer> {
+  if (!ZOO_MODELS.has(model.name)) {
+    throw new FederaError('unsupported', `the server's model "${model.name}" is not in federa's zoo (${[...ZOO_MODELS].join(', ')}); pass createTrainer to build it`);
+  }
+  const { createTfjsTrainer } = await import('../models/tfjs-trainer.js');
+  return createTfjsTrainer(model.name as 'logreg' | '2nn', model.numFeatures, model.numClasses, { seed: ctx.seed });
+}
+
