@@ -10,6 +10,7 @@ import { calibrateNoiseMultiplier } from '../privacy/accountant/calibrate.js';
 import { DpNoiseStage, type DpFedAvgOptions } from '../aggregate/dp-noise.js';
 import { dpFedAvgStages } from '../aggregate/dp-fedavg.js';
 import { createMeanStage } from '../aggregate/mean.js';
+import { createClipStage } from '../aggregate/clip.js';
 import { createRobustStage } from '../aggregate/robust-strategy.js';
 import { createSecureSumStage, type SecureSumStage } from '../aggregate/secure-sum.js';
 import { createCompressionStage } from '../aggregate/compression.js';
@@ -101,7 +102,20 @@ export function planStages(c: RunConfig, ctx: StageContext): PlannedStages {
     stages.push(secure);
   }
   const weightCap = c.weightCap;
-  if (c.robust) stages.push(createRobustStage({ ...c.robust, weighting: c.robust.weighting ?? (uniform ? 'uniform' : 'examples') }, weightCap));
+  const r = c.robust;
+  if (r && uniform && (r.aggregator ?? 'mean') === 'mean' && typeof r.normBound === 'number' && !r.reputation) {
+    // Under DP a fixed norm bound is one more clip in front of the clipped mean: the sensitivity
+    // stays bounded (by the smaller of the two bounds), so it composes with DP's stages.
+    stages.push(
+      createClipStage({
+        bound: r.normBound,
+        field: 'robust.normBound',
+        title: 'norm bounding',
+        needsUpdates: { reason: 'robust.normBound has the server clip each update', hint: 'under secure aggregation the clients clip: use privacy.clipNorm' },
+        tallyKey: 'normBound.clipped',
+      }),
+    );
+  } else if (r) stages.push(createRobustStage({ ...r, weighting: r.weighting ?? (uniform ? 'uniform' : 'examples') }, weightCap));
   if (!stages.some((s) => s.reduce)) stages.push(createMeanStage({ weighting: uniform ? 'uniform' : 'examples', weightCap }));
   return { stages, dp, secure };
 }
