@@ -136,7 +136,8 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       `  model     ${config.model} (${initial.layout.size.toLocaleString('en-US')} parameters), tfjs backend ${backend}\n` +
       `  strategy  ${strategy.name}, ${config.rounds} rounds, local E=${config.local.epochs} B=${config.local.batchSize} lr=${config.local.learningRate}, seed ${JSON.stringify(config.seed)}\n` +
       (attack ? `  attack    ${attack.description}\n` : '') +
-      plan.headerLines().map((l) => `  ${l}\n`).join(''),
+      plan.headerLines().map((l) => `  ${l}\n`).join('') +
+      plan.warnings.map((w) => `  ! ${w}\n`).join(''),
   );
 
   const useBars = io.progress ?? Boolean(out.isTTY);

@@ -70,6 +70,8 @@ export interface RunPlan {
   afterRound(record: RoundRecord, say: (line: string) => void): void;
   /** Lines describing the defences, for a run's header. */
   headerLines(): string[];
+  /** What the run's user should know before it starts (printed by simulate, logged by the server). */
+  readonly warnings: readonly string[];
   /** Summary rows of the defences. */
   summaryRows(history: readonly RoundRecord[]): [string, string][];
 }
@@ -172,8 +174,12 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
     ];
   };
 
+  const warnings: string[] = [];
+  if (dp && dp.noiseMultiplier === 0) warnings.push('privacy.noiseMultiplier = 0: DP-FedAvg clips but adds no noise; ε = ∞, no privacy guarantee');
+
   return {
     config,
+    warnings,
     strategy,
     workflow,
     serverLayers,

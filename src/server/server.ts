@@ -214,6 +214,7 @@ export class FederaServer implements ServerView {
         source: `run "${this.runId}"`,
       });
       const strategy = plan.strategy;
+      for (const w of plan.warnings) this.logger.warn({ runId: this.runId }, w);
       if (checkpoint.strategyState) {
         if (!strategy.setState) throw new FederaError('invalid_config', `the checkpoint holds strategy state but strategy ${strategy.name} cannot restore it`);
         strategy.setState(checkpoint.strategyState);

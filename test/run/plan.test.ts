@@ -138,3 +138,13 @@ test('secure aggregation honours over-selection: the masked stage closes after k
   assert.equal(r.succeeded.length, 6);
   assert.equal(r.dropped.length, 2);
 });
+
+test('a noise multiplier of 0 is clipping only: ε = ∞ in the header, and a warning', () => {
+  const plan = planRun(parseSimulationConfig({ clients: 20, clientsPerRound: 5, rounds: 2, privacy: { noiseMultiplier: 0 } }), { population: 20 });
+  assert.equal(plan.dp?.plannedEpsilon, Infinity);
+  assert.match(plan.headerLines().join('\n'), /clipping only, ε = ∞/);
+  assert.equal(plan.warnings.length, 1);
+  assert.match(plan.warnings[0], /no privacy guarantee/);
+  const plain = planRun(parseSimulationConfig({ clients: 20, clientsPerRound: 5, rounds: 2, privacy: { noiseMultiplier: 1 } }), { population: 20 });
+  assert.deepEqual(plain.warnings, []);
+});
