@@ -30,12 +30,10 @@ function installHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
   process.on('exit', killAllChildren);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => {
-      killAllChildren();
-      process.kill(process.pid, signal); // the default action, now that this handler is gone
-    });
-  }
+  // Exit (not re-raise): another library's handler (playwright's graceful close) would otherwise
+  // keep the process alive; exiting runs the 'exit' handlers, ours and playwright's kill.
+  process.once('SIGINT', () => process.exit(130));
+  process.once('SIGTERM', () => process.exit(143));
   // Only inside the test runner (its file processes have NODE_TEST_CONTEXT set): a root hook.
   if (process.env.NODE_TEST_CONTEXT) after(killAllChildren);
 }
