@@ -16,7 +16,7 @@ import { FederaServer, type ServerModel } from '../../src/server/server.js';
 import { Store } from '../../src/server/store.js';
 import { encodingFor } from '../../src/secagg/encoding.js';
 import { makeSelfSignedCertificate } from '../deploy/helpers/tls.js';
-import { ROOT } from '../deploy/helpers/procs.js';
+import { ROOT, track } from '../deploy/helpers/procs.js';
 import { expectedSum, knownUpdates } from './helpers/clients.js';
 import { WSS_TEST as P } from './helpers/wss-params.js';
 
@@ -49,7 +49,7 @@ test('10 client processes over wss, 3 killed at different secagg stages: the mod
   const outputs: string[][] = [];
   const exits = Array.from({ length: P.clients }, (_, i) => {
     const args = ['--import', 'tsx', CLIENT, url, String(i), tokens[i], join(dir, `client-${i}.json`), cert.certFile, ...(dieAt[i] ? [dieAt[i]] : [])];
-    const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
     const lines: string[] = (outputs[i] = []);
     child.stdout.on('data', (c) => lines.push(String(c)));
     child.stderr.on('data', (c) => lines.push(String(c)));

@@ -12,11 +12,11 @@ import { verify } from 'node:crypto';
 import type { Browser } from 'playwright-core';
 import { ed25519PublicKey } from '../../src/node/identity.js';
 import type { FederaServer } from '../../src/server/server.js';
-import { launchChromium } from '../helpers/chromium.js';
+import { BROWSER_SKIP, closeBrowser, launchChromium } from '../helpers/chromium.js';
 import { waitFor } from '../deploy/helpers/procs.js';
 import { buildBrowserClient, grayPng, openClientPage, pageState, startMnistServer, writeImageFolder, type ClientPage } from './helpers-browser-client.js';
 
-describe('the browser client page with bad and good input', { timeout: 120_000 }, () => {
+describe('the browser client page with bad and good input', { timeout: 120_000, skip: BROWSER_SKIP }, () => {
   let browser: Browser;
   let server: FederaServer;
   let url: string;
@@ -28,12 +28,12 @@ describe('the browser client page with bad and good input', { timeout: 120_000 }
     const s = await startMnistServer({ name: 'browser-input', rounds: 1, clientsPerRound: 1, minClients: 50, tokens: ['good-0', 'good-1', 'good-2'] });
     ({ server, url, httpUrl } = s);
     browser = await launchChromium();
-  });
+  }, { timeout: 120_000 });
 
   after(async () => {
-    await browser?.close();
+    await closeBrowser(browser);
     await server?.stop();
-  });
+  }, { timeout: 30_000 });
 
   async function open(query: Record<string, string | number> = {}): Promise<ClientPage> {
     const p = await openClientPage(browser, httpUrl, { server: url, backend: 'wasm', ...query });

@@ -8,7 +8,7 @@ import type { Browser } from 'playwright-core';
 import { decodeFrame } from '../../src/wire/codec.js';
 import { SECAGG_MESSAGES } from '../../src/secagg/protocol.js';
 import type { FederaServer } from '../../src/server/server.js';
-import { launchChromium } from '../helpers/chromium.js';
+import { BROWSER_SKIP, closeBrowser, launchChromium } from '../helpers/chromium.js';
 import { buildBrowserClient, openClientPage, pageState, startMnistServer, type ClientPage } from './helpers-browser-client.js';
 
 let browser: Browser;
@@ -16,6 +16,7 @@ let server: FederaServer;
 const pages: ClientPage[] = [];
 
 before(async () => {
+  if (BROWSER_SKIP) return;
   await buildBrowserClient();
   const s = await startMnistServer({ name: 'browser-secagg', rounds: 2, run: { secagg: { enabled: true } } });
   server = s.server;
@@ -23,14 +24,14 @@ before(async () => {
   for (let i = 0; i < 3; i++) {
     pages.push(await openClientPage(browser, s.httpUrl, { server: s.url, token: `web-token-${i}`, source: 'mnist', shard: i, shards: 3, autostart: 1 }));
   }
-});
+}, { timeout: 150_000 });
 
 after(async () => {
-  await browser?.close();
+  await closeBrowser(browser);
   await server?.stop();
-});
+}, { timeout: 30_000 });
 
-test('three tabs complete 2 secure-aggregation rounds; they send masked vectors, not updates', { timeout: 120_000 }, async () => {
+test('three tabs complete 2 secure-aggregation rounds; they send masked vectors, not updates', { timeout: 120_000, skip: BROWSER_SKIP }, async () => {
   const outcome = await server.done;
   assert.equal(outcome.status, 'completed');
   const h = server.history();

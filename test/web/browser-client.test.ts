@@ -10,14 +10,14 @@ import { decodeFrame } from '../../src/wire/codec.js';
 import { decodeImageSubset } from '../../src/browser/data.js';
 import { mnistSubsetBytes } from '../../src/server/static.js';
 import type { FederaServer } from '../../src/server/server.js';
-import { launchChromium } from '../helpers/chromium.js';
+import { BROWSER_SKIP, closeBrowser, launchChromium } from '../helpers/chromium.js';
 import { waitFor } from '../deploy/helpers/procs.js';
 import { buildBrowserClient, contains, openClientPage, pageState, startMnistServer, type ClientPage, type PageState } from './helpers-browser-client.js';
 
 const SHARDS = 3;
 const RELOADED = 1;
 
-describe('three Chromium tabs train MNIST logistic regression with a federa server', { timeout: 150_000 }, () => {
+describe('three Chromium tabs train MNIST logistic regression with a federa server', { timeout: 150_000, skip: BROWSER_SKIP }, () => {
   let browser: Browser;
   let server: FederaServer;
   let pages: ClientPage[] = [];
@@ -47,12 +47,12 @@ describe('three Chromium tabs train MNIST logistic regression with a federa serv
       return st.status === 'done' || st.error ? st : undefined;
     }, 30_000, 100);
     history = server.history();
-  });
+  }, { timeout: 150_000 });
 
   after(async () => {
-    await browser?.close();
+    await closeBrowser(browser);
     await server?.stop();
-  });
+  }, { timeout: 30_000 });
 
   test('3 rounds complete and the global model improves (central accuracy after > before)', async () => {
     assert.equal(history.rounds.length, 3);

@@ -5,7 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/chromium.js';
+import { BROWSER_SKIP, closeBrowser, launchChromium } from '../helpers/chromium.js';
 import { httpJson, waitFor } from '../deploy/helpers/procs.js';
 import { startDashboardRun, type DashboardRun } from './dashboard-run.js';
 import { EventEmitter } from 'node:events';
@@ -18,11 +18,11 @@ import type { FederaServer } from '../../src/server/server.js';
 
 let browser: Browser;
 before(async () => {
-  browser = await launchChromium();
-});
+  if (!BROWSER_SKIP) browser = await launchChromium();
+}, { timeout: 120_000 });
 after(async () => {
-  await browser?.close();
-});
+  await closeBrowser(browser);
+}, { timeout: 30_000 });
 
 interface PageView {
   loadedAt: number;
@@ -42,7 +42,7 @@ async function newPage(): Promise<{ page: Page; errors: string[]; requests: stri
 
 const ROUNDS = 3;
 
-test('the dashboard is refused without the admin token, follows a run live with it, and matches the history API', { timeout: 120_000 }, async (t) => {
+test('the dashboard is refused without the admin token, follows a run live with it, and matches the history API', { timeout: 120_000, skip: BROWSER_SKIP }, async (t) => {
   const run: DashboardRun = await startDashboardRun({ rounds: ROUNDS, delayMs: 250 });
   t.after(() => run.stop());
   const base = run.httpUrl;

@@ -11,6 +11,7 @@ import { silentLogger, type Logger } from '../../src/core/log.js';
 import { parseServerConfig } from '../../src/config/rules.js';
 import { FederaServer } from '../../src/server/server.js';
 import { ROOT } from '../deploy/helpers/procs.js';
+import { within } from '../helpers/deadline.js';
 
 let built = false;
 
@@ -48,8 +49,8 @@ export async function buildBrowserClient(): Promise<void> {
     const sources = Math.max(newestMtime(join(ROOT, 'src')), newestMtime(join(ROOT, 'examples/browser-client')), statSync(join(ROOT, 'scripts/build-browser.mjs')).mtimeMs);
     const fresh = existsSync(bundle) && existsSync(page) && Math.min(statSync(bundle).mtimeMs, statSync(page).mtimeMs) > sources;
     if (!fresh) {
-      const r = spawnSync(process.execPath, ['scripts/build-browser.mjs', 'federa-browser'], { cwd: ROOT, encoding: 'utf8' });
-      if (r.status !== 0) throw new Error(`browser build failed:\n${r.stdout}\n${r.stderr}`);
+      const r = spawnSync(process.execPath, ['scripts/build-browser.mjs', 'federa-browser'], { cwd: ROOT, encoding: 'utf8', timeout: 180_000, killSignal: 'SIGKILL' });
+      if (r.status !== 0) throw new Error(`browser build failed${r.signal ? ` (killed by ${r.signal}: over 180 s)` : ''}:\n${r.stdout}\n${r.stderr}`);
     }
   } finally {
     rmSync(lock, { recursive: true, force: true });
@@ -173,8 +174,8 @@ export interface PageState {
   events: Array<{ type: string; [k: string]: unknown }>;
 }
 
-export function pageState(page: Page): Promise<PageState> {
-  return page.evaluate(() => JSON.parse(JSON.stringify((window as unknown as { federaPage: unknown }).federaPage ?? {})));
+export function pageState(page: Page, timeoutMs = 15_000): Promise<PageState> {
+  return within(page.evaluate(() => JSON.parse(JSON.stringify((window as unknown as { federaPage: unknown }).federaPage ?? {}))), timeoutMs, `the state of page ${page.url()}`);
 }
 
 /** All windows of `needle` in `hay` (Buffer.indexOf, so a match at any byte offset counts). */

@@ -5,6 +5,10 @@ import { appendFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { request as httpRequest } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { alive, killAllChildren, track } from '../../helpers/children.js';
+import { within } from '../../helpers/deadline.js';
+
+export { killAllChildren, track };
 
 export const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CLI = fileURLToPath(new URL('./cli.ts', import.meta.url));
@@ -26,6 +30,7 @@ export function federa(name: string, args: string[], options: { logFile?: string
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  track(child);
   const lines: string[] = [];
   const take = (stream: NodeJS.ReadableStream | null, tag: string) => {
     let rest = '';
@@ -58,15 +63,16 @@ export function federa(name: string, args: string[], options: { logFile?: string
       }),
     exited,
     kill: (signal = 'SIGKILL') => {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (alive(child)) child.kill(signal);
     },
   };
 }
 
+/** Polls `probe` until it gives a value; each probe and the whole wait are bounded by `timeoutMs`. */
 export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 120_000, everyMs = 50): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const v = await probe();
+    const v = await within(Promise.resolve(probe()), Math.max(1, deadline - Date.now()) + everyMs, `${what} (a probe did not answer)`);
     if (v !== undefined && v !== false) return v;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
@@ -100,8 +106,9 @@ export async function serverAddress(p: Proc, timeoutMs = 60_000): Promise<{ url:
   }, timeoutMs);
 }
 
-/** GET/POST JSON over http(s), trusting `ca` when given. */
-export function httpJson(url: string, options: { ca?: string; method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<{ status: number; body: any; text: string }> {
+/** GET/POST JSON over http(s), trusting `ca` when given; rejects after `timeoutMs` (default 30 s). */
+export function httpJson(url: string, options: { ca?: string; method?: string; headers?: Record<string, string>; body?: unknown; timeoutMs?: number } = {}): Promise<{ status: number; body: any; text: string }> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
   const u = new URL(url);
   const req = u.protocol === 'https:' ? httpsRequest : httpRequest;
   return new Promise((resolve, reject) => {
@@ -121,6 +128,7 @@ export function httpJson(url: string, options: { ca?: string; method?: string; h
         resolve({ status: res.statusCode ?? 0, body, text });
       });
     });
+    r.setTimeout(timeoutMs, () => r.destroy(new Error(`timed out after ${timeoutMs} ms waiting for the answer to ${options.method ?? 'GET'} ${url}`)));
     r.on('error', reject);
     if (options.body !== undefined) r.write(JSON.stringify(options.body));
     r.end();

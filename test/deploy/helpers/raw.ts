@@ -5,21 +5,28 @@ import { decodeFrame, encodeFrame, type DecodedFrame, type FrameInit } from '../
 import { signFrame, type FrameSigner } from '../../../src/wire/crypto.js';
 import { helloBody, parseChallenge, parseNotice, type Notice } from '../../../src/wire/protocol.js';
 import { nodeFrameCrypto } from '../../../src/node/identity.js';
+import { within } from '../../helpers/deadline.js';
+
+/** How long a raw connection waits, by default, for the server (generous: CPU is shared in CI). */
+export const RAW_WAIT_MS = 15_000;
 
 export class RawConnection {
   readonly frames: DecodedFrame[] = [];
-  readonly closed: Promise<{ code: number; reason: string }>;
-  private waiters: Array<() => void> = [];
+  private readonly closedPromise: Promise<{ code: number; reason: string }>;
+  /** Waiters for the next frame or the close: each is woken (and re-checks) on every event. */
+  private waiters = new Set<() => void>();
   private consumed = new Set<DecodedFrame>();
   /** Frames before this index are all consumed. */
   private cursor = 0;
   isClosed = false;
+  closeInfo?: { code: number; reason: string };
 
   private constructor(readonly ws: WebSocket) {
-    this.closed = new Promise((resolve) =>
+    this.closedPromise = new Promise((resolve) =>
       ws.on('close', (code, reason) => {
         this.isClosed = true;
-        resolve({ code, reason: reason.toString() });
+        this.closeInfo = { code, reason: reason.toString() };
+        resolve(this.closeInfo);
         this.wake();
       }),
     );
@@ -34,20 +41,51 @@ export class RawConnection {
     });
   }
 
-  static open(url: string, options: { ca?: string } = {}): Promise<RawConnection> {
-    const ws = new WebSocket(url.replace(/\/?$/, '/ws').replace(/\/ws\/ws$/, '/ws'), { ca: options.ca, maxPayload: 1 << 30 });
+  /** Opens a WebSocket to `url` (…/ws); rejects if it is not open within `timeoutMs`. */
+  static open(url: string, options: { ca?: string; timeoutMs?: number } = {}): Promise<RawConnection> {
+    const timeoutMs = options.timeoutMs ?? RAW_WAIT_MS;
+    const target = url.replace(/\/?$/, '/ws').replace(/\/ws\/ws$/, '/ws');
+    const ws = new WebSocket(target, { ca: options.ca, maxPayload: 1 << 30, handshakeTimeout: timeoutMs });
     return new Promise((resolve, reject) => {
-      ws.once('open', () => resolve(new RawConnection(ws)));
-      ws.once('error', reject);
+      const timer = setTimeout(() => {
+        ws.terminate();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for a WebSocket connection to ${target}`));
+      }, timeoutMs);
+      ws.once('open', () => {
+        clearTimeout(timer);
+        resolve(new RawConnection(ws));
+      });
+      ws.once('error', (e) => {
+        clearTimeout(timer);
+        reject(new Error(`could not open a WebSocket connection to ${target}: ${e.message}`));
+      });
+      ws.once('close', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`the WebSocket connection to ${target} closed (code ${code}) before it opened`));
+      });
     });
   }
 
-  private wake(): void {
-    for (const w of this.waiters.splice(0)) w();
+  /** The server's close of this connection (bounded: rejects after `timeoutMs`). */
+  get closed(): Promise<{ code: number; reason: string }> {
+    return this.closedWithin(RAW_WAIT_MS);
   }
 
-  /** The next not-yet-taken frame of `kind` (waits for it; rejects if the connection closes first). */
-  async next(kind: DecodedFrame['kind'] | Array<DecodedFrame['kind']>, timeoutMs = 15_000): Promise<DecodedFrame> {
+  closedWithin(timeoutMs: number): Promise<{ code: number; reason: string }> {
+    return within(this.closedPromise, timeoutMs, `the server to close the connection (frames so far: ${this.frames.map((f) => f.kind).join(', ') || 'none'})`);
+  }
+
+  private wake(): void {
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+
+  /**
+   * The next not-yet-taken frame of `kind`: waits for it at most `timeoutMs`; rejects as soon as
+   * the connection is closed without one (frames received before the close are still found).
+   */
+  async next(kind: DecodedFrame['kind'] | Array<DecodedFrame['kind']>, timeoutMs = RAW_WAIT_MS): Promise<DecodedFrame> {
     const kinds = Array.isArray(kind) ? kind : [kind];
     const deadline = Date.now() + timeoutMs;
     for (;;) {
@@ -58,25 +96,32 @@ export class RawConnection {
         while (this.cursor < this.frames.length && this.consumed.has(this.frames[this.cursor])) this.cursor++;
         return f;
       }
-      if (this.isClosed) throw new Error(`connection closed before a ${kinds.join('/')} frame arrived`);
+      // Checked after the scan and before registering the waiter, in the same synchronous step:
+      // a close that arrived at any point before is seen here, one that arrives later wakes us.
+      if (this.isClosed) {
+        throw new Error(`connection closed (code ${this.closeInfo?.code}${this.closeInfo?.reason ? `: ${this.closeInfo.reason}` : ''}) before a ${kinds.join('/')} frame arrived; frames received: ${this.frames.map((f) => f.kind).join(', ') || 'none'}`);
+      }
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no ${kinds.join('/')} frame within ${timeoutMs} ms`);
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for a ${kinds.join('/')} frame; frames received: ${this.frames.map((f) => f.kind).join(', ') || 'none'}`);
       await new Promise<void>((r) => {
-        const t = setTimeout(r, left);
-        this.waiters.push(() => {
+        const wake = () => {
           clearTimeout(t);
+          this.waiters.delete(wake);
           r();
-        });
+        };
+        const t = setTimeout(wake, left);
+        this.waiters.add(wake);
       });
     }
   }
 
-  async notice(timeoutMs = 15_000): Promise<Notice> {
+  async notice(timeoutMs = RAW_WAIT_MS): Promise<Notice> {
     return parseNotice(await this.next('notice', timeoutMs));
   }
 
+  /** Sends raw bytes (a no-op once the connection is closed: the server may close first). */
   send(bytes: Uint8Array): void {
-    this.ws.send(bytes);
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(bytes);
   }
 
   /** Encodes (and signs, with `signer`) a frame; returns its bytes after sending them. */
@@ -86,12 +131,23 @@ export class RawConnection {
     return bytes;
   }
 
-  /** Answers the challenge with a signed hello; resolves with the welcome (or rejects with the server's notice). */
-  async hello(clientId: string, signer: FrameSigner, options: { token?: string; runId?: string; publicKey?: Uint8Array } = {}): Promise<{ welcome?: DecodedFrame; notice?: Notice; hello: Uint8Array }> {
-    const ch = parseChallenge(await this.next('challenge'));
+  /**
+   * Answers the challenge with a signed hello; resolves with the welcome or the server's notice
+   * (a refusal: the server usually closes the connection right after it, which is fine — the
+   * notice arrived first and is found among the frames). Rejects, naming what it waited for, when
+   * the connection closes or the deadline passes with neither.
+   */
+  async hello(clientId: string, signer: FrameSigner, options: { token?: string; runId?: string; publicKey?: Uint8Array; timeoutMs?: number } = {}): Promise<{ welcome?: DecodedFrame; notice?: Notice; hello: Uint8Array }> {
+    const timeoutMs = options.timeoutMs ?? RAW_WAIT_MS;
+    const ch = parseChallenge(await this.next('challenge', timeoutMs));
     const hello = await this.sendFrame({ kind: 'hello', runId: options.runId ?? ch.runId, round: ch.round, clientId, body: helloBody({ challenge: ch.challenge, publicKey: options.publicKey ?? signer.publicKey, enrollmentToken: options.token }) }, signer);
-    const f = await this.next(['welcome', 'notice']).catch(() => undefined);
-    return f?.kind === 'welcome' ? { welcome: f, hello } : f ? { notice: parseNotice(f), hello } : { hello };
+    let f: DecodedFrame;
+    try {
+      f = await this.next(['welcome', 'notice'], timeoutMs);
+    } catch (e) {
+      throw new Error(`hello of ${clientId}: no welcome or notice: ${(e as Error).message}`);
+    }
+    return f.kind === 'welcome' ? { welcome: f, hello } : { notice: parseNotice(f), hello };
   }
 
   close(): void {
