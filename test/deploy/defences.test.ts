@@ -26,7 +26,8 @@ function config(dir: string, extra: Record<string, unknown>, server: Record<stri
   return toyServerConfig(dir, { name: 'dp-run', clientsPerRound: 2, ...extra }, server);
 }
 
-const privacy = { clipNorm: 1, noiseMultiplier: 1.1, populationSize: 3 };
+// Fixed-size sampling keeps this file's round counts exact; Poisson sampling has its own test below.
+const privacy = { clipNorm: 1, noiseMultiplier: 1.1, populationSize: 3, sampling: 'fixed' };
 
 test('[privacy] in the server config: ε every round, and a restarted server keeps counting from its checkpoint', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'federa-dp-'));
@@ -74,6 +75,47 @@ test('[privacy] in the server config: ε every round, and a restarted server kee
   assert.ok(resumed.history.every((r) => r.privacy?.clipNorm === 1));
   const mean = resumed.params.reduce((a, v) => a + v, 0) / resumed.params.length;
   assert.ok(Math.abs(mean - 4 / Math.sqrt(8)) < 4 * 1.1 * 0.5 * Math.sqrt(4 / 8), `mean parameter ${mean} after 4 clipped rounds (unclipped: ≥ 6)`);
+});
+
+test('[privacy] in deployment samples Poisson from the CSPRNG: cohorts vary, only released rounds are charged', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'federa-dp-poisson-'));
+  const server = new FederaServer(config(dir, { rounds: 16, privacy: { clipNorm: 1, noiseMultiplier: 1.1, populationSize: 3 } }, { minClients: 3 }), { model: toyModel(), processMetrics: false });
+  let clients: ReturnType<typeof scriptedWireClient>[] = [];
+  try {
+    const { url } = await server.start();
+    clients = [0, 1, 2].map((i) =>
+      scriptedWireClient(url, {
+        index: i,
+        identity: createIdentity(`poisson-${i}`),
+        train: (ins) => ({ type: 'train_result', runId: ins.runId, round: ins.round, update: new Float32Array(D).fill(0.1), numExamples: 5, metrics: { loss: 1 } }) as MessageBase,
+      }),
+    );
+    const done = clients.map((c) => c.start());
+    const outcome = await server.done;
+    clients.forEach((c) => c.stop());
+    await Promise.allSettled(done);
+    assert.equal(outcome.status, 'completed');
+    const history = server.history().rounds;
+    assert.equal(history.length, 16);
+    let charged = 0;
+    for (const r of history) {
+      if (r.status === 'skipped') {
+        // An empty Poisson sample releases nothing.
+        assert.equal(r.code, 'no_clients', r.reason);
+        assert.equal(r.privacy, undefined);
+        continue;
+      }
+      charged++;
+      assert.equal(r.privacy!.samplingRate, 2 / 3);
+      assert.equal(r.privacy!.steps, charged);
+      assert.ok(r.selected.length >= 1 && r.selected.length <= 3);
+    }
+    // Some cohort differs from k = 2 but with probability (4/9)^16 ≈ 2·10⁻⁶ (binomial 3, 2/3).
+    assert.ok(history.some((r) => r.selected.length !== 2), `cohorts: ${history.map((r) => r.selected.length).join(',')}`);
+  } finally {
+    clients.forEach((c) => c.stop());
+    await server.stop();
+  }
 });
 
 test('[privacy] and [robust] in the server config: what cannot work is refused with the reason', () => {
