@@ -149,7 +149,8 @@ export class PrivacyLedger {
   }
 
   getState(): StrategyState {
-    const state: StrategyState = { [LEDGER_STATE.epsilon]: this.spent, [LEDGER_STATE.charges]: this.charges.length };
+    // ε = ∞ (a clipping-only charge) is not a finite state value: it is implied by a charge with σ = 0.
+    const state: StrategyState = { [LEDGER_STATE.charges]: this.charges.length, ...(Number.isFinite(this.spent) ? { [LEDGER_STATE.epsilon]: this.spent } : {}) };
     this.charges.forEach((c, k) => {
       state[`${LEDGER_STATE.charges}.${k}.sigma`] = c.sigma;
       state[`${LEDGER_STATE.charges}.${k}.rounds`] = c.rounds;
@@ -174,16 +175,18 @@ export class PrivacyLedger {
       const charges: Charge[] = [];
       const accountant = createAccountant(this.kind);
       for (let k = 0; k < count; k++) {
-        const sigma = checkNoiseMultiplier(take(`${LEDGER_STATE.charges}.${k}.sigma`) ?? NaN, `state charge ${k} noise multiplier`);
+        const raw = take(`${LEDGER_STATE.charges}.${k}.sigma`) ?? NaN;
+        const sigma = raw === 0 ? 0 : checkNoiseMultiplier(raw, `state charge ${k} noise multiplier`);
         const rounds = checkInteger(`state charge ${k} rounds`, take(`${LEDGER_STATE.charges}.${k}.rounds`) ?? NaN);
         const q = checkSamplingRate(take(`${LEDGER_STATE.charges}.${k}.q`) ?? this.samplingRate, `state charge ${k} sampling rate`);
-        accountant.compose(q, sigma, rounds);
+        if (sigma > 0) accountant.compose(q, sigma, rounds);
         charges.push({ q, sigma, rounds });
       }
       this.accountant = accountant;
       this.charges = charges;
     }
-    this.spent = take(LEDGER_STATE.epsilon) ?? this.spent;
+    this.spent = this.charges.some((c) => c.sigma === 0) ? Infinity : (take(LEDGER_STATE.epsilon) ?? this.spent);
+    delete rest[LEDGER_STATE.epsilon];
     this.participations.clear();
     for (const key of Object.keys(rest)) {
       if (!key.startsWith(`${LEDGER_STATE.participation}.`)) continue;

@@ -174,3 +174,36 @@ test('[compression] in the server config: stock clients decode the fp16 model an
   assert.ok(second, 'a non-zero model reached a client');
   for (const v of second) assert.ok(Math.abs(v - 1) < 0.02, `parameter ${v} vs 1`);
 });
+
+test('[privacy] with [robust] normBound over wss: both clips apply (clipping only, so the move is exact)', { timeout: 60_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'federa-dp-nb-'));
+  const rounds = 3;
+  const server = new FederaServer(
+    config(dir, { rounds, clientsPerRound: 3, privacy: { clipNorm: 1, noiseMultiplier: 0, populationSize: 3, sampling: 'fixed' }, robust: { aggregator: 'mean', normBound: 0.5 } }),
+    { model: toyModel(), processMetrics: false },
+  );
+  let clients: ReturnType<typeof scriptedWireClient>[] = [];
+  try {
+    const { url } = await server.start();
+    clients = [0, 1, 2].map((i) =>
+      scriptedWireClient(url, {
+        index: i,
+        identity: createIdentity(`nb-${i}`),
+        train: (ins) => ({ type: 'train_result', runId: ins.runId, round: ins.round, update: new Float32Array(D).fill(i + 1), numExamples: 5, metrics: { loss: 1 } }) as MessageBase,
+      }),
+    );
+    const done = clients.map((c) => c.start());
+    const outcome = await server.done;
+    clients.forEach((c) => c.stop());
+    await Promise.allSettled(done);
+    assert.equal(outcome.status, 'completed');
+    // Every update (norms 2.8, 5.7, 8.5) is clipped to the norm bound 0.5 < C = 1: each coordinate
+    // of each moves by 0.5/√8, and so does their mean, every round.
+    const step = 0.5 / Math.sqrt(D);
+    for (const v of server.store.latestCheckpoint(server.runId)!.params) assert.ok(Math.abs(v - rounds * step) < 1e-5, `parameter ${v}, expected ${rounds * step}`);
+    assert.ok(server.history().rounds.every((r) => r.privacy?.epsilon === null || r.privacy?.epsilon === Infinity), 'clipping only: no finite ε');
+  } finally {
+    clients.forEach((c) => c.stop());
+    await server.stop();
+  }
+});

@@ -29,9 +29,9 @@ test('a claim of 10¹² examples is capped on the plain path and in federated ev
         index: i,
         identity: createIdentity(`cap-${i}`),
         train: (m: TrainInstruction) =>
-          (m.type === 'evaluate'
+          ((m as MessageBase).type === 'evaluate'
             ? { type: 'evaluate_result', runId: m.runId, round: m.round, loss: liar ? 0 : 2, numExamples: liar ? 1e15 : 10, metrics: {} }
-            : { type: 'train_result', runId: m.runId, round: m.round, update: new Float32Array(D).fill(liar ? -100 : 0.1), numExamples: liar ? 1e12 : 5, metrics: { loss: 1 } }) as MessageBase,
+            : { type: 'train_result', runId: m.runId, round: m.round, update: new Float32Array(D).fill(liar ? -100 : 0.1), numExamples: liar ? 1e12 : 5, metrics: { loss: 1 } }) as unknown as MessageBase,
       });
     });
     const done = clients.map((c) => c.start());
