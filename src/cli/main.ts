@@ -1,7 +1,7 @@
 /** The `federa` command line. */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { parse as parseToml } from 'smol-toml';
 import { FederaError, describeError, isFederaError } from '../core/errors.js';
 import { SimulationConfigSchema, ServerConfigSchema } from '../config/schema.js';
@@ -56,7 +56,12 @@ export function buildServerConfig(opts: Record<string, unknown>) {
 }
 
 export function createProgram(): Command {
-  const program = new Command('federa').description('Federated learning in TypeScript').showHelpAfterError();
+  // Usage errors print one line and a hint (not the whole help) and exit with code 2 (see main).
+  const program = new Command('federa')
+    .description('Federated learning in TypeScript')
+    .version(packageVersion(), '-V, --version', 'print the version')
+    .showHelpAfterError('(see --help)')
+    .exitOverride();
   const simulateCmd = program
     .command('simulate')
     .description('run a federated training on this machine (defaults: MNIST, 2NN, 100 clients, 10 per round, FedAvg, Dirichlet α=0.5, 30 rounds)')
@@ -73,10 +78,24 @@ export function createProgram(): Command {
   return program;
 }
 
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Exit codes: 0 done (or help / version shown), 1 a failed run, 2 a usage or config error. */
 export async function main(argv: string[] = process.argv): Promise<void> {
   try {
     await createProgram().parseAsync(argv);
   } catch (e) {
+    if (e instanceof CommanderError) {
+      // commander printed the message (and the hint) already.
+      process.exitCode = e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help' ? 0 : 2;
+      return;
+    }
     process.stderr.write(`federa: ${isFederaError(e) ? e.message : describeError(e)}\n`);
     process.exitCode = isFederaError(e, 'invalid_config') ? 2 : 1;
   }
