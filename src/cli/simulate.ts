@@ -55,23 +55,32 @@ export function prepareData(config: SimulationConfig): PreparedData {
   const prng = rng.stream('partitioning');
   let partitions: Int32Array[];
   let clientIds: string[] | undefined;
-  switch (p.kind) {
-    case 'iid':
-      partitions = partitionIid(train.y.length, config.clients, prng);
-      break;
-    case 'dirichlet':
-      partitions = partitionDirichlet(train.y, train.numClasses, config.clients, p.alpha, prng, { minSize: p.minSize });
-      break;
-    case 'shards':
-      partitions = partitionShards(train.y, config.clients, p.shardsPerClient, prng);
-      break;
-    case 'natural': {
-      if (!groups) throw new FederaError('invalid_config', 'partition.kind "natural" needs a CSV dataset with dataset.groupColumn');
-      const natural = partitionNatural(groups);
-      partitions = natural.partitions;
-      clientIds = natural.groupNames;
-      break;
+  try {
+    switch (p.kind) {
+      case 'iid':
+        partitions = partitionIid(train.y.length, config.clients, prng);
+        break;
+      case 'dirichlet':
+        partitions = partitionDirichlet(train.y, train.numClasses, config.clients, p.alpha, prng, { minSize: p.minSize });
+        break;
+      case 'shards':
+        partitions = partitionShards(train.y, config.clients, p.shardsPerClient, prng);
+        break;
+      case 'natural': {
+        if (!groups) throw new FederaError('invalid_config', 'partition.kind "natural" needs a CSV dataset with dataset.groupColumn');
+        const natural = partitionNatural(groups);
+        partitions = natural.partitions;
+        clientIds = natural.groupNames;
+        break;
+      }
     }
+  } catch (e) {
+    // Name what the user can change: the data fits the partition, or the flags change.
+    if (e instanceof FederaError && e.code === 'invalid_config') {
+      const flags = p.kind === 'dirichlet' ? '--alpha (larger), --clients (fewer) or --partition iid' : p.kind === 'shards' ? '--shards-per-client or --clients' : '--clients or --partition';
+      throw new FederaError('invalid_config', `partition ${p.kind} of ${train.y.length} examples among ${config.clients} clients failed: ${e.message}; change ${flags}`);
+    }
+    throw e;
   }
   return { train, test, partitions, clientIds, description };
 }
