@@ -19,6 +19,7 @@ export type FederaErrorCode =
   | 'unauthorized'
   | 'rate_limited'
   | 'disconnected'
+  | 'tls_error'
   | 'internal';
 
 export class FederaError extends Error {
