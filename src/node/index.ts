@@ -2,6 +2,8 @@
 export { loadMnist, type MnistData } from './mnist.js';
 export { loadCsvFile } from './csv.js';
 export { writeReport, loadReportAssets } from './report-file.js';
+export { rebuildReport, readHistoryFile, type RebuildReportOptions, type RebuiltReport } from './rebuild-report.js';
+export { writeDevelopmentCertificates, type CertificateOptions, type CertificateFiles } from './certificates.js';
 export { writeModel, readModel, type ModelFiles } from './model-file.js';
 export { simulate, prepareData, type SimulateOutcome } from '../cli/simulate.js';
 export { parseSimulationConfig, SimulationConfigSchema, type SimulationConfig } from '../cli/config.js';
