@@ -20,7 +20,7 @@ export function registerCertCommand(program: Command): void {
       out.write(`${r.newCa ? 'new CA' : 'reused CA'}     ${r.caCert} (key ${r.caKey}, keep it private)\n`);
       out.write(`server cert ${r.serverCert} for ${r.altNames.join(', ')}, valid until ${r.notAfter.toISOString().slice(0, 10)}\n`);
       out.write(`server key  ${r.serverKey}\n\n`);
-      out.write(`server config:  [server.tls]  cert = "${r.serverCert}"  key = "${r.serverKey}"\n`);
+      out.write(`server config:  [server]  tls = { cert = "${r.serverCert}", key = "${r.serverKey}" }\n`);
       out.write(`clients:        federa client --ca ${r.caCert} --server wss://${opts.host[0].includes(':') ? `[${opts.host[0]}]` : opts.host[0]}:8443 …\n`);
       out.write('A development CA: for production, use certificates from your organisation\'s CA or a public one.\n');
     });
