@@ -7,8 +7,9 @@ import { FederaError, describeError, isFederaError } from '../core/errors.js';
 import { SimulationConfigSchema, ServerConfigSchema } from '../config/schema.js';
 import { parseServerConfig, parseSimulationConfig } from '../config/rules.js';
 import { addSchemaFlags, applyFlags, describeFields, type FieldInfo } from '../config/flags.js';
-import { simulate } from './simulate.js';
 import { registerPrivacyCommand } from './privacy.js';
+import { registerCertCommand } from './cert.js';
+import { registerReportCommand } from './report.js';
 import { registerServerCommand } from '../server/cli.js';
 import { registerClientCommand } from '../node/client-cli.js';
 
@@ -70,11 +71,15 @@ export function createProgram(): Command {
   addSchemaFlags(simulateCmd, SimulationConfigSchema, 'simulate');
   simulateCmd.action(async (opts: Record<string, unknown>) => {
     const config = buildSimulationConfig(opts);
+    // Loaded on use: TensorFlow.js is imported only by the commands that train.
+    const { simulate } = await import('./simulate.js');
     await simulate(config, { progress: opts.progress === false ? false : undefined });
   });
   registerServerCommand(program, buildServerConfig);
   registerClientCommand(program);
   registerPrivacyCommand(program);
+  registerCertCommand(program);
+  registerReportCommand(program);
   return program;
 }
 

@@ -20,8 +20,7 @@ import { loadMnist } from '../node/mnist.js';
 import { loadCsvFile } from '../node/csv.js';
 import { writeReport } from '../node/report-file.js';
 import { writeModel } from '../node/model-file.js';
-import { createTfjsTrainer } from '../models/tfjs-trainer.js';
-import { activeBackend } from '../models/backend.js';
+import type { createTfjsTrainer as CreateTfjsTrainer } from '../models/tfjs-trainer.js';
 import type { SimulationConfig } from '../config/schema.js';
 import { planRun } from '../run/plan.js';
 import { formatTable, formatBytes } from './format.js';
@@ -108,7 +107,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
   // The run plan (strategy, stages, workflow, layers, sampling, DP budget) is checked before anything is written or run.
   let attack: ReturnType<typeof planAttack> | undefined;
   let triggered: Dataset | undefined;
-  let serverTrainer: Awaited<ReturnType<typeof createTfjsTrainer>> | undefined;
+  let serverTrainer: Awaited<ReturnType<typeof CreateTfjsTrainer>> | undefined;
   const plan = planRun(config, {
     population: numClients,
     source: 'config',
@@ -128,6 +127,9 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
   const fileLog = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: join(runDir, 'log.jsonl'), sync: true }));
 
   const trainerOptions = { seed: config.seed };
+  // TensorFlow.js loads only here, for commands that train.
+  const { createTfjsTrainer } = await import('../models/tfjs-trainer.js');
+  const { activeBackend } = await import('../models/backend.js');
   serverTrainer = await createTfjsTrainer(config.model, data.train.numFeatures, data.train.numClasses, trainerOptions);
   const initial = makeParams(serverTrainer.layout, serverTrainer.getParameters());
   const backend = await activeBackend();
@@ -146,7 +148,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       `  strategy  ${strategy.name}, ${config.rounds} rounds, local E=${config.local.epochs} B=${config.local.batchSize} lr=${config.local.learningRate}, seed ${JSON.stringify(config.seed)}\n` +
       (attack ? `  attack    ${attack.description}\n` : '') +
       plan.headerLines().map((l) => `  ${l}\n`).join('') +
-      plan.warnings.map((w) => `  ! ${w}\n`).join(''),
+      [...plan.warnings, ...plan.noiseWarnings(initial.layout.size)].map((w) => `  ! ${w}\n`).join(''),
   );
 
   const useBars = io.progress ?? Boolean(out.isTTY);

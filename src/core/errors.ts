@@ -20,6 +20,7 @@ export type FederaErrorCode =
   | 'rate_limited'
   | 'disconnected'
   | 'privacy_budget'
+  | 'tls_error'
   | 'internal';
 
 export class FederaError extends Error {

@@ -19,6 +19,7 @@ code { font-size: 12px; background: #eef2f7; padding: 1px 4px; border-radius: 4p
 button { font: inherit; cursor: pointer; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; padding: 6px 14px; }
 button.link { background: none; border: none; color: var(--muted); padding: 0; text-decoration: underline; font-size: 13px; }
 main { max-width: 1400px; margin: 0 auto; padding: 18px 24px 40px; }
+@media (max-width: 600px) { main { padding: 12px 10px 32px; } .top { padding: 8px 10px; gap: 8px; flex-wrap: wrap; } }
 .card, .stat, .federa-chart { background: var(--card); border: 1px solid var(--line); border-radius: 10px; }
 .card { padding: 12px 14px; min-width: 0; }
 h1 { font-size: 20px; margin: 0 0 8px; }
@@ -30,16 +31,17 @@ h2 small { font-weight: 400; color: var(--muted); margin-left: 6px; }
 .login .hint { color: var(--muted); font-size: 12px; }
 .login.refused { border-color: #fca5a5; }
 .login.refused #login-message { color: var(--bad); font-weight: 600; }
-.stats { display: grid; grid-template-columns: repeat(auto-fit, minmax(160px, 1fr)); gap: 10px; margin-bottom: 12px; }
+.stats { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(160px, 100%), 1fr)); gap: 10px; margin-bottom: 12px; }
 .stat { padding: 10px 12px; }
 .stat .label { color: var(--muted); font-size: 12px; }
-.stat .value { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; white-space: nowrap; }
-.stat .note { color: var(--muted); font-size: 12px; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr)); gap: 12px; margin-bottom: 12px; }
+.stat .value { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; overflow-wrap: anywhere; }
+.stat { min-width: 0; }
+.stat .note { color: var(--muted); font-size: 12px; overflow-wrap: anywhere; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(300px, 100%), 1fr)); gap: 12px; margin-bottom: 12px; }
 .federa-chart { margin: 0; padding: 10px 12px; min-width: 0; }
 .federa-chart figcaption { font-weight: 600; margin-bottom: 4px; }
 .federa-chart-empty { color: var(--muted); padding: 60px 0; text-align: center; margin: 0; }
-.cols { display: grid; grid-template-columns: repeat(auto-fit, minmax(480px, 1fr)); gap: 12px; margin-bottom: 12px; }
+.cols { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(480px, 100%), 1fr)); gap: 12px; margin-bottom: 12px; }
 .wide { margin-bottom: 12px; }
 .wide .table-wrap { max-height: 320px; }
 .table-wrap { overflow: auto; max-height: 360px; }

@@ -18,7 +18,7 @@ import { ClientSession, isClientData, isDataset, type DataSource, type TrainerFa
 import { WireClient, type WebSocketLike, type WireClientOutcome, type WireClientOptions } from '../wire/client.js';
 import type { BackoffOptions, Welcome } from '../wire/protocol.js';
 import { loadCsvFile } from './csv.js';
-import { defaultIdentityPath, loadOrCreateIdentity, markEnrolled, nodeFrameCrypto, nodeSigner, serverKey, type ClientIdentity } from './identity.js';
+import { checkTokenForIdentity, defaultIdentityName, defaultIdentityPath, loadOrCreateIdentity, markEnrolled, nodeFrameCrypto, nodeSigner, serverKey, type ClientIdentity } from './identity.js';
 
 export type { DataContext, DataSource } from '../client/session.js';
 
@@ -39,7 +39,11 @@ export interface FederaClientOptions {
   token?: string;
   /** Client id (default: the identity file's, or one derived from the public key). */
   clientId?: string;
-  /** Identity file path (default ~/.federa/identities/<host>/<id>.json), or an identity in memory. */
+  /**
+   * Identity file path, or an identity in memory. Default: `~/.federa/identities/<host>/<name>.json`,
+   * `name` being `clientId` when given, else `defaultIdentityName(data file)` (unique per data file,
+   * or per working directory for in-memory data).
+   */
   identity?: string | ClientIdentity;
   /** Extra CA certificates (PEM) to trust, e.g. a self-signed server certificate. */
   ca?: string | Buffer | Array<string | Buffer>;
@@ -76,12 +80,16 @@ export class FederaClient {
         throw new FederaError('invalid_config', `clientId "${options.clientId}" does not match the identity's "${this.identity.clientId}"`);
       }
     } else {
-      const path = options.identity ?? defaultIdentityPath(options.server, options.clientId);
+      // Without --id, the identity is named after the data file (or the working directory), so
+      // two clients on one machine get two identities.
+      const name = options.clientId ?? defaultIdentityName(typeof options.data === 'string' ? options.data : undefined);
+      const path = options.identity ?? defaultIdentityPath(options.server, name);
       const { identity, created } = loadOrCreateIdentity(path, options.clientId);
       this.identity = identity;
       if (created) this.logger.info({ clientId: identity.clientId, path }, 'created a new client identity');
     }
     this.clientId = this.identity.clientId;
+    checkTokenForIdentity(this.identity, options.server, options.token);
   }
 
   /** Joins the server and serves until the run completes (resolves) or the server refuses this client (rejects). */
@@ -105,7 +113,7 @@ export class FederaClient {
       enrollmentToken: this.o.token,
       onWelcome: (w) => session.onWelcome(w),
       onEnrolled: () => {
-        this.identity = markEnrolled(this.identity, server);
+        this.identity = markEnrolled(this.identity, server, this.o.token);
         this.logger.info({ clientId: this.clientId }, 'enrolled with the server');
       },
       reconnect: this.o.reconnect,

@@ -6,7 +6,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { FederaError, describeError } from '../core/errors.js';
 import type { DecodedFrame } from '../wire/codec.js';
 import { SIGNATURE_BYTES } from '../wire/codec.js';
@@ -68,6 +68,11 @@ export interface ClientIdentity {
   readonly privateKey: KeyObject;
   /** Servers (URL origins) that have enrolled this identity: no token needed there any more. */
   readonly enrolledWith: readonly string[];
+  /**
+   * Per server (as `enrolledWith`): a fingerprint of the token that enrolled this identity there,
+   * so that a different token given later is an error instead of being silently ignored.
+   */
+  readonly enrollmentTokens?: Readonly<Record<string, string>>;
   /** The file it lives in, if any. */
   readonly path?: string;
 }
@@ -78,6 +83,7 @@ interface IdentityFile {
   publicKey: string;
   privateKey: string;
   enrolledWith: string[];
+  enrollmentTokens?: Record<string, string>;
   createdAt: string;
 }
 
@@ -90,8 +96,24 @@ export function createIdentity(clientId?: string): ClientIdentity {
   return { clientId: id, publicKey: raw, privateKey, enrolledWith: [] };
 }
 
-/** Where `federa client` keeps an identity when `--identity` is not given. */
-export function defaultIdentityPath(server: string, clientId: string | undefined): string {
+/**
+ * The identity name a client gets when `--id` is not given: unique per data file (or, for data
+ * that is not a file, per working directory), so two clients started on one machine with
+ * different data never share an identity: `data-<file stem>-<8 hex of SHA-256(absolute path)>`.
+ */
+export function defaultIdentityName(dataFile: string | undefined, cwd: string = process.cwd()): string {
+  const target = dataFile !== undefined ? resolve(cwd, dataFile) : resolve(cwd);
+  const stem = basename(target).replace(/\.[^.]*$/, '').replace(/[^A-Za-z0-9_-]/g, '_').slice(0, 32) || 'root';
+  const hash = createHash('sha256').update(target, 'utf8').digest('hex').slice(0, 8);
+  return `${dataFile !== undefined ? 'data' : 'dir'}-${stem}-${hash}`;
+}
+
+/**
+ * Where `federa client` keeps an identity when `--identity` is not given:
+ * `$FEDERA_HOME/identities/<host>/<name>.json` (FEDERA_HOME defaults to ~/.federa). `name` is the
+ * client id given with `--id`, or `defaultIdentityName(...)`.
+ */
+export function defaultIdentityPath(server: string, name: string | undefined): string {
   const home = process.env.FEDERA_HOME ?? join(homedir(), '.federa');
   const host = (() => {
     try {
@@ -100,7 +122,7 @@ export function defaultIdentityPath(server: string, clientId: string | undefined
       return 'server';
     }
   })();
-  return join(home, 'identities', host, `${clientId ?? 'default'}.json`);
+  return join(home, 'identities', host, `${(name ?? 'default').replace(/[^A-Za-z0-9._-]/g, '_')}.json`);
 }
 
 export function saveIdentity(identity: ClientIdentity, path: string): ClientIdentity {
@@ -110,6 +132,7 @@ export function saveIdentity(identity: ClientIdentity, path: string): ClientIden
     publicKey: b64url(identity.publicKey),
     privateKey: identity.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
     enrolledWith: [...identity.enrolledWith],
+    ...(identity.enrollmentTokens ? { enrollmentTokens: { ...identity.enrollmentTokens } } : {}),
     createdAt: new Date().toISOString(),
   };
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
@@ -133,7 +156,14 @@ export function loadIdentity(path: string): ClientIdentity {
   const privateKey = createPrivateKey(file.privateKey);
   const publicKey = rawPublicKey(createPublicKey(privateKey));
   if (file.publicKey && b64url(publicKey) !== file.publicKey) throw new FederaError('invalid_config', `identity file ${path}: public key does not match the private key`);
-  return { clientId: checkClientId(file.clientId), publicKey, privateKey, enrolledWith: Array.isArray(file.enrolledWith) ? file.enrolledWith : [], path };
+  return {
+    clientId: checkClientId(file.clientId),
+    publicKey,
+    privateKey,
+    enrolledWith: Array.isArray(file.enrolledWith) ? file.enrolledWith : [],
+    ...(file.enrollmentTokens && typeof file.enrollmentTokens === 'object' ? { enrollmentTokens: file.enrollmentTokens } : {}),
+    path,
+  };
 }
 
 /**
@@ -151,12 +181,43 @@ export function loadOrCreateIdentity(path: string, clientId?: string): { identit
   return { identity: saveIdentity(createIdentity(clientId), path), created: true };
 }
 
-/** Records that `server` has enrolled the identity, in its file. */
-export function markEnrolled(identity: ClientIdentity, server: string): ClientIdentity {
+/** A fingerprint of an enrollment token (kept in identity files; not the token, which stays secret). */
+export function tokenFingerprint(token: string): string {
+  return createHash('sha256').update(`federa-enrollment-token\0${token}`, 'utf8').digest('hex').slice(0, 16);
+}
+
+/** Records that `server` has enrolled the identity (with `token`, when given), in its file. */
+export function markEnrolled(identity: ClientIdentity, server: string, token?: string): ClientIdentity {
   const origin = serverKey(server);
-  if (identity.enrolledWith.includes(origin)) return identity;
-  const next = { ...identity, enrolledWith: [...identity.enrolledWith, origin] };
+  const fp = token !== undefined ? tokenFingerprint(token) : undefined;
+  const known = identity.enrolledWith.includes(origin);
+  if (known && (fp === undefined || identity.enrollmentTokens?.[origin] === fp)) return identity;
+  const next: ClientIdentity = {
+    ...identity,
+    enrolledWith: known ? identity.enrolledWith : [...identity.enrolledWith, origin],
+    ...(fp !== undefined ? { enrollmentTokens: { ...identity.enrollmentTokens, [origin]: fp } } : {}),
+  };
   return identity.path ? saveIdentity(next, identity.path) : next;
+}
+
+/**
+ * Refuses a token that cannot be meant for this identity: one enrolled with `server` already,
+ * by another token (or by one it did not record). The server ignores a token from a known
+ * identity, so accepting it would silently run as another client and leave the token unused.
+ */
+export function checkTokenForIdentity(identity: ClientIdentity, server: string, token: string | undefined): void {
+  if (token === undefined) return;
+  const origin = serverKey(server);
+  if (!identity.enrolledWith.includes(origin)) return;
+  const recorded = identity.enrollmentTokens?.[origin];
+  if (recorded === tokenFingerprint(token)) return;
+  const where = identity.path ? ` (identity file ${identity.path})` : '';
+  throw new FederaError(
+    'invalid_config',
+    `identity "${identity.clientId}"${where} is already enrolled with ${origin} ${recorded ? 'by a different token' : 'by an earlier token'}; ` +
+      'this --token would be ignored. To enroll another client, give it its own name with --id <name> (or --identity <file>); to run this client again, leave out --token',
+    { field: 'token', clientId: identity.clientId },
+  );
 }
 
 /** The part of a server URL that names it for enrollment purposes (scheme-less host:port). */

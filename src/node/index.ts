@@ -2,6 +2,8 @@
 export { loadMnist, type MnistData } from './mnist.js';
 export { loadCsvFile } from './csv.js';
 export { writeReport, loadReportAssets } from './report-file.js';
+export { rebuildReport, readHistoryFile, type RebuildReportOptions, type RebuiltReport } from '../server/rebuild-report.js';
+export { writeDevelopmentCertificates, type CertificateOptions, type CertificateFiles } from './certificates.js';
 export { writeModel, readModel, type ModelFiles } from './model-file.js';
 export { simulate, prepareData, type SimulateOutcome } from '../cli/simulate.js';
 export { parseSimulationConfig, parseServerConfig } from '../config/rules.js';
@@ -12,6 +14,9 @@ export {
   loadIdentity,
   saveIdentity,
   loadOrCreateIdentity,
+  defaultIdentityName,
+  checkTokenForIdentity,
+  tokenFingerprint,
   defaultIdentityPath,
   nodeFrameCrypto,
   nodeSigner,

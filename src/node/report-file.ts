@@ -17,11 +17,11 @@ export function loadReportAssets(): Promise<ReportAssets> {
   return assets;
 }
 
-/** Renders the report and writes it (atomically) to `<dir>/report.html`; returns that path. */
-export async function writeReport(dir: string, meta: ReportMeta, rounds: readonly ReportRound[]): Promise<string> {
+/** Renders the report and writes it (atomically) to `<dir>/<fileName>` (default report.html); returns that path. */
+export async function writeReport(dir: string, meta: ReportMeta, rounds: readonly ReportRound[], fileName = 'report.html'): Promise<string> {
   const html = renderReport(meta, rounds, await loadReportAssets());
   await mkdir(dir, { recursive: true });
-  const file = join(dir, 'report.html');
+  const file = join(dir, fileName);
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
   await writeFile(tmp, html, 'utf8');
   await rename(tmp, file);

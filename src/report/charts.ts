@@ -288,8 +288,14 @@ export function mountCharts(
   const doc = container.ownerDocument;
   const figures: Record<string, { plot: HTMLElement; chart: any }> = {};
   const charts: any[] = [];
-  const widthOf = (el: HTMLElement) => Math.max(260, Math.floor(el.clientWidth || opts.width || 600));
-  const draw = (spec: ChartSpec) => {
+  // The plot's own width (its figure is a grid item with min-width 0), never less than a phone's.
+  const widthOf = (el: HTMLElement) => Math.max(160, Math.floor(el.clientWidth || opts.width || 600));
+  // Each chart follows its own card, also when the card changes width without the window resizing
+  // (a grid reflowing as figures arrive); the window's resize event where ResizeObserver is missing.
+  const win = doc.defaultView;
+  const RO = win ? (win as any).ResizeObserver : undefined;
+  const observer = RO ? new RO(() => onResize()) : undefined;
+  const figureFor = (spec: ChartSpec) => {
     let f = figures[spec.id];
     if (!f) {
       const figure = doc.createElement('figure');
@@ -302,7 +308,12 @@ export function mountCharts(
       figure.appendChild(plot);
       container.appendChild(figure);
       f = figures[spec.id] = { plot, chart: null };
+      if (observer) observer.observe(plot);
     }
+    return f;
+  };
+  const draw = (spec: ChartSpec) => {
+    const f = figureFor(spec);
     if (f.chart) {
       f.chart.setData(spec.data);
       return;
@@ -324,19 +335,27 @@ export function mountCharts(
     f.chart = new uPlot(options, spec.data, f.plot);
     charts.push(f.chart);
   };
-  for (const spec of chartSpecs(series, opts)) draw(spec);
-  const win = doc.defaultView;
+  // Every figure is in the grid before any chart measures its width: a chart drawn while it was
+  // the grid's only item would take the whole row and overflow its card once the others arrive.
+  const mount = (specs: ChartSpec[]) => {
+    for (const spec of specs) figureFor(spec);
+    for (const spec of specs) draw(spec);
+  };
+  mount(chartSpecs(series, opts));
   const onResize = () => {
     for (const id in figures) {
       const f = figures[id];
-      if (f.chart) f.chart.setSize({ width: widthOf(f.plot), height: f.chart.height });
+      if (f.chart) {
+        const width = widthOf(f.plot);
+        if (width !== f.chart.width) f.chart.setSize({ width, height: f.chart.height });
+      }
     }
   };
-  if (win) win.addEventListener('resize', onResize);
+  if (!observer && win) win.addEventListener('resize', onResize);
   return {
     charts,
     update(next: ChartSeries) {
-      for (const spec of chartSpecs(next, opts)) draw(spec);
+      mount(chartSpecs(next, opts));
     },
     data() {
       const out: Record<string, unknown> = {};
@@ -344,7 +363,8 @@ export function mountCharts(
       return out;
     },
     destroy() {
-      if (win) win.removeEventListener('resize', onResize);
+      if (observer) observer.disconnect();
+      else if (win) win.removeEventListener('resize', onResize);
       for (const c of charts) c.destroy();
       charts.length = 0;
       for (const id in figures) delete figures[id];

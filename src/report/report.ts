@@ -181,16 +181,18 @@ const STYLE = `
 * { box-sizing: border-box; }
 body { margin: 0; font: 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--fg); background: var(--bg); }
 main { max-width: 1200px; margin: 0 auto; padding: 24px; }
+@media (max-width: 600px) { main { padding: 12px; } }
 h1 { font-size: 22px; margin: 0 0 4px; word-break: break-all; }
 h2 { font-size: 16px; margin: 28px 0 10px; }
 .meta { color: var(--muted); margin: 0 0 16px; }
-.stats { display: grid; grid-template-columns: repeat(auto-fill, minmax(140px, 1fr)); gap: 10px; }
+.stats { display: grid; grid-template-columns: repeat(auto-fill, minmax(min(140px, 100%), 1fr)); gap: 10px; }
+.stat { min-width: 0; overflow-wrap: anywhere; }
 .stat, .federa-chart, .table-wrap, pre { background: #fff; border: 1px solid var(--line); border-radius: 8px; }
 .stat { padding: 10px 12px; }
 .stat .label { color: var(--muted); font-size: 12px; }
 .stat .value { font-size: 20px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .stat .note { color: var(--muted); font-size: 12px; }
-#charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(460px, 1fr)); gap: 12px; }
+#charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(460px, 100%), 1fr)); gap: 12px; }
 .federa-chart { margin: 0; padding: 10px 12px; min-width: 0; }
 .federa-chart-bytes { grid-column: 1 / -1; }
 .federa-chart figcaption { font-weight: 600; margin-bottom: 4px; }

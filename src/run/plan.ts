@@ -23,6 +23,7 @@ import { checkRun, clientsPerRoundOf } from '../config/rules.js';
 import { planStages, type DpPlan } from '../config/stages.js';
 import type { RunConfig } from '../config/schema.js';
 import { createClientLayers } from './client-layers.js';
+import { assessDpNoise, distributedDpWarning } from '../privacy/utility.js';
 
 export interface RunPlanOptions {
   /** N: the clients sampling draws from (a simulation's clients; a server's `privacy.populationSize` or its quorum). */
@@ -72,6 +73,8 @@ export interface RunPlan {
   headerLines(): string[];
   /** What the run's user should know before it starts (printed by simulate, logged by the server). */
   readonly warnings: readonly string[];
+  /** Warnings that need the model size: DP noise that would swamp the averaged update (privacy/utility.ts). */
+  noiseWarnings(dimension: number): string[];
   /** Summary rows of the defences. */
   summaryRows(history: readonly RoundRecord[]): [string, string][];
 }
@@ -176,10 +179,18 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
 
   const warnings: string[] = [];
   if (dp && dp.noiseMultiplier === 0) warnings.push('privacy.noiseMultiplier = 0: DP-FedAvg clips but adds no noise; ε = ∞, no privacy guarantee');
+  const distributed = p ? distributedDpWarning(p.mode, secagg !== undefined) : undefined;
+  if (distributed) warnings.push(distributed);
+  const noiseWarnings = (dimension: number): string[] => {
+    if (!dp || !p || dp.noiseMultiplier === 0) return [];
+    const a = assessDpNoise({ noiseMultiplier: dp.noiseMultiplier, clipNorm: p.clipNorm, clientsPerRound: dp.clientsPerRound, dimension });
+    return a.swamped && a.warning ? [a.warning] : [];
+  };
 
   return {
     config,
     warnings,
+    noiseWarnings,
     strategy,
     workflow,
     serverLayers,

@@ -82,8 +82,22 @@ export function dashboardSnapshot(server: ServerView): DashboardSnapshot {
     runs: runs(server),
     history: server.history(),
     clients: dashboardClients(server),
-    activity: server.store.clientEvents(undefined, 100).map((e) => ({ kind: 'rejected', clientId: e.clientId, at: e.at, round: e.round, code: e.code, reason: e.reason })),
+    activity: recentActivity(server),
   };
+}
+
+/**
+ * Recent client activity for a page that opens now: rejections from the store, and a `joined`
+ * item for every client connected now (at the time it connected) — joins before the page was
+ * opened are not in any event the page could have seen. Newest first, at most `limit`.
+ */
+function recentActivity(server: ServerView, limit = 100): DashboardActivity[] {
+  const now = Date.now();
+  const joined: DashboardActivity[] = (server.grid?.status().clients ?? [])
+    .filter((c) => c.clientId && c.state === 'ready')
+    .map((c) => ({ kind: 'joined' as const, clientId: c.clientId!, at: new Date(now - c.connectedMs).toISOString(), round: null }));
+  const rejected: DashboardActivity[] = server.store.clientEvents(undefined, limit).map((e) => ({ kind: 'rejected' as const, clientId: e.clientId, at: e.at, round: e.round, code: e.code, reason: e.reason }));
+  return [...joined, ...rejected].sort((a, b) => Date.parse(b.at) - Date.parse(a.at)).slice(0, limit);
 }
 
 /** One SSE message; JSON has no raw newlines, so `data` is one line. */

@@ -29,6 +29,7 @@ import type { CentralEvaluate, Strategy, StrategyOptions } from '../strategy/str
 import { planRun, type RunPlan } from '../run/plan.js';
 import { loadMnist } from '../node/mnist.js';
 import { loadCsvFile } from '../node/csv.js';
+import { rebuildReport } from './rebuild-report.js';
 import { CloseCode, type ModelSpec } from '../wire/protocol.js';
 import { runDefinition, startQuorum } from '../config/rules.js';
 import type { ServerConfig } from '../config/schema.js';
@@ -214,7 +215,7 @@ export class FederaServer implements ServerView {
         source: `run "${this.runId}"`,
       });
       const strategy = plan.strategy;
-      for (const w of plan.warnings) this.logger.warn({ runId: this.runId }, w);
+      for (const w of [...plan.warnings, ...plan.noiseWarnings(layout.size)]) this.logger.warn({ runId: this.runId }, w);
       if (checkpoint.strategyState) {
         if (!strategy.setState) throw new FederaError('invalid_config', `the checkpoint holds strategy state but strategy ${strategy.name} cannot restore it`);
         strategy.setState(checkpoint.strategyState);
@@ -346,9 +347,11 @@ export class FederaServer implements ServerView {
       if (startRound <= this.config.rounds) await engine.run();
       if (this.abort.signal.aborted) {
         this.setPhase('stopped');
+        await this.writeReport();
         return this.outcome('stopped');
       }
       this.store.setRunStatus(this.runId, 'completed');
+      await this.writeReport();
       this.setPhase('completed');
       this.logger.info({ runId: this.runId, rounds: this.config.rounds, accuracy: this.lastRecord?.centralEvaluation?.metrics.accuracy }, `run ${this.runId} completed`);
       this.grid?.close('run_complete');
@@ -358,6 +361,18 @@ export class FederaServer implements ServerView {
       if (this.abort.signal.aborted) return this.outcome('stopped');
       this.logger.error({ runId: this.runId, error: describeError(e) }, 'the run failed');
       throw e;
+    }
+  }
+
+  /** report.html of the rounds done, next to the database (`federa report <db>` rebuilds it any time). */
+  private async writeReport(): Promise<void> {
+    const db = this.config.server.database;
+    if (db === ':memory:') return;
+    try {
+      const r = await rebuildReport(db, { runId: this.runId });
+      this.logger.info({ runId: this.runId, file: r.file, rounds: r.rounds }, `report of run ${this.runId} written to ${r.file}`);
+    } catch (e) {
+      this.logger.warn({ runId: this.runId, error: describeError(e) }, 'the run report could not be written');
     }
   }
 

@@ -5,6 +5,7 @@
  * and reconnects with jittered exponential backoff until the run completes or it is stopped.
  */
 import { FederaError, describeError } from '../core/errors.js';
+import { describeConnectError, formatConnectError, type ConnectError } from './connect-error.js';
 import type { MessageBase } from '../core/messages.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { sharedBuffers } from '../core/buffers.js';
@@ -97,6 +98,8 @@ interface Connection {
   heartbeat?: ReturnType<typeof setInterval>;
   round: number;
   lastNotice?: string;
+  /** Why the socket failed, from its `error` event (before `close`). */
+  error?: ConnectError;
 }
 
 function now(): number {
@@ -140,6 +143,7 @@ export class WireClient {
   private conn: Connection | undefined;
   private connections = 0;
   private attempt = 0;
+  private lastConnectError: ConnectError | undefined;
   private stopped = false;
   private finished = false;
   private runComplete = false;
@@ -210,6 +214,7 @@ export class WireClient {
     this.conn = c;
     ws.onopen = () => {
       c.opened = true;
+      this.lastConnectError = undefined;
       c.lastRx = now();
       this.logger.debug({ url: this.url }, 'connected; waiting for the challenge');
     };
@@ -223,7 +228,9 @@ export class WireClient {
       }
       this.onFrame(c, bytes).catch((e) => this.protocolError(c, describeError(e)));
     };
-    ws.onerror = () => {};
+    ws.onerror = (ev) => {
+      c.error = describeConnectError(ev, this.url);
+    };
     ws.onclose = (ev) => this.onClose(c, ev.code, ev.reason);
     // Node's `ws` shows the server's WebSocket pings; browsers answer them silently (and rely on
     // the PONGs to their own PINGs instead).
@@ -268,7 +275,19 @@ export class WireClient {
       return;
     }
     this.runComplete = false;
-    if (!c.opened) this.logger.debug({ code }, 'cannot connect');
+    if (!c.opened && c.error?.tls) {
+      // A certificate that the client rejects stays rejected: say why, once, and stop.
+      const text = formatConnectError(c.error);
+      this.logger.error({ code: c.error.code, tls: c.error.tls, error: c.error.message }, `TLS: ${text}`);
+      this.finish(new FederaError('tls_error', `cannot connect to ${this.url}: ${text}`, { tls: c.error.tls, errorCode: c.error.code }));
+      return;
+    }
+    if (!c.opened) {
+      if (c.error) this.lastConnectError = c.error;
+      // The first failure and every tenth are worth a line with the reason; the rest are routine.
+      const level = this.attempt === 0 || this.attempt % 10 === 9 ? 'warn' : 'debug';
+      this.logger[level]({ code, error: c.error?.message, errorCode: c.error?.code }, `cannot connect${c.error ? `: ${formatConnectError(c.error)}` : ''}`);
+    }
     else if (!wasDead) this.logger.info({ code, reason: why }, 'connection closed');
     this.scheduleReconnect();
   }
@@ -277,7 +296,8 @@ export class WireClient {
     if (this.stopped || this.finished || this.reconnectTimer) return;
     const max = this.o.reconnect?.maxAttempts;
     if (max !== undefined && this.attempt >= max) {
-      this.finish(new FederaError('disconnected', `could not reach ${this.url} after ${this.attempt} attempts`));
+      const last = this.lastConnectError ? `: ${formatConnectError(this.lastConnectError)}` : '';
+      this.finish(new FederaError('disconnected', `could not reach ${this.url} after ${this.attempt} attempts${last}`, this.lastConnectError?.code ? { errorCode: this.lastConnectError.code } : undefined));
       return;
     }
     const delay = backoffDelay(this.attempt++, this.o.reconnect, this.o.random);
