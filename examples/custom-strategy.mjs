@@ -7,7 +7,7 @@
 // client layer multiplies its updates by 100.
 //
 //   node examples/custom-strategy.mjs
-import { FedAvg, FederaError, ParamLayout, makeDataset, makeParams, runSimulation } from 'federa';
+import { FedAvg, FederaError, ParamLayout, createDataset, createParams, runSimulation } from 'federa';
 
 const D = 4;
 
@@ -84,7 +84,7 @@ class MeanTrainer {
 const CLIENTS = 6;
 const x = new Float32Array(CLIENTS * 10 * D);
 for (let c = 0; c < CLIENTS; c++) for (let i = 0; i < 10 * D; i++) x[c * 10 * D + i] = 1 + c / 10;
-const train = makeDataset(x, new Int32Array(CLIENTS * 10), D, 2);
+const train = createDataset(x, new Int32Array(CLIENTS * 10), D, 2);
 const partitions = Array.from({ length: CLIENTS }, (_, c) => Int32Array.from({ length: 10 }, (_, i) => c * 10 + i));
 const layout = new MeanTrainer().layout;
 const brokenIndex = 5;
@@ -96,7 +96,7 @@ async function run(strategy) {
     validationFraction: 0,
     createTrainer: () => new MeanTrainer(),
     layers: (_clientId, index) => (index === brokenIndex ? [brokenLayer] : []),
-    initialParams: makeParams(layout),
+    initialParams: createParams(layout),
     strategy,
     rounds: 5,
     seed: 3,

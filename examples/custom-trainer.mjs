@@ -3,7 +3,7 @@
 // data set of three Gaussian blobs split across 6 clients.
 //
 //   node examples/custom-trainer.mjs [rounds]
-import { FedAvg, ParamLayout, makeDataset, makeParams, partitionIid, Rng, runSimulation } from 'federa';
+import { FedAvg, ParamLayout, createDataset, createParams, partitionIid, Rng, runSimulation } from 'federa';
 
 const FEATURES = 2;
 const CLASSES = 3;
@@ -83,7 +83,7 @@ function blobs(n, rng) {
     x[i * 2] = centres[y[i]][0] + rng.normal();
     x[i * 2 + 1] = centres[y[i]][1] + rng.normal();
   }
-  return makeDataset(x, y, FEATURES, CLASSES);
+  return createDataset(x, y, FEATURES, CLASSES);
 }
 
 const rounds = Number(process.argv[2] ?? 10);
@@ -95,7 +95,7 @@ const result = await runSimulation({
   train,
   partitions: partitionIid(train.y.length, 6, rng.stream('partitioning')),
   createTrainer: () => new SoftmaxTrainer(),
-  initialParams: makeParams(evaluator.layout),
+  initialParams: createParams(evaluator.layout),
   strategy: new FedAvg({
     trainConfig: { epochs: 1, batchSize: 16, learningRate: 0.2 },
     evaluate: async (_round, params) => {

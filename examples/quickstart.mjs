@@ -2,7 +2,7 @@
 // (Dirichlet label skew), 5 per round, FedAvg, with a central test set. About 10 s on a laptop.
 //
 //   node examples/quickstart.mjs [rounds]
-import { FedAvg, makeParams, partitionDirichlet, Rng, runSimulation } from 'federa';
+import { FedAvg, createParams, partitionDirichlet, Rng, runSimulation } from 'federa';
 import { loadMnist } from 'federa/node';
 import { createTfjsTrainer } from 'federa/tfjs';
 
@@ -24,7 +24,7 @@ const result = await runSimulation({
   train,
   partitions: partitionDirichlet(train.y, 10, 20, 0.5, new Rng(1).stream('partitioning')),
   createTrainer: () => createTfjsTrainer('logreg', 784, 10, { seed: 1 }),
-  initialParams: makeParams(evaluator.layout, evaluator.getParameters()),
+  initialParams: createParams(evaluator.layout, evaluator.getParameters()),
   strategy,
   rounds,
   seed: 1,

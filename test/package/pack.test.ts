@@ -29,7 +29,7 @@ test('npm pack → unpacked into a fresh project → import federa, federa/node,
 
   writeFileSync(
     join(project, 'app.mjs'),
-    `import { FedAvg, ParamLayout, makeParams, makeDataset, runSimulation, partitionIid, Rng } from 'federa';
+    `import { FedAvg, ParamLayout, createParams, createDataset, runSimulation, partitionIid, Rng } from 'federa';
 import { loadMnist, FederaClient, FederaServer, rebuildReport } from 'federa/node';
 import { createTfjsTrainer } from 'federa/tfjs';
 class Toward {
@@ -41,8 +41,8 @@ class Toward {
   async evaluate(d) { return { loss: 0, numExamples: d.y.length, metrics: {} }; }
   dispose() {}
 }
-const train = makeDataset(new Float32Array(40), new Int32Array(40), 1, 2);
-const r = await runSimulation({ train, partitions: partitionIid(40, 4, new Rng(1).stream('p')), validationFraction: 0, createTrainer: () => new Toward(), initialParams: makeParams(new Toward().layout), strategy: new FedAvg({ trainConfig: { epochs: 1, batchSize: 10, learningRate: 0.5 } }), rounds: 3, seed: 1, sampling: { fraction: 1, minClients: 4 }, evaluation: false });
+const train = createDataset(new Float32Array(40), new Int32Array(40), 1, 2);
+const r = await runSimulation({ train, partitions: partitionIid(40, 4, new Rng(1).stream('p')), validationFraction: 0, createTrainer: () => new Toward(), initialParams: createParams(new Toward().layout), strategy: new FedAvg({ trainConfig: { epochs: 1, batchSize: 10, learningRate: 0.5 } }), rounds: 3, seed: 1, sampling: { fraction: 1, minClients: 4 }, evaluation: false });
 const trainer = await createTfjsTrainer('logreg', 4, 2, { seed: 1 });
 console.log(JSON.stringify({ w: r.params.data[0], rounds: r.history.length, mnist: loadMnist().train.y.length, tfjsParams: trainer.layout.size, node: [typeof FederaClient, typeof FederaServer, typeof rebuildReport] }));
 trainer.dispose();
