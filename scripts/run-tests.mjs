@@ -47,8 +47,7 @@ function missingTools() {
 
 const roots = process.argv.slice(2).length ? process.argv.slice(2) : ['test'];
 const files = roots.flatMap((r) => (statSync(r).isDirectory() ? collect(r) : [r]));
-const notes = missingTools();
-for (const line of notes) console.log(line);
+const notes = missingTools(); // printed once, at the end, where it is seen
 
 const work = mkdtempSync(join(tmpdir(), 'federa-test-run-'));
 const durationsFile = join(work, 'durations.jsonl');
