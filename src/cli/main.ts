@@ -73,7 +73,19 @@ export function createProgram(): Command {
     const config = buildSimulationConfig(opts);
     // Loaded on use: TensorFlow.js is imported only by the commands that train.
     const { simulate } = await import('./simulate.js');
-    await simulate(config, { progress: opts.progress === false ? false : undefined });
+    // Ctrl-C: finish the round in progress, then write the summary and report; twice: quit now.
+    const stop = new AbortController();
+    const onSigint = () => {
+      if (stop.signal.aborted) process.exit(130);
+      process.stderr.write('\nfedera: stopping after the current round (Ctrl-C again to quit now)\n');
+      stop.abort();
+    };
+    process.on('SIGINT', onSigint);
+    try {
+      await simulate(config, { progress: opts.progress === false ? false : undefined, stop: stop.signal });
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
   });
   registerServerCommand(program, buildServerConfig);
   registerClientCommand(program);

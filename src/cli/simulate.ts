@@ -97,6 +97,11 @@ export interface SimulateIo {
   out?: Pick<NodeJS.WriteStream, 'write'> & { isTTY?: boolean };
   /** Bars only on a TTY; otherwise one line per round. */
   progress?: boolean;
+  /**
+   * Stops the run after the round in progress (what Ctrl-C does: `federa simulate` aborts it on
+   * SIGINT); the summary, history and report of the rounds done are still written.
+   */
+  stop?: AbortSignal;
 }
 
 export async function simulate(config: SimulationConfig, io: SimulateIo = {}): Promise<SimulateOutcome> {
@@ -151,6 +156,9 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       [...plan.warnings, ...plan.noiseWarnings(initial.layout.size)].map((w) => `  ! ${w}\n`).join(''),
   );
 
+  // The run stops before its next round when the budget is spent or the caller asks it to.
+  const stopped = new AbortController();
+  plan.signal.addEventListener('abort', () => stopped.abort(), { once: true });
   const useBars = io.progress ?? Boolean(out.isTTY);
   const bars = useBars
     ? new cliProgress.MultiBar(
@@ -186,7 +194,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       layers: plan.clientLayers,
       workflow: plan.workflow,
       serverLayers: plan.serverLayers,
-      signal: plan.signal,
+      signal: stopped.signal,
       clientData: attack?.poisonData,
       rounds: config.rounds,
       seed: config.seed,
@@ -206,6 +214,10 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
         if (bar) bar.increment(1, { acc: acc?.toFixed(4) ?? '  -   ', loss: loss?.toFixed(4) ?? '  -   ', status });
         else out.write(`round ${record.round}/${config.rounds}  acc ${acc?.toFixed(4) ?? '-'}  loss ${loss?.toFixed(4) ?? '-'}  ${status}  ${(record.timing.totalMs / 1000).toFixed(1)}s\n`);
         plan.afterRound(record, say);
+        if (io.stop?.aborted && !stopped.signal.aborted) {
+          say(`  interrupted after round ${record.round}: writing the summary and report of the rounds done`);
+          stopped.abort();
+        }
       },
     });
   } finally {
