@@ -170,24 +170,42 @@ export class TfjsTrainer implements Trainer {
     this.denseOps = options.denseFastPath === false ? undefined : this.buildDenseOps();
   }
 
-  /** The dense fast path, if `model` is a Sequential of linear/ReLU Dense layers (+ softmax). */
+  /**
+   * The fast path, if `model` is a Sequential whose Dense layers are linear/ReLU with trainable
+   * weights and rank-2 inputs (the zoo's dense models, and the dense head of its CNNs): those run
+   * as {@link makeDenseOp}; every other layer (reshape, conv, pooling, flatten, …) runs through
+   * its own `apply`. Undefined when no layer would take the fast op.
+   */
   private buildDenseOps(): DenseOp[] | undefined {
-    if (!(this.model instanceof tf.Sequential) || this.inputShape.length !== 1) return undefined;
+    if (!(this.model instanceof tf.Sequential)) return undefined;
     const layers = this.model.layers.filter((l) => l.getClassName() !== 'InputLayer');
     const last = layers[layers.length - 1];
     const body = last.getClassName() === 'Activation' && layerActivation(last) === 'softmax' ? layers.slice(0, -1) : layers;
     if (body.length === 0 || this.outputKind !== 'logits') return undefined;
     const ops: DenseOp[] = [];
+    let fast = 0;
     for (const [i, layer] of body.entries()) {
       const activation = layerActivation(layer) ?? 'linear';
       const ws = layer.weights;
-      if (layer.getClassName() !== 'Dense' || (activation !== 'linear' && activation !== 'relu')) return undefined;
-      if (ws.length < 1 || ws.length > 2 || ws.some((w) => !w.trainable) || ws[0].shape.length !== 2) return undefined;
-      const kernel = ws[0].read() as tf.Variable;
-      const bias = ws.length === 2 ? (ws[1].read() as tf.Variable) : null;
-      ops.push(makeDenseOp(kernel, bias, activation === 'relu', i > 0));
+      const inputRank = (layer.input as tf.SymbolicTensor).shape.length;
+      const denseFast =
+        layer.getClassName() === 'Dense' &&
+        (activation === 'linear' || activation === 'relu') &&
+        ws.length >= 1 &&
+        ws.length <= 2 &&
+        ws.every((w) => w.trainable) &&
+        ws[0].shape.length === 2 &&
+        inputRank === 2;
+      if (denseFast) {
+        const kernel = ws[0].read() as tf.Variable;
+        const bias = ws.length === 2 ? (ws[1].read() as tf.Variable) : null;
+        ops.push(makeDenseOp(kernel, bias, activation === 'relu', i > 0));
+        fast++;
+      } else {
+        ops.push((h) => layer.apply(h, { training: true }) as tf.Tensor2D);
+      }
     }
-    return ops;
+    return fast > 0 ? ops : undefined;
   }
 
   /**
@@ -457,8 +475,8 @@ export class TfjsTrainer implements Trainer {
 
 export interface TfjsTrainerOptions {
   /**
-   * Use federa's dense-layer op with explicitly transposed gradients when the model is a
-   * Sequential of linear/ReLU Dense layers (2–3× faster on wasm). Default true; false forces the
+   * Use federa's dense-layer op with explicitly transposed gradients for the linear/ReLU Dense
+   * layers of a Sequential model (2–3× faster on wasm; other layers run as usual). Default true; false forces the
    * generic tfjs-layers forward and tfjs's own gradients (same maths, for comparison).
    */
   denseFastPath?: boolean;

@@ -13,7 +13,7 @@ import type { ParamLayout } from '../core/params.js';
 import type { Rng } from '../core/rng.js';
 
 /** Names accepted by {@link createModel}. */
-export type ModelName = 'logreg' | '2nn';
+export type ModelName = 'logreg' | '2nn' | 'cnn' | 'cifar-cnn';
 
 /** A freshly built model and what it is. */
 export interface ZooModel {
@@ -88,15 +88,119 @@ export function mlp2nn(numFeatures = 784, hidden = 200, numClasses = 10): ZooMod
   };
 }
 
+/**
+ * The shape of one example for a conv model: `shape` when given (its product must be
+ * `numFeatures`), else a square image with `channels` channels.
+ */
+function imageShape(what: string, numFeatures: number, channels: number, shape?: readonly number[]): [number, number, number] {
+  if (shape !== undefined) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (shape.length !== 3 || size !== numFeatures || shape.some((d) => !Number.isInteger(d) || d < 1)) {
+      throw new FederaError('invalid_argument', `${what}: input shape [${shape.join(', ')}] must be [height, width, channels] with ${numFeatures} values`, { field: 'inputShape' });
+    }
+    return [shape[0], shape[1], shape[2]];
+  }
+  const side = Math.round(Math.sqrt(numFeatures / channels));
+  if (side * side * channels !== numFeatures) {
+    throw new FederaError('invalid_argument', `${what} needs square images with ${channels} channel(s); ${numFeatures} features are not side×side×${channels} (give the data's featureShape)`, { field: 'numFeatures' });
+  }
+  return [side, side, channels];
+}
+
+/**
+ * The MNIST CNN of McMahan et al. 2017: two 5×5 convolutions (32 and 64 channels, 'same'
+ * padding, ReLU) each followed by 2×2 max pooling, a 512-unit ReLU layer and a softmax output;
+ * 1,663,370 parameters on 28×28×1. It takes flat features and reshapes them first, so it fits the
+ * same `Dataset` as the dense models.
+ */
+export function mnistCnn(numFeatures = 784, numClasses = 10, inputShape?: readonly number[]): ZooModel {
+  checkDim('numClasses', numClasses, 2);
+  const shape = imageShape('cnn', numFeatures, 1, inputShape);
+  const model = tf.sequential({
+    name: 'cnn',
+    layers: [
+      tf.layers.reshape({ inputShape: [numFeatures], targetShape: shape, name: 'reshape' }),
+      tf.layers.conv2d({ filters: 32, kernelSize: 5, padding: 'same', activation: 'relu', name: 'conv_1' }),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'pool_1' }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 5, padding: 'same', activation: 'relu', name: 'conv_2' }),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'pool_2' }),
+      tf.layers.flatten({ name: 'flatten' }),
+      tf.layers.dense({ units: 512, activation: 'relu', name: 'dense_1' }),
+      tf.layers.dense({ units: numClasses, name: 'dense_2' }),
+      tf.layers.activation({ activation: 'softmax', name: 'softmax' }),
+    ],
+  });
+  return {
+    name: 'cnn',
+    model,
+    description: `CNN (McMahan et al.) ${shape.join('×')}: conv5×5·32, pool, conv5×5·64, pool, dense 512, ${numClasses} (softmax)`,
+    numFeatures,
+    numClasses,
+    numParameters: countParams(model),
+  };
+}
+
+/**
+ * A small CIFAR-style CNN for 32×32×3 images: three 3×3 'same' convolutions (32, 64, 64
+ * channels, ReLU) each followed by 2×2 max pooling, a 128-unit ReLU layer and a softmax output
+ * (188,810 parameters on 32×32×3, 10 classes).
+ */
+export function cifarCnn(numFeatures = 3072, numClasses = 10, inputShape?: readonly number[]): ZooModel {
+  checkDim('numClasses', numClasses, 2);
+  const shape = imageShape('cifar-cnn', numFeatures, 3, inputShape);
+  const model = tf.sequential({
+    name: 'cifar_cnn',
+    layers: [
+      tf.layers.reshape({ inputShape: [numFeatures], targetShape: shape, name: 'reshape' }),
+      tf.layers.conv2d({ filters: 32, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv_1' }),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'pool_1' }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv_2' }),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'pool_2' }),
+      tf.layers.conv2d({ filters: 64, kernelSize: 3, padding: 'same', activation: 'relu', name: 'conv_3' }),
+      tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'pool_3' }),
+      tf.layers.flatten({ name: 'flatten' }),
+      tf.layers.dense({ units: 128, activation: 'relu', name: 'dense_1' }),
+      tf.layers.dense({ units: numClasses, name: 'dense_2' }),
+      tf.layers.activation({ activation: 'softmax', name: 'softmax' }),
+    ],
+  });
+  return {
+    name: 'cifar-cnn',
+    model,
+    description: `CIFAR-style CNN ${shape.join('×')}: 3× (conv3×3, pool) 32/64/64, dense 128, ${numClasses} (softmax)`,
+    numFeatures,
+    numClasses,
+    numParameters: countParams(model),
+  };
+}
+
+/** Options for {@link createModel}. */
+export interface CreateModelOptions {
+  /** Shape of one example (e.g. the dataset's featureShape); conv models use it, dense ones ignore it. */
+  inputShape?: readonly number[];
+}
+
+/** Names and one-line descriptions of the zoo models (for `--help`). */
+export const ZOO_MODELS: ReadonlyArray<{ name: ModelName; description: string }> = [
+  { name: 'logreg', description: 'multinomial logistic regression (one dense layer)' },
+  { name: '2nn', description: 'MLP with two hidden ReLU layers of 200 (McMahan et al. 2017)' },
+  { name: 'cnn', description: 'MNIST CNN: two 5×5 convs (32, 64), 2×2 max pools, dense 512 (McMahan et al. 2017)' },
+  { name: 'cifar-cnn', description: 'small CNN for 32×32×3 images: three 3×3 convs (32, 64, 64), dense 128' },
+];
+
 /** Builds a zoo model by name (the names a run configuration uses). */
-export function createModel(name: ModelName, numFeatures: number, numClasses: number): ZooModel {
+export function createModel(name: ModelName, numFeatures: number, numClasses: number, options: CreateModelOptions = {}): ZooModel {
   switch (name) {
     case 'logreg':
       return logisticRegression(numFeatures, numClasses);
     case '2nn':
       return mlp2nn(numFeatures, 200, numClasses);
+    case 'cnn':
+      return mnistCnn(numFeatures, numClasses, options.inputShape);
+    case 'cifar-cnn':
+      return cifarCnn(numFeatures, numClasses, options.inputShape);
     default:
-      throw new FederaError('invalid_argument', `unknown model "${String(name)}"; expected "logreg" or "2nn"`, { field: 'model' });
+      throw new FederaError('invalid_argument', `unknown model "${String(name)}"; expected one of ${ZOO_MODELS.map((m) => m.name).join(', ')}`, { field: 'model' });
   }
 }
 
