@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { FederaError } from '../core/errors.js';
 import type { ParamLayout } from '../core/params.js';
 import type { Rng } from '../core/rng.js';
+import type { Task } from '../data/dataset.js';
 
 /** Names accepted by {@link createModel}. */
 export type ModelName = 'logreg' | '2nn' | 'cnn' | 'cifar-cnn';
@@ -19,13 +20,16 @@ export type ModelName = 'logreg' | '2nn' | 'cnn' | 'cifar-cnn';
 export interface ZooModel {
   readonly name: ModelName;
   /**
-   * A built (weights allocated) model. Its last layer is a separate softmax `Activation`, so
-   * trainers can take the logits from the layer before it and use a numerically safe loss.
+   * A built (weights allocated) model. For classification its last layer is a separate softmax
+   * `Activation` (for binary tasks a sigmoid one), so trainers can take the logits from the layer
+   * before it and use a numerically safe loss; for regression the last layer is linear.
    */
   readonly model: tf.Sequential;
   readonly description: string;
   readonly numFeatures: number;
+  /** Outputs: classes (classification), 1 (binary), targets (regression). */
   readonly numClasses: number;
+  readonly task: Task;
   /** Total number of scalar parameters (sum over all weights). */
   readonly numParameters: number;
 }
@@ -36,27 +40,50 @@ function checkDim(what: string, n: number, min: number): void {
   }
 }
 
+/**
+ * The output layers for a task: `dense(units)` + softmax for classification, `dense(1)` + sigmoid
+ * for binary, linear `dense(units)` for regression.
+ */
+function head(task: Task, units: number, name: string): tf.layers.Layer[] {
+  switch (task) {
+    case 'classification':
+      checkDim('numClasses', units, 2);
+      return [tf.layers.dense({ units, name }), tf.layers.activation({ activation: 'softmax', name: 'softmax' })];
+    case 'binary':
+      return [tf.layers.dense({ units: 1, name }), tf.layers.activation({ activation: 'sigmoid', name: 'sigmoid' })];
+    case 'regression':
+      checkDim('numTargets', units, 1);
+      return [tf.layers.dense({ units, name })];
+    default:
+      throw new FederaError('invalid_argument', `unknown task "${String(task)}"; expected classification, binary or regression`, { field: 'task' });
+  }
+}
+
+function headText(task: Task, units: number): string {
+  return task === 'classification' ? `${units} (softmax)` : task === 'binary' ? '1 (sigmoid)' : `${units} (linear)`;
+}
+
 function countParams(model: tf.LayersModel): number {
   return model.weights.reduce((s, w) => s + w.shape.reduce<number>((a, b) => a * (b ?? 1), 1), 0);
 }
 
-/** Multinomial logistic regression: one dense layer, softmax output. The convex baseline. */
-export function logisticRegression(numFeatures: number, numClasses: number): ZooModel {
+/**
+ * Multinomial logistic regression: one dense layer, softmax output. The convex baseline. With
+ * task 'binary' it is binary logistic regression, with 'regression' linear regression
+ * (`numClasses` is then the number of targets).
+ */
+export function logisticRegression(numFeatures: number, numClasses: number, task: Task = 'classification'): ZooModel {
   checkDim('numFeatures', numFeatures, 1);
-  checkDim('numClasses', numClasses, 2);
-  const model = tf.sequential({
-    name: 'logreg',
-    layers: [
-      tf.layers.dense({ inputShape: [numFeatures], units: numClasses, name: 'dense_1' }),
-      tf.layers.activation({ activation: 'softmax', name: 'softmax' }),
-    ],
-  });
+  const [dense, ...rest] = head(task, numClasses, 'dense_1');
+  const model = tf.sequential({ name: 'logreg', layers: [tf.layers.inputLayer({ inputShape: [numFeatures], name: 'input' }), dense, ...rest] });
+  const units = task === 'binary' ? 1 : numClasses;
   return {
     name: 'logreg',
     model,
-    description: `logistic regression ${numFeatures}→${numClasses} (softmax)`,
+    description: task === 'regression' ? `linear regression ${numFeatures}→${units}` : `logistic regression ${numFeatures}→${headText(task, units)}`,
     numFeatures,
-    numClasses,
+    numClasses: units,
+    task,
     numParameters: countParams(model),
   };
 }
@@ -65,25 +92,25 @@ export function logisticRegression(numFeatures: number, numClasses: number): Zoo
  * The "2NN" of McMahan et al. 2017 (Communication-Efficient Learning of Deep Networks from
  * Decentralized Data): two hidden ReLU layers of 200 units; 199,210 parameters on MNIST.
  */
-export function mlp2nn(numFeatures = 784, hidden = 200, numClasses = 10): ZooModel {
+export function mlp2nn(numFeatures = 784, hidden = 200, numClasses = 10, task: Task = 'classification'): ZooModel {
   checkDim('numFeatures', numFeatures, 1);
   checkDim('hidden', hidden, 1);
-  checkDim('numClasses', numClasses, 2);
   const model = tf.sequential({
     name: 'mlp2nn',
     layers: [
       tf.layers.dense({ inputShape: [numFeatures], units: hidden, activation: 'relu', name: 'dense_1' }),
       tf.layers.dense({ units: hidden, activation: 'relu', name: 'dense_2' }),
-      tf.layers.dense({ units: numClasses, name: 'dense_3' }),
-      tf.layers.activation({ activation: 'softmax', name: 'softmax' }),
+      ...head(task, numClasses, 'dense_3'),
     ],
   });
+  const units = task === 'binary' ? 1 : numClasses;
   return {
     name: '2nn',
     model,
-    description: `2NN MLP ${numFeatures}-${hidden}-${hidden}-${numClasses} (ReLU, softmax)`,
+    description: `2NN MLP ${numFeatures}-${hidden}-${hidden}-${headText(task, units)} (ReLU)`,
     numFeatures,
-    numClasses,
+    numClasses: units,
+    task,
     numParameters: countParams(model),
   };
 }
@@ -113,8 +140,7 @@ function imageShape(what: string, numFeatures: number, channels: number, shape?:
  * 1,663,370 parameters on 28×28×1. It takes flat features and reshapes them first, so it fits the
  * same `Dataset` as the dense models.
  */
-export function mnistCnn(numFeatures = 784, numClasses = 10, inputShape?: readonly number[]): ZooModel {
-  checkDim('numClasses', numClasses, 2);
+export function mnistCnn(numFeatures = 784, numClasses = 10, inputShape?: readonly number[], task: Task = 'classification'): ZooModel {
   const shape = imageShape('cnn', numFeatures, 1, inputShape);
   const model = tf.sequential({
     name: 'cnn',
@@ -126,16 +152,16 @@ export function mnistCnn(numFeatures = 784, numClasses = 10, inputShape?: readon
       tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'pool_2' }),
       tf.layers.flatten({ name: 'flatten' }),
       tf.layers.dense({ units: 512, activation: 'relu', name: 'dense_1' }),
-      tf.layers.dense({ units: numClasses, name: 'dense_2' }),
-      tf.layers.activation({ activation: 'softmax', name: 'softmax' }),
+      ...head(task, numClasses, 'dense_2'),
     ],
   });
   return {
     name: 'cnn',
     model,
-    description: `CNN (McMahan et al.) ${shape.join('×')}: conv5×5·32, pool, conv5×5·64, pool, dense 512, ${numClasses} (softmax)`,
+    description: `CNN (McMahan et al.) ${shape.join('×')}: conv5×5·32, pool, conv5×5·64, pool, dense 512, ${headText(task, numClasses)}`,
     numFeatures,
-    numClasses,
+    numClasses: task === 'binary' ? 1 : numClasses,
+    task,
     numParameters: countParams(model),
   };
 }
@@ -145,8 +171,7 @@ export function mnistCnn(numFeatures = 784, numClasses = 10, inputShape?: readon
  * channels, ReLU) each followed by 2×2 max pooling, a 128-unit ReLU layer and a softmax output
  * (188,810 parameters on 32×32×3, 10 classes).
  */
-export function cifarCnn(numFeatures = 3072, numClasses = 10, inputShape?: readonly number[]): ZooModel {
-  checkDim('numClasses', numClasses, 2);
+export function cifarCnn(numFeatures = 3072, numClasses = 10, inputShape?: readonly number[], task: Task = 'classification'): ZooModel {
   const shape = imageShape('cifar-cnn', numFeatures, 3, inputShape);
   const model = tf.sequential({
     name: 'cifar_cnn',
@@ -160,16 +185,16 @@ export function cifarCnn(numFeatures = 3072, numClasses = 10, inputShape?: reado
       tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: 'pool_3' }),
       tf.layers.flatten({ name: 'flatten' }),
       tf.layers.dense({ units: 128, activation: 'relu', name: 'dense_1' }),
-      tf.layers.dense({ units: numClasses, name: 'dense_2' }),
-      tf.layers.activation({ activation: 'softmax', name: 'softmax' }),
+      ...head(task, numClasses, 'dense_2'),
     ],
   });
   return {
     name: 'cifar-cnn',
     model,
-    description: `CIFAR-style CNN ${shape.join('×')}: 3× (conv3×3, pool) 32/64/64, dense 128, ${numClasses} (softmax)`,
+    description: `CIFAR-style CNN ${shape.join('×')}: 3× (conv3×3, pool) 32/64/64, dense 128, ${headText(task, numClasses)}`,
     numFeatures,
-    numClasses,
+    numClasses: task === 'binary' ? 1 : numClasses,
+    task,
     numParameters: countParams(model),
   };
 }
@@ -178,6 +203,8 @@ export function cifarCnn(numFeatures = 3072, numClasses = 10, inputShape?: reado
 export interface CreateModelOptions {
   /** Shape of one example (e.g. the dataset's featureShape); conv models use it, dense ones ignore it. */
   inputShape?: readonly number[];
+  /** Output head (default 'classification'); for 'regression' the `numClasses` argument is the number of targets. */
+  task?: Task;
 }
 
 /** Names and one-line descriptions of the zoo models (for `--help`). */
@@ -192,13 +219,13 @@ export const ZOO_MODELS: ReadonlyArray<{ name: ModelName; description: string }>
 export function createModel(name: ModelName, numFeatures: number, numClasses: number, options: CreateModelOptions = {}): ZooModel {
   switch (name) {
     case 'logreg':
-      return logisticRegression(numFeatures, numClasses);
+      return logisticRegression(numFeatures, numClasses, options.task);
     case '2nn':
-      return mlp2nn(numFeatures, 200, numClasses);
+      return mlp2nn(numFeatures, 200, numClasses, options.task);
     case 'cnn':
-      return mnistCnn(numFeatures, numClasses, options.inputShape);
+      return mnistCnn(numFeatures, numClasses, options.inputShape, options.task);
     case 'cifar-cnn':
-      return cifarCnn(numFeatures, numClasses, options.inputShape);
+      return cifarCnn(numFeatures, numClasses, options.inputShape, options.task);
     default:
       throw new FederaError('invalid_argument', `unknown model "${String(name)}"; expected one of ${ZOO_MODELS.map((m) => m.name).join(', ')}`, { field: 'model' });
   }
