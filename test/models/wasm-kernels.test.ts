@@ -1,11 +1,11 @@
-// Tests for federa's wasm convolution gradients (src/models/wasm-conv.ts): every kernel against
+// Tests for federa's wasm convolution gradients (src/models/wasm-kernels.ts): every kernel against
 // the pure-JS cpu backend (relative L2 error ≤ 1e-4) over random shapes, strides, paddings and
 // channel counts, for both filter-gradient routes, and a whole CNN's gradients.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/models/backend.js';
-import { useConvFilterRoute } from '../../src/models/wasm-conv.js';
+import { useConvFilterRoute } from '../../src/models/wasm-kernels.js';
 import { mnistCnn } from '../../src/models/zoo.js';
 import { Rng } from '../../src/core/rng.js';
 
