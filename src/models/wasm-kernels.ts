@@ -19,7 +19,8 @@
  * federa replaces it with the same trick in reverse: `dcols = dy · Wᵀ` on the matmul, then col2im
  * (scatter-add of the patches) in JavaScript. Other strides keep the backend's kernel.
  *
- * MaxPoolGrad is replaced too (a JavaScript scatter, several times faster than the backend's).
+ * MaxPoolGrad is replaced too (a JavaScript scatter, several times faster than the backend's),
+ * and UnsortedSegmentSum (the Embedding layer's gradient), which the backend lacks, is added.
  *
  * Browser safety: no `node:` imports; the wasm module is reached only through tfjs's registry.
  */
@@ -28,6 +29,7 @@ import * as tf from '@tensorflow/tfjs';
 /** The bits of tfjs-backend-wasm's BackendWasm this module uses (its class is not exported typed). */
 interface WasmBackendLike {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  /** A view of the tensor's memory, typed by its dtype (Int32Array for int32 at run time). */
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array;
   disposeData(dataId: unknown): boolean;
 }
@@ -253,6 +255,33 @@ export function maxPoolGradScatter(args: KernelArgs): tf.TensorInfo {
   return dxInfo;
 }
 
+/**
+ * UnsortedSegmentSum (the gradient of a gather, hence of every Embedding layer), missing from
+ * tfjs-backend-wasm 4.22: out[segmentIds[i], …] += x[i, …]; ids outside [0, numSegments) are
+ * dropped, as in TensorFlow.
+ */
+export function unsortedSegmentSum(args: KernelArgs): tf.TensorInfo {
+  const { inputs, backend, attrs } = args;
+  const { x, segmentIds } = inputs;
+  const numSegments = attrs.numSegments as number;
+  const rows = segmentIds.shape.reduce((a, b) => a * b, 1);
+  const size = x.shape.reduce((a, b) => a * b, 1);
+  const inner = rows === 0 ? 0 : size / rows;
+  const outInfo = backend.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], x.dtype);
+  const out = backend.typedArrayFromHeap(outInfo);
+  const xs = backend.typedArrayFromHeap(x);
+  const ids = backend.typedArrayFromHeap(segmentIds);
+  out.fill(0);
+  for (let i = 0; i < rows; i++) {
+    const s = ids[i];
+    if (!(s >= 0 && s < numSegments)) continue;
+    const o = s * inner;
+    const from = i * inner;
+    for (let j = 0; j < inner; j++) out[o + j] += xs[from + j];
+  }
+  return outInfo;
+}
+
 let registered = false;
 
 /**
@@ -266,6 +295,9 @@ export function registerWasmConvKernels(route: ConvFilterRoute = 'im2col'): void
   const filterFunc = route === 'im2col' ? conv2DBackpropFilterIm2col : conv2DBackpropFilterConv3d;
   if (tf.getKernel('Conv2DBackpropFilter', 'wasm') === undefined) {
     tf.registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: filterFunc as unknown as tf.KernelFunc });
+  }
+  if (tf.getKernel('UnsortedSegmentSum', 'wasm') === undefined) {
+    tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as unknown as tf.KernelFunc });
   }
   const pool = tf.getKernel('MaxPoolGrad', 'wasm');
   if (pool !== undefined) {

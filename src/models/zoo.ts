@@ -14,7 +14,7 @@ import type { Rng } from '../core/rng.js';
 import type { Task } from '../data/dataset.js';
 
 /** Names accepted by {@link createModel}. */
-export type ModelName = 'logreg' | '2nn' | 'cnn' | 'cifar-cnn';
+export type ModelName = 'logreg' | '2nn' | 'cnn' | 'cifar-cnn' | 'lstm';
 
 /** A freshly built model and what it is. */
 export interface ZooModel {
@@ -199,6 +199,37 @@ export function cifarCnn(numFeatures = 3072, numClasses = 10, inputShape?: reado
   };
 }
 
+/**
+ * A next-token model (the Shakespeare / keyboard case): the input is `seqLength` token ids (as
+ * floats, like every federa feature), an 8-dimensional embedding, one LSTM layer of `units`
+ * (default 128) and a softmax over the vocabulary. `numClasses` is the vocabulary size.
+ */
+export function lstmNextToken(seqLength: number, vocabularySize: number, units = 128, embedding = 8): ZooModel {
+  checkDim('seqLength', seqLength, 1);
+  checkDim('numClasses (vocabulary size)', vocabularySize, 2);
+  checkDim('units', units, 1);
+  const model = tf.sequential({
+    name: 'lstm',
+    layers: [
+      tf.layers.embedding({ inputDim: vocabularySize, outputDim: embedding, inputLength: seqLength, inputShape: [seqLength], name: 'embedding' }),
+      // Glorot rather than Keras's orthogonal recurrent initialiser: federa overwrites the weights
+      // with initParameters anyway, and tfjs's orthogonal init is slow for big matrices.
+      tf.layers.lstm({ units, recurrentInitializer: 'glorotUniform', name: 'lstm_1' }),
+      tf.layers.dense({ units: vocabularySize, name: 'dense_1' }),
+      tf.layers.activation({ activation: 'softmax', name: 'softmax' }),
+    ],
+  });
+  return {
+    name: 'lstm',
+    model,
+    description: `next-token LSTM: ${seqLength} tokens → embedding ${embedding} → LSTM ${units} → ${vocabularySize} (softmax)`,
+    numFeatures: seqLength,
+    numClasses: vocabularySize,
+    task: 'classification',
+    numParameters: countParams(model),
+  };
+}
+
 /** Options for {@link createModel}. */
 export interface CreateModelOptions {
   /** Shape of one example (e.g. the dataset's featureShape); conv models use it, dense ones ignore it. */
@@ -213,6 +244,7 @@ export const ZOO_MODELS: ReadonlyArray<{ name: ModelName; description: string }>
   { name: '2nn', description: 'MLP with two hidden ReLU layers of 200 (McMahan et al. 2017)' },
   { name: 'cnn', description: 'MNIST CNN: two 5×5 convs (32, 64), 2×2 max pools, dense 512 (McMahan et al. 2017)' },
   { name: 'cifar-cnn', description: 'small CNN for 32×32×3 images: three 3×3 convs (32, 64, 64), dense 128' },
+  { name: 'lstm', description: 'next-token model: embedding 8, LSTM 128, softmax over the vocabulary (text data)' },
 ];
 
 /** Builds a zoo model by name (the names a run configuration uses). */
@@ -226,6 +258,11 @@ export function createModel(name: ModelName, numFeatures: number, numClasses: nu
       return mnistCnn(numFeatures, numClasses, options.inputShape, options.task);
     case 'cifar-cnn':
       return cifarCnn(numFeatures, numClasses, options.inputShape, options.task);
+    case 'lstm':
+      if ((options.task ?? 'classification') !== 'classification') {
+        throw new FederaError('invalid_argument', `the lstm model predicts the next token (classification), not ${options.task}`, { field: 'task' });
+      }
+      return lstmNextToken(numFeatures, numClasses);
     default:
       throw new FederaError('invalid_argument', `unknown model "${String(name)}"; expected one of ${ZOO_MODELS.map((m) => m.name).join(', ')}`, { field: 'model' });
   }

@@ -163,3 +163,21 @@ test("the MNIST CNN's loss gradients agree between wasm and cpu for every weight
   });
   tf.setBackend('wasm');
 });
+
+test('UnsortedSegmentSum (the Embedding gradient) matches the cpu backend, out-of-range ids dropped', () => {
+  const rng = new Rng('segments');
+  for (let k = 0; k < 10; k++) {
+    const rows = 1 + rng.int(30);
+    const inner = 1 + rng.int(9);
+    const numSegments = 1 + rng.int(12);
+    const xv = randomArray(rng, rows * inner);
+    const ids = Int32Array.from({ length: rows }, () => rng.int(numSegments + 2) - 1); // some −1 and numSegments
+    const results = ['cpu', 'wasm'].map((on) => {
+      tf.setBackend(on);
+      return tf.tidy(() => tf.unsortedSegmentSum(tf.tensor2d(xv, [rows, inner]), tf.tensor1d(ids, 'int32'), numSegments).dataSync() as Float32Array);
+    });
+    assert.ok(relativeError(results[1], results[0]) <= 1e-6 || results[0].every((v) => v === 0), `case ${k}`);
+    assert.equal(results[1].length, numSegments * inner);
+  }
+  tf.setBackend('wasm');
+});

@@ -33,16 +33,34 @@ function quadrants(n: number, side: number, channels: number, seed: number): Dat
   return { x, y, numFeatures: f, numClasses: 4 };
 }
 
-const FEATURES: Record<ModelName, number> = { logreg: 64, '2nn': 64, cnn: 16 * 16, 'cifar-cnn': 16 * 16 * 3 };
+/** Next-token windows over a cyclic sequence 0, 1, …, period−1, 0, …: each token fixes the next. */
+function cyclicTokens(n: number, seqLength: number, period: number, seed: number): Dataset {
+  const rng = new Rng(seed);
+  const x = new Float32Array(n * seqLength);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const start = rng.int(period);
+    for (let j = 0; j < seqLength; j++) x[i * seqLength + j] = (start + j) % period;
+    y[i] = (start + seqLength) % period;
+  }
+  return { x, y, numFeatures: seqLength, numClasses: period };
+}
+
+const FEATURES: Record<ModelName, number> = { logreg: 64, '2nn': 64, cnn: 16 * 16, 'cifar-cnn': 16 * 16 * 3, lstm: 6 };
+
+function dataFor(name: ModelName, n: number, seed: number): Dataset {
+  if (name === 'lstm') return cyclicTokens(n, 6, 4, seed);
+  if (name === 'cnn' || name === 'cifar-cnn') return quadrants(n, 16, name === 'cifar-cnn' ? 3 : 1, seed);
+  return quadrants(n, 8, 1, seed);
+}
 
 for (const { name } of ZOO_MODELS) {
   test(`${name}: no tensor leak over 5 rounds; dispose frees everything`, async () => {
     const before = tf.memory().numTensors;
     const f = FEATURES[name];
-    const channels = name === 'cifar-cnn' ? 3 : 1;
-    const data = name === 'cnn' || name === 'cifar-cnn' ? quadrants(23, 16, channels, 1) : quadrants(23, 8, 1, 1);
+    const data = dataFor(name, 23, 1);
     assert.equal(data.numFeatures, f);
-    const t = await createTfjsTrainer(name, f, 4, { seed: 1 });
+    const t = await createTfjsTrainer(name, f, 4, { seed: 1 }); // 4 classes (tokens for lstm)
     const afterCreate = tf.memory().numTensors;
     let params = t.getParameters();
     const counts: number[] = [];
@@ -59,15 +77,15 @@ for (const { name } of ZOO_MODELS) {
   });
 }
 
-for (const name of ['cnn', 'cifar-cnn'] as const) {
-  test(`${name} learns a toy image task on wasm`, async () => {
-    const channels = name === 'cifar-cnn' ? 3 : 1;
-    const train = quadrants(120, 16, channels, 2);
-    const testSet = quadrants(60, 16, channels, 3);
+for (const name of ['cnn', 'cifar-cnn', 'lstm'] as const) {
+  test(`${name} learns a toy ${name === 'lstm' ? 'next-token' : 'image'} task on wasm`, async () => {
+    const train = dataFor(name, 120, 2);
+    const testSet = dataFor(name, 60, 3);
     const t = await createTfjsTrainer(name, train.numFeatures, 4, { seed: 3 });
     try {
       const start = await t.evaluate(testSet);
-      for (let e = 0; e < 3; e++) await t.fit(train, { epochs: 1, batchSize: 10, learningRate: 0.05, seed: e });
+      const lr = name === 'lstm' ? 0.5 : 0.05;
+      for (let e = 0; e < (name === 'lstm' ? 8 : 3); e++) await t.fit(train, { epochs: 1, batchSize: 10, learningRate: lr, seed: e });
       const end = await t.evaluate(testSet);
       assert.ok(end.loss < start.loss * 0.5, `loss ${start.loss} → ${end.loss}`);
       assert.ok(end.metrics.accuracy >= 0.9, `accuracy ${end.metrics.accuracy}`);
