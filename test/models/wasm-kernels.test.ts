@@ -181,3 +181,24 @@ test('UnsortedSegmentSum (the Embedding gradient) matches the cpu backend, out-o
   }
   tf.setBackend('wasm');
 });
+
+test('BatchMatMul with transposed operands (made explicit on wasm) matches the cpu backend', () => {
+  const rng = new Rng('matmul');
+  for (let k = 0; k < 16; k++) {
+    const [m, kk, n] = [1 + rng.int(20), 1 + rng.int(20), 1 + rng.int(20)];
+    const batch = k % 4 === 3 ? 1 + rng.int(3) : 0;
+    const ta = k % 2 === 1;
+    const tb = (k >> 1) % 2 === 1;
+    const pre = batch ? [batch] : [];
+    const aShape = [...pre, ...(ta ? [kk, m] : [m, kk])];
+    const bShape = [...pre, ...(tb ? [n, kk] : [kk, n])];
+    const av = randomArray(rng, aShape.reduce((x, y) => x * y));
+    const bv = randomArray(rng, bShape.reduce((x, y) => x * y));
+    const out = ['cpu', 'wasm'].map((on) => {
+      tf.setBackend(on);
+      return tf.tidy(() => tf.matMul(tf.tensor(av, aShape), tf.tensor(bv, bShape), ta, tb).dataSync() as Float32Array);
+    });
+    assert.ok(relativeError(out[1], out[0]) <= 1e-5, `case ${JSON.stringify({ aShape, bShape, ta, tb })}`);
+  }
+  tf.setBackend('wasm');
+});
