@@ -3,7 +3,7 @@
 // the page up to date from the stream's snapshot and events. Charts are the report's chart code
 // (src/report/charts.ts) with uPlot, bundled by esbuild into dist/browser/dashboard.js.
 import uPlot from 'uplot';
-import { accuracyOf, formatBytes, mountCharts, seriesFromHistory, type MountedCharts, type ReportRound } from '../report/charts.js';
+import { formatBytes, mountCharts, qualityMetric, seriesFromHistory, type MountedCharts, type ReportRound } from '../report/charts.js';
 import type { RoundRecord } from '../core/records.js';
 import type { DashboardActivity, DashboardEvents, DashboardSnapshot } from './protocol.js';
 import { SseParser } from './sse.js';
@@ -283,6 +283,8 @@ class Dashboard {
     const lastEval = [...rounds].reverse().find((r) => r.centralEvaluation || r.federatedEvaluation);
     const ev = lastEval?.centralEvaluation ?? lastEval?.federatedEvaluation;
     const initial = s.history.initialEvaluation;
+    // Accuracy for classifiers, R² for a regression run.
+    const quality = qualityMetric(rounds);
     const privacy = [...rounds].reverse().find((r) => r.privacy)?.privacy;
     const connected = s.clients.filter((c) => c.connected).length;
     let up = 0;
@@ -296,7 +298,7 @@ class Dashboard {
     const inProgress = st.phase === 'training' && st.completedRounds < st.rounds ? `round ${st.completedRounds + 1} in progress` : st.phase === 'waiting' ? `waiting for ${st.quorum} clients` : st.phase;
     $('stats').replaceChildren(
       stat('round-counter', 'Rounds completed', `${st.completedRounds} / ${st.rounds}`, inProgress, { 'data-completed': String(st.completedRounds), 'data-rounds': String(st.rounds) }),
-      stat('stat-accuracy', lastEval?.centralEvaluation ? 'Accuracy (central)' : 'Accuracy', fmt(accuracyOf(ev?.metrics)), lastEval ? `round ${lastEval.round}${initial ? ` · initial ${fmt(accuracyOf(initial.metrics))}` : ''}` : 'no evaluation yet'),
+      stat('stat-accuracy', lastEval?.centralEvaluation ? `${quality.label} (central)` : quality.label, fmt(quality.of(ev?.metrics)), lastEval ? `round ${lastEval.round}${initial ? ` · initial ${fmt(quality.of(initial.metrics))}` : ''}` : 'no evaluation yet'),
       stat('stat-loss', 'Loss', fmt(ev?.loss), lastEval ? `round ${lastEval.round}${initial ? ` · initial ${fmt(initial.loss)}` : ''}` : ''),
       stat('stat-clients', 'Clients connected', `${connected} / ${s.clients.length}`, `quorum ${st.quorum}`),
       stat('stat-last', 'Reported / selected', last ? `${last.succeeded.length} / ${last.selected.length}` : '—', last ? `round ${last.round} · ${last.failed.length} failed · ${(last.dropped ?? []).length} dropped` : 'no round yet'),
@@ -306,6 +308,9 @@ class Dashboard {
   }
 
   private renderRounds(rounds: RoundRecord[]): void {
+    const quality = qualityMetric(rounds);
+    const heading = document.getElementById('quality-heading');
+    if (heading) heading.textContent = quality.label;
     const rows = rounds.slice(-MAX_ROUND_ROWS).reverse().map((r) => {
       const ev = r.centralEvaluation ?? r.federatedEvaluation;
       const failed = h('td', { class: r.failed.length ? 'num bad' : 'num', title: r.failed.map((f) => `${f.clientId}: ${f.code} — ${f.reason}`).join('\n') }, String(r.failed.length));
@@ -318,7 +323,7 @@ class Dashboard {
         h('td', { class: 'num', title: r.succeeded.join(', ') }, String(r.succeeded.length)),
         failed,
         h('td', { class: 'num', title: (r.dropped ?? []).join(', ') }, String((r.dropped ?? []).length)),
-        h('td', { class: 'num' }, fmt(accuracyOf(ev?.metrics))),
+        h('td', { class: 'num' }, fmt(quality.of(ev?.metrics))),
         h('td', { class: 'num' }, fmt(ev?.loss ?? r.train?.loss)),
         h('td', { class: 'num' }, formatBytes(r.bytes?.down)),
         h('td', { class: 'num' }, formatBytes(r.bytes?.up)),

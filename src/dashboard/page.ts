@@ -36,7 +36,7 @@ export function dashboardPage(): string {
     <section class="card wide">
       <h2>Rounds</h2>
       <div class="table-wrap"><table id="rounds">
-        <thead><tr><th class="num">Round</th><th>Status</th><th class="num">Selected</th><th class="num">Reported</th><th class="num">Failed</th><th class="num">Dropped</th><th class="num">Accuracy</th><th class="num">Loss</th><th class="num">↓ down</th><th class="num">↑ up</th><th class="num">ε spent</th><th class="num">Time</th></tr></thead>
+        <thead><tr><th class="num">Round</th><th>Status</th><th class="num">Selected</th><th class="num">Reported</th><th class="num">Failed</th><th class="num">Dropped</th><th class="num" id="quality-heading">Accuracy</th><th class="num">Loss</th><th class="num">↓ down</th><th class="num">↑ up</th><th class="num">ε spent</th><th class="num">Time</th></tr></thead>
         <tbody></tbody>
       </table></div>
     </section>

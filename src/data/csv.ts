@@ -9,11 +9,16 @@
  * labels, group values and numbers are trimmed of surrounding whitespace.
  */
 import { FederaError } from '../core/errors.js';
-import { makeDataset, type Dataset } from './dataset.js';
+import { makeDataset, makeRegressionDataset, type Dataset } from './dataset.js';
 
 export interface CsvOptions {
-  /** Header name of the column holding the class label. */
-  labelColumn: string;
+  /** Header name of the column holding the class label (give this or `targetColumns`). */
+  labelColumn?: string;
+  /**
+   * Columns holding float targets, for regression (give this or `labelColumn`): the dataset then
+   * has `targets` (one per column, in this order) instead of class labels.
+   */
+  targetColumns?: readonly string[];
   /** Feature columns, in this order. Default: every column except the label and group columns, in file order. */
   featureColumns?: readonly string[];
   /** Column whose value says which client/site an example belongs to (see `partitionNatural`). */
@@ -37,8 +42,10 @@ export interface CsvOptions {
 
 export interface CsvData {
   dataset: Dataset;
-  /** Class names in index order; `labels.length === dataset.numClasses`. */
+  /** Class names in index order; `labels.length === dataset.numClasses`. Empty for float targets. */
   labels: string[];
+  /** Names of the target columns (float targets only). */
+  targetColumns?: string[];
   /** Per example, the value of `groupColumn` (only when `groupColumn` was given). */
   groups?: string[];
   /** Names of the feature columns, in feature order. */
@@ -103,17 +110,18 @@ export function parseCsv(text: string, options: CsvOptions): CsvData {
     }
     return idx;
   };
-  const labelCol = find(options.labelColumn, 'labelColumn');
+  const targetCols = options.targetColumns ? options.targetColumns.map((name) => find(name, 'targetColumns')) : undefined;
+  const labelCol = targetCols ? -1 : find(options.labelColumn!, 'labelColumn');
   const groupCol = options.groupColumn === undefined ? -1 : find(options.groupColumn, 'groupColumn');
   let featureCols: number[];
   if (options.featureColumns) {
     featureCols = options.featureColumns.map((name) => find(name, 'featureColumns'));
   } else {
     featureCols = [];
-    for (let i = 0; i < names.length; i++) if (i !== labelCol && i !== groupCol) featureCols.push(i);
+    for (let i = 0; i < names.length; i++) if (i !== labelCol && i !== groupCol && !targetCols?.includes(i)) featureCols.push(i);
   }
   if (featureCols.length === 0) {
-    throw new FederaError('data_error', `${source} line ${headerLine}: no feature columns (the header has only the label${groupCol >= 0 ? ' and group' : ''} column)`, { source, line: headerLine });
+    throw new FederaError('data_error', `${source} line ${headerLine}: no feature columns (the header has only the ${targetCols ? 'target' : 'label'}${groupCol >= 0 ? ' and group' : ''} column${targetCols && targetCols.length > 1 ? 's' : ''})`, { source, line: headerLine });
   }
 
   // Rows.
@@ -121,6 +129,8 @@ export function parseCsv(text: string, options: CsvOptions): CsvData {
   let x = new Float32Array(numFeatures * 1024);
   const rawLabels: string[] = [];
   const lines: number[] = [];
+  const numTargets = targetCols?.length ?? 0;
+  const targetValues: number[] = [];
   const groups: string[] | undefined = groupCol >= 0 ? [] : undefined;
   for (const rec of records) {
     const f = rec.fields;
@@ -141,9 +151,20 @@ export function parseCsv(text: string, options: CsvOptions): CsvData {
       }
       x[row * numFeatures + j] = v;
     }
-    const label = f[labelCol].trim();
-    if (label === '') throw new FederaError('data_error', `${where(rec.line, labelCol)}: missing label`, { source, line: rec.line, column: names[labelCol] });
-    rawLabels.push(label);
+    if (targetCols) {
+      for (const col of targetCols) {
+        const v = parseFeature(f[col]);
+        if (typeof v === 'string') {
+          throw new FederaError('data_error', `${where(rec.line, col)}: target ${v}`, { source, line: rec.line, column: names[col], value: f[col] });
+        }
+        targetValues.push(v);
+      }
+      rawLabels.push('');
+    } else {
+      const label = f[labelCol].trim();
+      if (label === '') throw new FederaError('data_error', `${where(rec.line, labelCol)}: missing label`, { source, line: rec.line, column: names[labelCol] });
+      rawLabels.push(label);
+    }
     lines.push(rec.line);
     if (groups) {
       const g = f[groupCol].trim();
@@ -153,6 +174,13 @@ export function parseCsv(text: string, options: CsvOptions): CsvData {
   }
   const n = rawLabels.length;
   if (n === 0) throw new FederaError('data_error', `${source}: no data rows after the header`, { source });
+  const features = x.length === n * numFeatures ? x : x.slice(0, n * numFeatures);
+  if (targetCols) {
+    const dataset = makeRegressionDataset(features, Float32Array.from(targetValues), numFeatures, numTargets);
+    const result: CsvData = { dataset, labels: [], targetColumns: targetCols.map((c) => names[c]), featureColumns: featureCols.map((c) => names[c]) };
+    if (groups) result.groups = groups;
+    return result;
+  }
 
   // Labels.
   const y = new Int32Array(n);
@@ -193,7 +221,7 @@ export function parseCsv(text: string, options: CsvOptions): CsvData {
     for (let i = distinct.length; i < (options.numClasses ?? 0); i++) labels.push(String(i));
   }
 
-  const dataset = makeDataset(x.length === n * numFeatures ? x : x.slice(0, n * numFeatures), y, numFeatures, labels.length);
+  const dataset = makeDataset(features, y, numFeatures, labels.length);
   const result: CsvData = { dataset, labels, featureColumns: featureCols.map((c) => names[c]) };
   if (groups) result.groups = groups;
   return result;
@@ -204,7 +232,18 @@ function checkOptions(options: CsvOptions, delimiter: string, source: string): v
   if (typeof delimiter !== 'string' || delimiter.length !== 1 || delimiter === '"' || delimiter === '\n' || delimiter === '\r') {
     throw bad(`delimiter must be one character other than a quote or line break, got ${JSON.stringify(delimiter)}`);
   }
-  if (typeof options.labelColumn !== 'string') throw bad(`labelColumn must be a string, got ${String(options.labelColumn)}`);
+  if (options.targetColumns !== undefined) {
+    if (options.labelColumn !== undefined) throw bad('give labelColumn (class labels) or targetColumns (float targets), not both');
+    if (!Array.isArray(options.targetColumns) || options.targetColumns.length === 0 || options.targetColumns.some((c) => typeof c !== 'string')) {
+      throw bad('targetColumns must be a non-empty list of column names');
+    }
+    if (new Set(options.targetColumns).size !== options.targetColumns.length) throw bad('targetColumns lists a column twice');
+    if (options.groupColumn !== undefined && options.targetColumns.includes(options.groupColumn)) throw bad(`groupColumn "${options.groupColumn}" is also a target column`);
+    if (options.classNames !== undefined || options.numClasses !== undefined) throw bad('classNames and numClasses are for class labels, not targetColumns');
+    for (const name of options.featureColumns ?? []) if (options.targetColumns.includes(name)) throw bad(`featureColumns includes the target column "${name}"`);
+  } else if (typeof options.labelColumn !== 'string') {
+    throw bad(`labelColumn must be a string, got ${String(options.labelColumn)}`);
+  }
   if (options.groupColumn !== undefined && options.groupColumn === options.labelColumn) {
     throw bad(`groupColumn and labelColumn are both "${options.labelColumn}"`);
   }

@@ -16,6 +16,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FederaError } from '../core/errors.js';
+import { registerWasmConvKernels } from './wasm-kernels.js';
 
 /** Backends federa knows how to set up. */
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu' | 'webgl';
@@ -110,6 +111,8 @@ async function trySet(name: BackendName, options: InitBackendOptions): Promise<v
   const ok = await tf.setBackend(name);
   if (!ok || tf.getBackend() !== name) throw new Error(`tf.setBackend('${name}') failed`);
   await tf.ready();
+  // tfjs-backend-wasm cannot train convolutions without these (see wasm-kernels.ts).
+  if (name === 'wasm') registerWasmConvKernels();
   if (name === 'cpu') silenceCpuBanner();
 }
 

@@ -10,7 +10,8 @@ import * as tf from '@tensorflow/tfjs';
 import { FederaError } from '../core/errors.js';
 import { ParamLayout } from '../core/params.js';
 import { Rng } from '../core/rng.js';
-import type { Dataset } from '../data/dataset.js';
+import { numTargetsOf, type Dataset, type Task } from '../data/dataset.js';
+import { aucRoc, rSquaredFromSse } from './metrics.js';
 import type { EvaluateOutcome, FitOptions, FitOutcome, Trainer } from '../client/trainer.js';
 import { initBackend, type BackendName } from './backend.js';
 import { createModel, initParameters, type ModelName } from './zoo.js';
@@ -91,14 +92,24 @@ function layerActivation(layer: tf.layers.Layer): string | undefined {
   return typeof a === 'string' ? a : undefined;
 }
 
+/** The output activation each task reads probabilities through. */
+const TASK_ACTIVATION: Record<Task, string | undefined> = { classification: 'softmax', binary: 'sigmoid', regression: undefined };
+
 /**
  * Trains and evaluates a tfjs `LayersModel` for federa.
  *
- * The model must have one input and one output of shape `[batch, numClasses]`, and float32
- * weights. Its output is read as logits when the last layer is linear; when the last layer is a
- * separate softmax `Activation` (as in the zoo models) the logits are taken from the layer before
- * it; a softmax fused into the last layer is handled by a clipped log. The trainer takes ownership
- * of the model: {@link TfjsTrainer.dispose} frees it.
+ * The model must have one input and one output of shape `[batch, units]`, and float32 weights.
+ * The task (option `task`, else inferred: a sigmoid output is `binary`, two or more outputs
+ * `classification`, one linear output `regression`) decides the loss and the metrics:
+ *  - classification: softmax cross-entropy; `loss`, `accuracy`.
+ *  - binary: one output, sigmoid cross-entropy; `loss`, `accuracy` (threshold 0.5), and in
+ *    evaluation `auc` (ROC AUC).
+ *  - regression: `units` float targets, mean squared error; `loss` (= `mse`), `mae`, and in
+ *    evaluation `r2` (1 − SSE/SST over all targets, SST around the evaluated data's own mean).
+ * The output is read as logits when the last layer is linear; when the last layer is a separate
+ * softmax/sigmoid `Activation` (as in the zoo models) the logits are taken from the layer before
+ * it; an activation fused into the last layer is handled by a clipped log. The trainer takes
+ * ownership of the model: {@link TfjsTrainer.dispose} frees it.
  *
  * Not re-entrant: one `fit`/`evaluate` at a time per trainer.
  */
@@ -107,7 +118,11 @@ export class TfjsTrainer implements Trainer {
   readonly layout: ParamLayout;
   readonly model: tf.LayersModel;
   readonly numFeatures: number;
+  /** Classes the model tells apart: its outputs (classification), 2 (binary), 1 (regression). */
   readonly numClasses: number;
+  readonly task: Task;
+  /** Model outputs: classes, 1 (binary) or targets (regression). */
+  readonly numOutputs: number;
 
   private readonly inputShape: number[];
   private readonly logitsModel: tf.LayersModel;
@@ -130,28 +145,40 @@ export class TfjsTrainer implements Trainer {
       throw new FederaError('unsupported', `TfjsTrainer: the model input shape [${model.inputs[0].shape.join(', ')}] must be fully defined apart from the batch`);
     }
     const outShape = model.outputs[0].shape;
-    if (outShape.length !== 2 || outShape[1] === null || outShape[1] < 2) {
-      throw new FederaError('unsupported', `TfjsTrainer: the model output shape must be [batch, numClasses ≥ 2], got [${outShape.join(', ')}]`);
+    if (outShape.length !== 2 || outShape[1] === null || outShape[1] < 1) {
+      throw new FederaError('unsupported', `TfjsTrainer: the model output shape must be [batch, units], got [${outShape.join(', ')}]`);
     }
-    this.model = model;
-    this.inputShape = inShape as number[];
-    this.numFeatures = this.inputShape.reduce((a, b) => a * b, 1);
-    this.numClasses = outShape[1];
-
+    const units = outShape[1];
     const last = model.layers[model.layers.length - 1];
     const activation = layerActivation(last);
-    if (last.getClassName() === 'Activation' && activation === 'softmax' && model.layers.length > 1) {
+    const task: Task = options.task ?? (activation === 'sigmoid' ? 'binary' : units >= 2 ? 'classification' : 'regression');
+    if (task === 'classification' && units < 2) {
+      throw new FederaError('unsupported', `TfjsTrainer: a classification model needs [batch, numClasses ≥ 2] outputs, got [${outShape.join(', ')}] (one output: use task 'binary' or 'regression')`);
+    }
+    if (task === 'binary' && units !== 1) {
+      throw new FederaError('unsupported', `TfjsTrainer: a binary model has one (sigmoid) output, got [${outShape.join(', ')}]`);
+    }
+    this.model = model;
+    this.task = task;
+    this.numOutputs = units;
+    this.inputShape = inShape as number[];
+    this.numFeatures = this.inputShape.reduce((a, b) => a * b, 1);
+    this.numClasses = task === 'classification' ? units : task === 'binary' ? 2 : 1;
+
+    const probability = TASK_ACTIVATION[task];
+    if (probability !== undefined && last.getClassName() === 'Activation' && activation === probability && model.layers.length > 1) {
       // Shares the layers (and weights) of `model`; building it allocates no tensors.
       this.logitsModel = tf.model({ inputs: model.inputs, outputs: last.input as tf.SymbolicTensor });
       this.outputKind = 'logits';
-    } else if (activation === 'softmax') {
+    } else if (probability !== undefined && activation === probability) {
       this.logitsModel = model;
       this.outputKind = 'probs';
     } else if (activation === undefined || activation === 'linear') {
       this.logitsModel = model;
       this.outputKind = 'logits';
     } else {
-      throw new FederaError('unsupported', `TfjsTrainer: the last layer's activation "${activation}" is neither softmax nor linear`);
+      const allowed = probability === undefined ? 'linear' : `${probability} or linear`;
+      throw new FederaError('unsupported', `TfjsTrainer: the last layer ("${last.name}") has activation "${activation}"; a ${task} model's output must be ${allowed}`, { layer: last.name });
     }
 
     this.weights = [...model.weights];
@@ -170,24 +197,42 @@ export class TfjsTrainer implements Trainer {
     this.denseOps = options.denseFastPath === false ? undefined : this.buildDenseOps();
   }
 
-  /** The dense fast path, if `model` is a Sequential of linear/ReLU Dense layers (+ softmax). */
+  /**
+   * The fast path, if `model` is a Sequential whose Dense layers are linear/ReLU with trainable
+   * weights and rank-2 inputs (the zoo's dense models, and the dense head of its CNNs): those run
+   * as {@link makeDenseOp}; every other layer (reshape, conv, pooling, flatten, …) runs through
+   * its own `apply`. Undefined when no layer would take the fast op.
+   */
   private buildDenseOps(): DenseOp[] | undefined {
-    if (!(this.model instanceof tf.Sequential) || this.inputShape.length !== 1) return undefined;
+    if (!(this.model instanceof tf.Sequential)) return undefined;
     const layers = this.model.layers.filter((l) => l.getClassName() !== 'InputLayer');
     const last = layers[layers.length - 1];
-    const body = last.getClassName() === 'Activation' && layerActivation(last) === 'softmax' ? layers.slice(0, -1) : layers;
+    const body = this.logitsModel !== this.model ? layers.slice(0, -1) : layers;
     if (body.length === 0 || this.outputKind !== 'logits') return undefined;
     const ops: DenseOp[] = [];
+    let fast = 0;
     for (const [i, layer] of body.entries()) {
       const activation = layerActivation(layer) ?? 'linear';
       const ws = layer.weights;
-      if (layer.getClassName() !== 'Dense' || (activation !== 'linear' && activation !== 'relu')) return undefined;
-      if (ws.length < 1 || ws.length > 2 || ws.some((w) => !w.trainable) || ws[0].shape.length !== 2) return undefined;
-      const kernel = ws[0].read() as tf.Variable;
-      const bias = ws.length === 2 ? (ws[1].read() as tf.Variable) : null;
-      ops.push(makeDenseOp(kernel, bias, activation === 'relu', i > 0));
+      const inputRank = (layer.input as tf.SymbolicTensor).shape.length;
+      const denseFast =
+        layer.getClassName() === 'Dense' &&
+        (activation === 'linear' || activation === 'relu') &&
+        ws.length >= 1 &&
+        ws.length <= 2 &&
+        ws.every((w) => w.trainable) &&
+        ws[0].shape.length === 2 &&
+        inputRank === 2;
+      if (denseFast) {
+        const kernel = ws[0].read() as tf.Variable;
+        const bias = ws.length === 2 ? (ws[1].read() as tf.Variable) : null;
+        ops.push(makeDenseOp(kernel, bias, activation === 'relu', i > 0));
+        fast++;
+      } else {
+        ops.push((h) => layer.apply(h, { training: true }) as tf.Tensor2D);
+      }
     }
-    return ops;
+    return fast > 0 ? ops : undefined;
   }
 
   /**
@@ -247,10 +292,13 @@ export class TfjsTrainer implements Trainer {
     if (!((typeof seed === 'number' && Number.isFinite(seed)) || typeof seed === 'string')) {
       throw invalid('seed', `fit: seed must be a finite number or a string, got ${String(seed)}`);
     }
-    if (options.dpSgd !== undefined) checkDpSgdOptions(options.dpSgd);
+    if (options.dpSgd !== undefined) {
+      checkDpSgdOptions(options.dpSgd);
+      if (this.task !== 'classification') throw new FederaError('unsupported', `fit: DP-SGD is implemented for classification models only, not ${this.task}`, { field: 'dpSgd' });
+    }
     this.checkData(data, 'fit');
     const n = data.y.length;
-    if (n === 0) return { numExamples: 0, metrics: { loss: 0, accuracy: 0 } };
+    if (n === 0) return { numExamples: 0, metrics: this.metricsOf(0, 0, 1) };
 
     this.busy = true;
     let optimizer: tf.Optimizer | undefined;
@@ -287,12 +335,12 @@ export class TfjsTrainer implements Trainer {
         }
         options.onProgress?.((epoch + 1) * n, epochs * n);
       }
-      const [lossSum, correct] = totals!.dataSync();
+      const [lossSum, second] = totals!.dataSync();
       const loss = lossSum / n;
       if (!Number.isFinite(loss)) {
         throw new FederaError('non_finite', `fit: training diverged (mean loss ${loss} in the last epoch); try a lower learningRate`, { loss });
       }
-      return { numExamples: n, metrics: { loss, accuracy: correct / n } };
+      return { numExamples: n, metrics: this.metricsOf(lossSum, second, n) };
     } finally {
       totals?.dispose();
       optimizer?.dispose();
@@ -307,35 +355,76 @@ export class TfjsTrainer implements Trainer {
     if (!Number.isInteger(batchSize) || batchSize < 1) throw invalid('batchSize', `evaluate: batchSize must be an integer ≥ 1, got ${batchSize}`);
     this.checkData(data, 'evaluate');
     const n = data.y.length;
-    if (n === 0) return { loss: 0, numExamples: 0, metrics: { loss: 0, accuracy: 0 } };
+    if (n === 0) {
+      const metrics = this.metricsOf(0, 0, 1);
+      if (this.task === 'binary') metrics.auc = 0.5;
+      if (this.task === 'regression') metrics.r2 = 0;
+      return { loss: 0, numExamples: 0, metrics };
+    }
 
     this.busy = true;
     let totals = tf.zeros([2]);
+    // Binary: every example's logit (or probability), for the AUC.
+    const scores = this.task === 'binary' ? new Float32Array(n) : undefined;
     try {
       await null; // see fit
       let lastYield = now();
       for (let start = 0; start < n; start += batchSize) {
         const end = Math.min(start + batchSize, n);
+        let batchScores: tf.Tensor | undefined;
         const next = tf.tidy(() => {
           const x = tf.tensor(data.x.slice(start * this.numFeatures, end * this.numFeatures), [end - start, ...this.inputShape], 'float32');
-          const y = tf.tensor1d(data.y.slice(start, end), 'int32');
-          const { ceSum, correct } = this.batchLoss(x, y, false);
-          return tf.add(totals, tf.stack([ceSum, correct]));
+          const { lossSum, second, out } = this.batchLoss(x, this.targetTensor(data, start, end), false);
+          if (scores) batchScores = tf.keep(out);
+          return tf.add(totals, tf.stack([lossSum, second]));
         });
         totals.dispose();
         totals = next;
+        if (batchScores) {
+          scores!.set(batchScores.dataSync() as Float32Array, start);
+          batchScores.dispose();
+        }
         if (now() - lastYield > YIELD_EVERY_MS) {
           await yieldToEventLoop();
           lastYield = now();
         }
       }
-      const [lossSum, correct] = totals.dataSync();
-      const loss = lossSum / n;
-      return { loss, numExamples: n, metrics: { loss, accuracy: correct / n } };
+      const [lossSum, second] = totals.dataSync();
+      const metrics = this.metricsOf(lossSum, second, n);
+      if (scores) metrics.auc = aucRoc(scores, data.y);
+      if (this.task === 'regression') metrics.r2 = rSquaredFromSse(lossSum * this.numOutputs, data.targets!, this.numOutputs);
+      return { loss: metrics.loss, numExamples: n, metrics };
     } finally {
       totals.dispose();
       this.busy = false;
     }
+  }
+
+  /** Named metrics from the summed loss and the task's second statistic over `n` examples. */
+  private metricsOf(lossSum: number, second: number, n: number): Record<string, number> {
+    const loss = lossSum / n;
+    if (this.task === 'regression') return { loss, mse: loss, mae: second / n };
+    return { loss, accuracy: second / n };
+  }
+
+  /**
+   * The batch's targets as the loss wants them: int32 labels (classification), float 0/1
+   * [b] (binary), float [b, numTargets] (regression). `rows` picks examples, or [start, end).
+   */
+  private targetTensor(data: Dataset, start: number, end: number, rows?: Int32Array): tf.Tensor {
+    const count = rows ? rows.length : end - start;
+    if (this.task === 'regression') {
+      const t = this.numOutputs;
+      const out = new Float32Array(count * t);
+      for (let k = 0; k < count; k++) {
+        const i = rows ? rows[k] : start + k;
+        out.set(data.targets!.subarray(i * t, (i + 1) * t), k * t);
+      }
+      return tf.tensor2d(out, [count, t], 'float32');
+    }
+    const ys = this.task === 'binary' ? new Float32Array(count) : new Int32Array(count);
+    for (let k = 0; k < count; k++) ys[k] = data.y[rows ? rows[k] : start + k];
+    return tf.tensor1d(ys, this.task === 'binary' ? 'float32' : 'int32');
   }
 
   /** Frees the model's weights and any FedProx copy. Idempotent. */
@@ -351,21 +440,19 @@ export class TfjsTrainer implements Trainer {
   private trainStep(optimizer: tf.Optimizer, data: Dataset, idx: Int32Array, mu: number, record: boolean): tf.Tensor | undefined {
     const f = this.numFeatures;
     const xs = new Float32Array(idx.length * f);
-    const ys = new Int32Array(idx.length);
     for (let k = 0; k < idx.length; k++) {
       const i = idx[k];
       xs.set(data.x.subarray(i * f, (i + 1) * f), k * f);
-      ys[k] = data.y[i];
     }
     let stats: tf.Tensor | undefined;
     tf.tidy(() => {
       const x = tf.tensor(xs, [idx.length, ...this.inputShape], 'float32');
-      const y = tf.tensor1d(ys, 'int32');
+      const y = this.targetTensor(data, 0, 0, idx);
       optimizer.minimize(
         () => {
-          const { ceSum, correct } = this.batchLoss(x, y, true);
-          if (record) stats = tf.keep(tf.stack([ceSum, correct]));
-          let loss: tf.Tensor = tf.div(ceSum, idx.length);
+          const { lossSum, second } = this.batchLoss(x, y, true);
+          if (record) stats = tf.keep(tf.stack([lossSum, second]));
+          let loss: tf.Tensor = tf.div(lossSum, idx.length);
           if (mu > 0) {
             const anchor = this.proximalAnchor!;
             const sq = this.trainable.map((v, j) => tf.sum(tf.square(tf.sub(v, anchor[j]))));
@@ -403,7 +490,10 @@ export class TfjsTrainer implements Trainer {
       model: this.model,
       numClasses: this.numClasses,
       trainable: this.trainable,
-      loss: (x, y) => this.batchLoss(x, y, true),
+      loss: (x, y) => {
+        const { lossSum, second } = this.batchLoss(x, y, true);
+        return { ceSum: lossSum, correct: second };
+      },
       x: xs,
       y: ys,
       inputShape: this.inputShape,
@@ -416,25 +506,60 @@ export class TfjsTrainer implements Trainer {
     });
   }
 
-  /** Summed cross-entropy and number of correct predictions of a batch (scalars). */
-  private batchLoss(x: tf.Tensor, y: tf.Tensor1D, training: boolean): { ceSum: tf.Scalar; correct: tf.Scalar } {
+  /**
+   * The batch's summed loss and the task's second statistic (scalars): cross-entropy and correct
+   * predictions (classification, binary), or squared and absolute errors averaged over the
+   * targets (regression). `out` is the raw output (logits or probabilities), flattened for binary.
+   */
+  private batchLoss(x: tf.Tensor, y: tf.Tensor, training: boolean): { lossSum: tf.Scalar; second: tf.Scalar; out: tf.Tensor } {
     const out = this.forward(x, training);
-    const logProbs = this.outputKind === 'logits' ? tf.logSoftmax(out) : tf.log(tf.clipByValue(out, PROB_EPSILON, 1));
-    const oneHot = tf.oneHot(y, this.numClasses).toFloat();
-    const ceSum = tf.neg(tf.sum(tf.mul(oneHot, logProbs))) as tf.Scalar;
-    const correct = tf.sum(tf.equal(tf.argMax(logProbs, 1), y).toFloat()) as tf.Scalar;
-    return { ceSum, correct };
+    if (this.task === 'classification') {
+      const labels = y as tf.Tensor1D;
+      const logProbs = this.outputKind === 'logits' ? tf.logSoftmax(out) : tf.log(tf.clipByValue(out, PROB_EPSILON, 1));
+      const oneHot = tf.oneHot(labels, this.numClasses).toFloat();
+      const lossSum = tf.neg(tf.sum(tf.mul(oneHot, logProbs))) as tf.Scalar;
+      const second = tf.sum(tf.equal(tf.argMax(logProbs, 1), labels).toFloat()) as tf.Scalar;
+      return { lossSum, second, out };
+    }
+    if (this.task === 'binary') {
+      const z = tf.reshape(out, [-1]);
+      let lossSum: tf.Scalar;
+      let predicted: tf.Tensor;
+      if (this.outputKind === 'logits') {
+        // Stable sigmoid cross-entropy: max(z, 0) − z·y + log(1 + e^−|z|).
+        lossSum = tf.sum(tf.add(tf.sub(tf.relu(z), tf.mul(z, y)), tf.log1p(tf.exp(tf.neg(tf.abs(z)))))) as tf.Scalar;
+        predicted = tf.greater(z, 0);
+      } else {
+        const p = tf.clipByValue(z, PROB_EPSILON, 1 - PROB_EPSILON);
+        lossSum = tf.neg(tf.sum(tf.add(tf.mul(y, tf.log(p)), tf.mul(tf.sub(1, y), tf.log(tf.sub(1, p)))))) as tf.Scalar;
+        predicted = tf.greater(z, 0.5);
+      }
+      const second = tf.sum(tf.equal(predicted.toFloat(), y).toFloat()) as tf.Scalar;
+      return { lossSum, second, out: z };
+    }
+    const diff = tf.sub(out, y);
+    const lossSum = tf.div(tf.sum(tf.square(diff)), this.numOutputs) as tf.Scalar;
+    const second = tf.div(tf.sum(tf.abs(diff)), this.numOutputs) as tf.Scalar;
+    return { lossSum, second, out };
   }
 
   private checkData(data: Dataset, where: string): void {
     if (data.numFeatures !== this.numFeatures) {
       throw invalid('numFeatures', `${where}: data.numFeatures is ${data.numFeatures} but the model takes ${this.numFeatures} features`);
     }
-    if (data.numClasses > this.numClasses) {
-      throw invalid('numClasses', `${where}: data.numClasses is ${data.numClasses} but the model has ${this.numClasses} outputs`);
-    }
     if (data.x.length !== data.y.length * this.numFeatures) {
       throw invalid('x', `${where}: data.x has ${data.x.length} values; expected ${data.y.length} examples × ${this.numFeatures} features`);
+    }
+    const targets = numTargetsOf(data);
+    if (this.task === 'regression') {
+      if (targets === 0) throw invalid('targets', `${where}: a regression model needs a dataset with float targets (this one has class labels only)`);
+      if (targets !== this.numOutputs) throw invalid('numTargets', `${where}: the data has ${targets} target(s) per example but the model has ${this.numOutputs} output(s)`);
+      if (data.targets!.length !== data.y.length * targets) throw invalid('targets', `${where}: data.targets has ${data.targets!.length} values; expected ${data.y.length} × ${targets}`);
+      return;
+    }
+    if (targets > 0) throw invalid('targets', `${where}: the data has float targets, which a ${this.task} model cannot learn (use task 'regression')`);
+    if (data.numClasses > this.numClasses) {
+      throw invalid('numClasses', `${where}: data.numClasses is ${data.numClasses} but the model has ${this.numClasses} outputs`);
     }
     const y = data.y;
     for (let i = 0; i < y.length; i++) {
@@ -457,14 +582,20 @@ export class TfjsTrainer implements Trainer {
 
 export interface TfjsTrainerOptions {
   /**
-   * Use federa's dense-layer op with explicitly transposed gradients when the model is a
-   * Sequential of linear/ReLU Dense layers (2–3× faster on wasm). Default true; false forces the
+   * Use federa's dense-layer op with explicitly transposed gradients for the linear/ReLU Dense
+   * layers of a Sequential model (2–3× faster on wasm; other layers run as usual). Default true; false forces the
    * generic tfjs-layers forward and tfjs's own gradients (same maths, for comparison).
    */
   denseFastPath?: boolean;
+  /** The task; inferred from the output layer when absent (see {@link TfjsTrainer}). */
+  task?: Task;
 }
 
 export interface CreateTfjsTrainerOptions {
+  /** Output head of the zoo model and the trainer's loss (default 'classification'). */
+  task?: Task;
+  /** Shape of one example (the dataset's featureShape), for conv models. */
+  inputShape?: readonly number[];
   /** Seed for {@link initParameters}; pass the run seed. Default 0. */
   seed?: number | string;
   /** Backend preference handed to {@link initBackend} (ignored once a backend is active). */
@@ -472,7 +603,8 @@ export interface CreateTfjsTrainerOptions {
 }
 
 /**
- * Builds a zoo model on an initialised backend, with deterministic initial weights drawn from
+ * Builds a zoo model on an initialised backend (`numClasses`: classes, or targets for
+ * regression; ignored for binary), with deterministic initial weights drawn from
  * `new Rng(seed).stream('init')`, so every process of a run starts from the same parameters.
  */
 export async function createTfjsTrainer(
@@ -482,7 +614,8 @@ export async function createTfjsTrainer(
   options: CreateTfjsTrainerOptions = {},
 ): Promise<TfjsTrainer> {
   await initBackend(options.backend);
-  const trainer = new TfjsTrainer(createModel(model, numFeatures, numClasses).model);
+  const task = options.task ?? 'classification';
+  const trainer = new TfjsTrainer(createModel(model, numFeatures, numClasses, { task, inputShape: options.inputShape }).model, { task });
   try {
     trainer.setParameters(initParameters(trainer.layout, new Rng(options.seed ?? 0).stream('init')));
   } catch (e) {

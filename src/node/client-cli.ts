@@ -23,6 +23,7 @@ export function registerClientCommand(program: Command): void {
     .option('--id <name>', 'client name and id: one identity per name (default: an identity per --data file, id derived from its key)')
     .option('--identity <file>', 'identity file (default ~/.federa/identities/<host>/<name>.json; created if missing)')
     .option('--label-column <name>', 'CSV label column', 'label')
+    .option('--target-column <name...>', 'CSV float target column(s), when the server trains a regression')
     .option('--ca <file>', 'PEM certificate to trust (e.g. a self-signed server certificate)')
     .option('--stay', 'stay connected after the run completes, to join the next run')
     .option('--reconnect-max-ms <ms>', 'longest wait between reconnect attempts (default 30000)', int('--reconnect-max-ms'))
@@ -45,6 +46,7 @@ export function registerClientCommand(program: Command): void {
         clientId: opts.id as string | undefined,
         identity: opts.identity as string | undefined,
         labelColumn: String(opts.labelColumn),
+        ...(opts.targetColumn ? { targetColumns: (opts.targetColumn as string[]).map(String) } : {}),
         ca,
         stayAfterRun: Boolean(opts.stay),
         reconnect: { maxMs: opts.reconnectMaxMs as number | undefined, maxAttempts: opts.maxAttempts as number | undefined },

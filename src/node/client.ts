@@ -34,6 +34,11 @@ export interface FederaClientOptions {
   data: string | Dataset | ClientData | DataSource;
   /** CSV label column (default "label"). */
   labelColumn?: string;
+  /**
+   * CSV float target columns, needed when the server's model spec says task 'regression'.
+   * Ignored for classification.
+   */
+  targetColumns?: string[];
   featureColumns?: string[];
   /** One-time enrollment token, needed the first time this identity meets this server. */
   token?: string;
@@ -137,13 +142,20 @@ export class FederaClient {
     const d = this.o.data;
     if (typeof d === 'function') return d({ clientId: this.clientId, model: w.model, seed: w.seed });
     if (typeof d !== 'string') return d;
-    const key = `${d}|${w.model.numClasses}`;
+    const key = `${d}|${w.model.numClasses}|${w.model.task ?? 'classification'}`;
     if (this.rawData?.key === key) return this.rawData.value;
     const path = resolve(d);
     if (!existsSync(path)) throw new FederaError('not_found', `data file ${d} does not exist`);
     let value: Dataset | ClientData;
     if (extname(path).toLowerCase() === '.csv') {
-      value = loadCsvFile(path, { labelColumn: this.o.labelColumn ?? 'label', featureColumns: this.o.featureColumns, numClasses: w.model.numClasses }).dataset;
+      if (w.model.task === 'regression') {
+        if (!this.o.targetColumns?.length) {
+          throw new FederaError('invalid_config', `the server's model ${w.model.name} is a regression: name the float target column(s) of ${d} (targetColumns, --target-column)`);
+        }
+        value = loadCsvFile(path, { targetColumns: this.o.targetColumns, featureColumns: this.o.featureColumns }).dataset;
+      } else {
+        value = loadCsvFile(path, { labelColumn: this.o.labelColumn ?? 'label', featureColumns: this.o.featureColumns, numClasses: w.model.numClasses }).dataset;
+      }
     } else {
       let mod: Record<string, unknown>;
       try {

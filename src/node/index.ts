@@ -1,6 +1,23 @@
 /** federa/node — the Node-only pieces: file loaders, run folders, the CLI. */
 export { loadMnist, type MnistData } from './mnist.js';
 export { loadCsvFile } from './csv.js';
+export { readIdxFile, loadIdxPair, loadIdxFolder, loadFashionMnist, FASHION_MNIST_DIR, FASHION_MNIST_CLASSES, type IdxFolder } from './idx.js';
+export { loadLeaf } from './leaf.js';
+export { loadImageFolder, decodeImage, type ImageFolderOptions, type ImageFolderData } from './images.js';
+export { loadTextCorpus, readTextRecords } from './text.js';
+export { loadModelJson, modelJsonServerModel, type LoadedModelJson, type ModelJsonServerModelOptions } from './model-json.js';
+export {
+  resolveData,
+  resolveModel,
+  dataShapeOf,
+  modelInputShape,
+  DATA_CHOICES,
+  MODEL_CHOICES,
+  type ResolveDataOptions,
+  type ResolvedData,
+  type ResolvedModel,
+  type DataShape,
+} from './workloads.js';
 export { writeReport, loadReportAssets } from './report-file.js';
 export { rebuildReport, readHistoryFile, type RebuildReportOptions, type RebuiltReport } from '../server/rebuild-report.js';
 export { writeDevelopmentCertificates, type CertificateOptions, type CertificateFiles } from './certificates.js';

@@ -44,6 +44,11 @@ export type MaybeNumber = number | null;
 /** Per-round values, every array aligned with `rounds`; `null` where a round lacks the value. */
 export interface ChartSeries {
   rounds: number[];
+  /**
+   * What the "accuracy" series hold: 'Accuracy' for classifiers, 'R²' for a regression run (whose
+   * records have `r2` and no accuracy). Absent means 'Accuracy'.
+   */
+  qualityLabel?: string;
   centralAccuracy: MaybeNumber[];
   centralLoss: MaybeNumber[];
   federatedAccuracy: MaybeNumber[];
@@ -94,8 +99,25 @@ export function accuracyOf(metrics: Record<string, number> | undefined): MaybeNu
   return null;
 }
 
+/** The regression counterpart of {@link accuracyOf}: `r2`, or null. */
+export function r2Of(metrics: Record<string, number> | undefined): MaybeNumber {
+  return metrics ? finite(metrics.r2) : null;
+}
+
+/**
+ * The headline quality metric of a run's history: accuracy when any evaluation recorded one,
+ * else R² when one did (regression), else accuracy (nothing yet). With its display label.
+ */
+export function qualityMetric(rounds: readonly ReportRound[]): { label: 'Accuracy' | 'R²'; of: (m: Record<string, number> | undefined) => MaybeNumber } {
+  const evals = rounds.flatMap((r) => [r.centralEvaluation?.metrics, r.federatedEvaluation?.metrics]);
+  if (evals.some((m) => accuracyOf(m) !== null)) return { label: 'Accuracy', of: accuracyOf };
+  if (evals.some((m) => r2Of(m) !== null)) return { label: 'R²', of: r2Of };
+  return { label: 'Accuracy', of: accuracyOf };
+}
+
 /** Turns history records into aligned chart series (input order is kept). */
 export function seriesFromHistory(rounds: readonly ReportRound[]): ChartSeries {
+  const quality = qualityMetric(rounds);
   const s: ChartSeries = {
     rounds: [],
     centralAccuracy: [],
@@ -109,11 +131,12 @@ export function seriesFromHistory(rounds: readonly ReportRound[]): ChartSeries {
     failed: [],
     epsilon: [],
   };
+  if (quality.label !== 'Accuracy') s.qualityLabel = quality.label;
   for (const r of rounds) {
     s.rounds.push(r.round);
-    s.centralAccuracy.push(accuracyOf(r.centralEvaluation?.metrics));
+    s.centralAccuracy.push(quality.of(r.centralEvaluation?.metrics));
     s.centralLoss.push(finite(r.centralEvaluation?.loss));
-    s.federatedAccuracy.push(accuracyOf(r.federatedEvaluation?.metrics));
+    s.federatedAccuracy.push(quality.of(r.federatedEvaluation?.metrics));
     s.federatedLoss.push(finite(r.federatedEvaluation?.loss));
     s.trainLoss.push(finite(r.train?.loss));
     s.bytesUp.push(finite(r.bytes?.up));
@@ -194,12 +217,12 @@ export function chartSpecs(series: ChartSeries, opts: ChartSpecOptions = {}): Ch
   const specs: ChartSpec[] = [
     {
       id: 'accuracy',
-      title: 'Accuracy',
+      title: series.qualityLabel ?? 'Accuracy',
       empty: !hasData(acc),
       bars: false,
       options: {
         ...base(false),
-        axes: [xAxis, yAxis('accuracy', 56)],
+        axes: [xAxis, yAxis(series.qualityLabel ?? 'accuracy', 56)],
         series: [
           { label: 'round' },
           line('central', '#2563eb', 4),

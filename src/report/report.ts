@@ -2,7 +2,7 @@
 // person opens from disk. Isomorphic: builds a string; the Node side (node/report-file.ts) reads
 // the uPlot assets and writes the file.
 import {
-  accuracyOf,
+  qualityMetric,
   chartRuntimeSource,
   formatBytes,
   seriesFromHistory,
@@ -34,6 +34,11 @@ export interface ReportSummary {
   finalFederated: { round: number; accuracy: number | null; loss: number } | null;
   /** Highest accuracy (earliest round on ties): central if any round has it, else federated. */
   bestAccuracy: (RoundValue & { source: 'central' | 'federated' }) | null;
+  /**
+   * What the accuracy fields hold: 'Accuracy', or 'R²' for a regression run (its records have
+   * `r2` and no accuracy; the fields then hold R²). Absent means 'Accuracy'.
+   */
+  qualityLabel?: 'R²';
   clientFailures: number;
   bytesUp: number;
   bytesDown: number;
@@ -41,6 +46,8 @@ export interface ReportSummary {
 }
 
 export function summarizeRounds(rounds: readonly ReportRound[]): ReportSummary {
+  const quality = qualityMetric(rounds);
+  const accuracyOf = quality.of;
   const s: ReportSummary = {
     rounds: rounds.length,
     completed: 0,
@@ -75,6 +82,7 @@ export function summarizeRounds(rounds: readonly ReportRound[]): ReportSummary {
       bestFederated = better(bestFederated, r.round, accuracy);
     }
   }
+  if (quality.label !== 'Accuracy') s.qualityLabel = quality.label;
   if (bestCentral) s.bestAccuracy = { ...bestCentral, source: 'central' };
   else if (bestFederated) s.bestAccuracy = { ...bestFederated, source: 'federated' };
   return s;
@@ -137,18 +145,19 @@ function plural(n: number, word: string): string {
 
 function summaryBlock(s: ReportSummary): string {
   const best = s.bestAccuracy;
+  const q = s.qualityLabel ?? 'accuracy';
   return `<section class="stats">
-${stat('Final central accuracy', fmt(s.finalCentral?.accuracy), s.finalCentral ? `round ${s.finalCentral.round}` : 'no central evaluation')}
+${stat(`Final central ${q}`, fmt(s.finalCentral?.accuracy), s.finalCentral ? `round ${s.finalCentral.round}` : 'no central evaluation')}
 ${stat('Final central loss', fmt(s.finalCentral?.loss), s.finalCentral ? `round ${s.finalCentral.round}` : '')}
-${stat('Final federated accuracy', fmt(s.finalFederated?.accuracy), s.finalFederated ? `round ${s.finalFederated.round}` : 'no federated evaluation')}
-${stat(best ? `Best ${best.source} accuracy` : 'Best accuracy', fmt(best?.value), best ? `round ${best.round}` : '')}
+${stat(`Final federated ${q}`, fmt(s.finalFederated?.accuracy), s.finalFederated ? `round ${s.finalFederated.round}` : 'no federated evaluation')}
+${stat(best ? `Best ${best.source} ${q}` : `Best ${q}`, fmt(best?.value), best ? `round ${best.round}` : '')}
 ${stat('Rounds completed', `${s.completed} / ${s.rounds}`, `${s.skipped} skipped · ${plural(s.clientFailures, 'client failure')}`)}
 ${stat('Bytes', `↑ ${formatBytes(s.bytesUp)}`, `↓ ${formatBytes(s.bytesDown)}`)}
 ${stat('Total time', formatDuration(s.totalMs))}
 </section>`;
 }
 
-function roundRow(r: ReportRound): string {
+function roundRow(r: ReportRound, quality: (m: Record<string, number> | undefined) => number | null): string {
   const skipped = r.status === 'skipped';
   const status = `<span class="badge ${skipped ? 'skipped' : 'ok'}">${escapeHtml(r.status)}</span>${
     r.reason ? `<small>${escapeHtml(r.reason)}</small>` : ''
@@ -169,8 +178,8 @@ function roundRow(r: ReportRound): string {
 <td class="num" title="${ids(r.succeeded)}">${r.succeeded?.length ?? 0}</td>
 <td class="num${failed.length ? ' bad' : ''}" title="${failedTitle}">${failed.length}${failures}</td>
 <td class="num">${fmt(r.train?.loss)}</td>
-<td class="num">${fmt(accuracyOf(r.federatedEvaluation?.metrics))}</td>
-<td class="num">${fmt(accuracyOf(r.centralEvaluation?.metrics))}</td>
+<td class="num">${fmt(quality(r.federatedEvaluation?.metrics))}</td>
+<td class="num">${fmt(quality(r.centralEvaluation?.metrics))}</td>
 <td class="num">↓ ${escapeHtml(formatBytes(r.bytes?.down))}<br>↑ ${escapeHtml(formatBytes(r.bytes?.up))}</td>
 <td class="num" title="${escapeHtml(timing)}">${escapeHtml(formatDuration(r.timing?.totalMs ?? NaN))}</td>
 </tr>`;
@@ -216,12 +225,14 @@ pre { padding: 12px; overflow: auto; font-size: 12px; max-height: 480px; }
 export function renderReport(meta: ReportMeta, rounds: readonly ReportRound[], assets: ReportAssets): string {
   const summary = summarizeRounds(rounds);
   const series = seriesFromHistory(rounds);
+  const quality = qualityMetric(rounds);
+  const qShort = quality.label === 'Accuracy' ? 'acc.' : quality.label;
   const runId = escapeHtml(meta.runId);
   const table = rounds.length
     ? `<div class="table-wrap"><table>
-<thead><tr><th class="num">Round</th><th>Status</th><th class="num">Selected</th><th class="num">Succeeded</th><th class="num">Failed</th><th class="num">Train loss</th><th class="num">Fed. acc.</th><th class="num">Central acc.</th><th class="num">Bytes</th><th class="num">Time</th></tr></thead>
+<thead><tr><th class="num">Round</th><th>Status</th><th class="num">Selected</th><th class="num">Succeeded</th><th class="num">Failed</th><th class="num">Train loss</th><th class="num">Fed. ${qShort}</th><th class="num">Central ${qShort}</th><th class="num">Bytes</th><th class="num">Time</th></tr></thead>
 <tbody>
-${rounds.map(roundRow).join('\n')}
+${rounds.map((r) => roundRow(r, quality.of)).join('\n')}
 </tbody></table></div>`
     : '<p class="empty">No rounds recorded.</p>';
   const recorded = meta.summary

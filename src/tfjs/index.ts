@@ -5,8 +5,11 @@
  */
 export { initBackend, activeBackend, BACKEND_ENV_VAR } from '../models/backend.js';
 export type { BackendName, InitBackendOptions } from '../models/backend.js';
-export { logisticRegression, mlp2nn, createModel, initParameters } from '../models/zoo.js';
-export type { ModelName, ZooModel } from '../models/zoo.js';
+export { logisticRegression, mlp2nn, mnistCnn, cifarCnn, lstmNextToken, createModel, initParameters, ZOO_MODELS } from '../models/zoo.js';
+export type { ModelName, ZooModel, CreateModelOptions } from '../models/zoo.js';
+export { registerWasmConvKernels, useConvFilterRoute, type ConvFilterRoute } from '../models/wasm-kernels.js';
+export { aucRoc, rSquaredFromSse } from '../models/metrics.js';
+export { SUPPORTED_LAYERS, checkTopology, checkModelForData, modelFromTopology, architectureOf, trainerFromSpec, type ArchitectureSpec, type DataShape } from '../models/model-json.js';
 export { TfjsTrainer, createTfjsTrainer } from '../models/tfjs-trainer.js';
 export type { CreateTfjsTrainerOptions, TfjsTrainerOptions } from '../models/tfjs-trainer.js';
 export { DpSgdTrainer, dpSgdEpsilon, type DpSgdTrainerOptions, type DpSgdAccounting } from '../models/dp-sgd.js';

@@ -38,12 +38,25 @@ export const SOFTWARE = 'federa/0.1';
 
 /** What a client needs to build its trainer: sent by the server in WELCOME. */
 export interface ModelSpec {
-  /** A model of the zoo ("logreg", "2nn") or a name the client's own trainer factory knows. */
+  /** A model of the zoo ("logreg", "2nn", "cnn", …) or a name the client's own trainer factory knows. */
   name: string;
   numFeatures: number;
+  /** Classes (classification), 2 (binary) or targets (regression). */
   numClasses: number;
   layout: Array<{ name: string; shape: number[] }>;
+  /** 'classification' when absent. */
+  task?: 'classification' | 'binary' | 'regression';
+  /** Shape of one example (conv models), when not flat. */
+  inputShape?: number[];
+  /**
+   * A TF.js layers-model topology (the `modelTopology` of a model.json), as JSON text: the
+   * architecture of a bring-your-own model, which clients build instead of a zoo model. Weights
+   * never travel here; they come with every round's parameters.
+   */
+  architecture?: string;
 }
+
+const SPEC_TASKS: ReadonlySet<string> = new Set(['classification', 'binary', 'regression']);
 
 export interface Challenge {
   runId: string;
@@ -156,8 +169,29 @@ export function welcomeBody(w: Omit<Welcome, 'runId' | 'round'>): WireRecord {
       numFeatures: w.model.numFeatures,
       numClasses: w.model.numClasses,
       layout: w.model.layout.map((t) => ({ name: t.name, shape: Int32Array.from(t.shape) })),
+      // Optional fields only when set, so a zoo classification spec encodes as before.
+      ...(w.model.task !== undefined ? { task: w.model.task } : {}),
+      ...(w.model.inputShape !== undefined ? { inputShape: Int32Array.from(w.model.inputShape) } : {}),
+      ...(w.model.architecture !== undefined ? { architecture: w.model.architecture } : {}),
     },
   };
+}
+
+function optionalSpecFields(model: WireRecord, w: string): Pick<ModelSpec, 'task' | 'inputShape' | 'architecture'> {
+  const out: Pick<ModelSpec, 'task' | 'inputShape' | 'architecture'> = {};
+  if (model.task !== undefined) {
+    if (typeof model.task !== 'string' || !SPEC_TASKS.has(model.task)) throw bad(w, `model.task must be classification, binary or regression, got ${String(model.task).slice(0, 40)}`);
+    out.task = model.task as ModelSpec['task'];
+  }
+  if (model.inputShape !== undefined) {
+    if (!(model.inputShape instanceof Int32Array) || model.inputShape.some((d) => d < 1)) throw bad(w, 'model.inputShape must be positive i32 dimensions');
+    out.inputShape = Array.from(model.inputShape);
+  }
+  if (model.architecture !== undefined) {
+    if (typeof model.architecture !== 'string') throw bad(w, 'model.architecture must be text (a TF.js model topology as JSON)');
+    out.architecture = model.architecture;
+  }
+  return out;
 }
 
 export function parseWelcome(f: Frame): Welcome {
@@ -187,6 +221,7 @@ export function parseWelcome(f: Frame): Welcome {
         if (!isRecord(t) || typeof t.name !== 'string' || !(t.shape instanceof Int32Array)) throw bad(w, `model.layout[${i}] must be {name: text, shape: i32}`);
         return { name: t.name, shape: Array.from(t.shape) };
       }),
+      ...optionalSpecFields(model, w),
     },
   };
 }

@@ -61,7 +61,7 @@ test('layer names do not depend on how many models were built before', () => {
 });
 
 test('createModel rejects unknown names and bad sizes', () => {
-  assert.throws(() => createModel('cnn' as never, 784, 10), (e) => isFederaError(e, 'invalid_argument') && /model/.test(e.message));
+  assert.throws(() => createModel('resnet' as never, 784, 10), (e) => isFederaError(e, 'invalid_argument') && /model/.test(e.message));
   assert.throws(() => logisticRegression(0, 10), (e) => isFederaError(e, 'invalid_argument') && /numFeatures/.test(e.message));
   assert.throws(() => mlp2nn(784, 200, 1), (e) => isFederaError(e, 'invalid_argument') && /numClasses/.test(e.message));
   assert.throws(() => mlp2nn(784, 2.5, 10), (e) => isFederaError(e, 'invalid_argument') && /hidden/.test(e.message));
@@ -106,4 +106,42 @@ test('initParameters: a tensor’s values depend on its name, not its position',
   const pa = initParameters(a, new Rng(1));
   const pb = initParameters(b, new Rng(1));
   assert.deepEqual(a.view(pa, 'k'), b.view(pb, 'k'));
+});
+
+test("McMahan et al.'s MNIST CNN has 1,663,370 parameters in the paper's layout", () => {
+  const z = createModel('cnn', 784, 10);
+  try {
+    assert.equal(z.numParameters, 1_663_370);
+    assert.deepEqual(shapes(z.model), [
+      ['conv_1/kernel', [5, 5, 1, 32]],
+      ['conv_1/bias', [32]],
+      ['conv_2/kernel', [5, 5, 32, 64]],
+      ['conv_2/bias', [64]],
+      ['dense_1/kernel', [3136, 512]],
+      ['dense_1/bias', [512]],
+      ['dense_2/kernel', [512, 10]],
+      ['dense_2/bias', [10]],
+    ]);
+    assert.deepEqual(z.model.inputs[0].shape, [null, 784], 'takes flat features like the dense models');
+  } finally {
+    z.model.dispose();
+  }
+});
+
+test('the CIFAR-style CNN takes 32×32×3 and has 188,810 parameters', () => {
+  const z = createModel('cifar-cnn', 3072, 10);
+  try {
+    assert.equal(z.numParameters, 188_810);
+    assert.deepEqual(z.model.outputs[0].shape, [null, 10]);
+  } finally {
+    z.model.dispose();
+  }
+});
+
+test('conv models refuse features that are not an image of the right channel count', () => {
+  assert.throws(() => createModel('cnn', 785, 10), (e) => isFederaError(e, 'invalid_argument') && /785 features/.test((e as Error).message));
+  assert.throws(() => createModel('cifar-cnn', 784, 10), (e) => isFederaError(e, 'invalid_argument') && /3 channel/.test((e as Error).message));
+  assert.throws(() => createModel('cnn', 784, 10, { inputShape: [28, 27, 1] }), (e) => isFederaError(e, 'invalid_argument') && /inputShape|input shape/.test((e as Error).message));
+  const z = createModel('cnn', 24 * 20, 4, { inputShape: [24, 20, 1] });
+  z.model.dispose();
 });
