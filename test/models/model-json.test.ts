@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/models/backend.js';
 import { loadModelJson, modelJsonServerModel } from '../../src/node/model-json.js';
 import { checkTopology, trainerFromSpec } from '../../src/models/model-json.js';
-import { zooTrainer } from '../../src/client/session.js';
+import { zooTrainer } from '../../src/run/zoo-trainer.js';
 import { runSimulation } from '../../src/sim/simulation.js';
 import { FedAvg } from '../../src/strategy/fedavg.js';
 import { FederaServer } from '../../src/server/server.js';

@@ -11,7 +11,7 @@ import type { Browser } from 'playwright-core';
 import { initBackend } from '../../src/models/backend.js';
 import { modelJsonServerModel } from '../../src/node/model-json.js';
 import { loadMnist } from '../../src/node/mnist.js';
-import { parseServerConfig } from '../../src/server/config.js';
+import { parseServerConfig } from '../../src/config/rules.js';
 import { FederaServer } from '../../src/server/server.js';
 import { silentLogger } from '../../src/core/log.js';
 import { launchChromium } from '../helpers/chromium.js';
