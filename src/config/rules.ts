@@ -13,6 +13,7 @@ import { checkStages } from '../aggregate/check.js';
 import { parseWith } from './format.js';
 import { ServerConfigSchema, SimulationConfigSchema, type RunConfig, type ServerConfig, type SimulationConfig } from './schema.js';
 import { planStages } from './stages.js';
+import { NATURALLY_PARTITIONED, dataKindOf } from './data-spec.js';
 
 /**
  * Clients per round for a population of `population`: `clientsPerRound`, or ⌈fraction·N⌉ and at
@@ -64,9 +65,23 @@ export function checkRun(c: RunConfig, ctx: RunCheckContext): void {
   checkStages(planned.stages, source);
 }
 
+/** The task and the data agree: float targets are a regression, class labels are not. */
+function checkTask(c: RunConfig, source: string): void {
+  const d = c.dataset;
+  if (d?.name === 'csv' && d.targetColumns && d.labelColumn) throw new FederaError('invalid_config', `${source}: dataset.labelColumn and dataset.targetColumns both given; a CSV has class labels (classification, binary) or float targets (regression), not both`);
+  if (d?.name === 'csv' && d.targetColumns && c.task !== 'regression') throw new FederaError('invalid_config', `${source}: dataset.targetColumns are float targets, but task is "${c.task}"; set task = "regression" (--task regression)`);
+  if (d?.name === 'csv' && !d.targetColumns && c.task === 'regression') throw new FederaError('invalid_config', `${source}: task "regression" needs the CSV's float target column(s): dataset.targetColumns (--target-columns <a,b>)`);
+  if (d && d.name !== 'csv' && c.task === 'regression') throw new FederaError('invalid_config', `${source}: task "regression" needs float targets, but ${d.name} data has class labels; use a CSV with dataset.targetColumns`);
+}
+
 /** Validates a merged simulation config (file and flags); throws `invalid_config` listing every problem. */
 export function parseSimulationConfig(raw: unknown, source = 'config', flags?: ReadonlyMap<string, string>): SimulationConfig {
+  // Data whose examples already belong to clients (synthetic devices, LEAF users, speakers) keep them unless a partition is asked for.
+  if (typeof raw === 'object' && raw !== null && !('partition' in raw) && NATURALLY_PARTITIONED.has(dataKindOf((raw as { dataset?: unknown }).dataset) ?? '')) {
+    raw = { ...raw, partition: { kind: 'natural' } };
+  }
   const c = parseWith(SimulationConfigSchema, raw, source, flags);
+  checkTask(c, source);
   if (c.clientsPerRound !== undefined && c.clientsPerRound > c.clients) {
     throw new FederaError('invalid_config', `${source}: clientsPerRound (${c.clientsPerRound}) must be ≤ clients (${c.clients})`);
   }
@@ -80,6 +95,8 @@ export function parseSimulationConfig(raw: unknown, source = 'config', flags?: R
 /** Validates a merged server config; throws `invalid_config` listing every problem. */
 export function parseServerConfig(raw: unknown, source = 'config', flags?: ReadonlyMap<string, string>): ServerConfig {
   const c = parseWith(ServerConfigSchema, raw, source, flags);
+  checkTask(c, source);
+  if (c.input && c.task !== 'regression' && c.input.numClasses < 2) throw new FederaError('invalid_config', `${source}: input.numClasses is ${c.input.numClasses}; a ${c.task} model needs at least 2 classes (numClasses counts the float targets only with task = "regression")`);
   if (!c.dataset && !c.input) throw new FederaError('invalid_config', `${source}: give either dataset (for central evaluation) or input = { numFeatures, numClasses }`);
   if (c.privacy) {
     if (c.clientsPerRound === undefined) throw new FederaError('invalid_config', `${source}: privacy needs clientsPerRound (the accountant's q = clientsPerRound / privacy.populationSize)`);

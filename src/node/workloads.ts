@@ -20,6 +20,7 @@ import { parseSyntheticSpec, synthetic } from '../data/synthetic.js';
 import type { Vocabulary } from '../data/text.js';
 import type { Trainer } from '../client/trainer.js';
 import type { ModelSpec } from '../wire/protocol.js';
+import type { RunConfig } from '../config/schema.js';
 import { loadCsvFile } from './csv.js';
 import { FASHION_MNIST_CLASSES, loadFashionMnist, loadIdxFolder, loadIdxPair } from './idx.js';
 import { loadImageFolder } from './images.js';
@@ -115,8 +116,13 @@ function describe(d: Dataset): string {
   return `${d.y.length} examples, ${d.numFeatures} features${d.featureShape ? ` (${d.featureShape.join('×')})` : ''}, ${t > 0 ? `${t} float target(s)` : `${d.numClasses} classes`}`;
 }
 
-/** Loads the data a `--data` value names. */
+/** Loads the data a `--data` value names (every loader reads files synchronously; see {@link loadData}). */
 export async function resolveData(spec: string, o: ResolveDataOptions = {}): Promise<ResolvedData> {
+  return loadData(spec, o);
+}
+
+/** {@link resolveData}, synchronously. */
+export function loadData(spec: string, o: ResolveDataOptions = {}): ResolvedData {
   const { kind, arg } = splitSpec(spec);
   const seed = o.seed ?? 0;
   const testFraction = o.testFraction ?? 0.2;
@@ -289,6 +295,9 @@ export async function resolveModel(spec: string, shape: DataShape, o: { seed?: n
       first.dispose();
     }
   }
+  if (spec.endsWith('.json') && !existsSync(spec)) {
+    throw new FederaError('invalid_config', `--model "${spec}": no such file (your own model is the path of its model.json, with its weights file beside it)`, { field: 'model' });
+  }
   if (spec.endsWith('.json') || existsSync(spec)) {
     const path = existsSync(spec) && statSync(spec).isDirectory() ? join(spec, 'model.json') : spec;
     const { modelJsonServerModel } = await import('./model-json.js');
@@ -304,4 +313,39 @@ export async function resolveModel(spec: string, shape: DataShape, o: { seed?: n
     };
   }
   throw new FederaError('invalid_config', `--model "${spec}": not a zoo model (${[...ZOO].join(', ')}) nor an existing model.json`, { field: 'model' });
+}
+
+/** A run config's `[dataset]` table (config/schema.ts), as {@link resolveData} reads it. */
+export type DatasetConfig = NonNullable<RunConfig['dataset']>;
+
+/**
+ * Loads a run config's data: the `[dataset]` table turned into its `--data` value and options,
+ * with images decoded to the input `model` wants. Simulation and the server's central test set
+ * both load through here, so they make the same split of the same data for the same seed.
+ */
+export function loadConfiguredData(d: DatasetConfig, o: { task: Task; seed: number | string; model: string; numClients?: number }): ResolvedData {
+  const base: ResolveDataOptions = { task: o.task, seed: o.seed };
+  switch (d.name) {
+    case 'mnist':
+      return loadData('mnist', base);
+    case 'fashion-mnist':
+      return loadData(d.path ? `fashion-mnist:${d.path}` : 'fashion-mnist', base);
+    case 'synthetic':
+      return loadData(`synthetic:${d.iid ? 'iid' : `${d.alpha},${d.beta}`}`, { ...base, numClients: o.numClients });
+    case 'csv':
+      return loadData(`csv:${d.path}`, {
+        ...base,
+        testFraction: d.testFraction,
+        labelColumn: d.labelColumn,
+        targetColumns: d.targetColumns,
+        groupColumn: d.groupColumn,
+        featureColumns: d.featureColumns,
+      });
+    case 'images':
+      return loadData(`images:${d.path}`, { ...base, testFraction: d.testFraction, inputShape: modelInputShape(o.model) });
+    case 'text':
+      return loadData(`text:${d.path}`, { ...base, testFraction: d.testFraction, level: d.level, seqLength: d.seqLength });
+    default:
+      return loadData(`${d.name}:${d.path}`, { ...base, testFraction: d.testFraction });
+  }
 }

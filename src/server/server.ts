@@ -20,15 +20,13 @@ import { silentLogger, type Logger } from '../core/log.js';
 import { ParamLayout, makeParams, type Params } from '../core/params.js';
 import { Rng } from '../core/rng.js';
 import type { Dataset } from '../data/dataset.js';
-import { splitStratified } from '../data/mnist.js';
 import { RoundEngine } from '../engine/engine.js';
 import type { RoundRecord, EvaluationRecord } from '../core/records.js';
 import type { TrainWorkflow } from '../engine/workflow.js';
 import type { ServerLayer } from '../engine/server-layer.js';
 import type { CentralEvaluate, Strategy, StrategyOptions } from '../strategy/strategy.js';
 import { planRun, type RunPlan } from '../run/plan.js';
-import { loadMnist } from '../node/mnist.js';
-import { loadCsvFile } from '../node/csv.js';
+import { dataShapeOf, loadConfiguredData, resolveModel } from '../node/workloads.js';
 import { rebuildReport } from './rebuild-report.js';
 import { CloseCode, type ModelSpec } from '../wire/protocol.js';
 import { runDefinition, startQuorum } from '../config/rules.js';
@@ -86,30 +84,33 @@ export type { Phase, ClientActivity, FederaServerEvents } from './view.js';
 export function loadEvaluationData(config: ServerConfig): Dataset | undefined {
   const d = config.dataset;
   if (!d) return undefined;
-  if (d.name === 'mnist') return loadMnist().test;
-  const csv = loadCsvFile(d.path, { labelColumn: d.labelColumn, featureColumns: d.featureColumns, numClasses: config.input?.numClasses });
-  return splitStratified(csv.dataset, d.testFraction, new Rng(config.seed).stream('test-split')).test;
+  return (loadConfiguredData(d, { task: config.task, seed: config.seed, model: config.model })).test;
 }
 
-/** The config's zoo model (TF.js), initialised from the run seed as in simulation. */
+/**
+ * The config's model — a zoo model or a model.json (its architecture travels in the spec) —
+ * initialised from the run seed as in simulation, with the central evaluation on the dataset's test split.
+ */
 export async function zooServerModel(config: ServerConfig): Promise<ServerModel> {
-  const { createTfjsTrainer } = await import('../models/tfjs-trainer.js');
   const test = loadEvaluationData(config);
   const numFeatures = config.input?.numFeatures ?? test!.numFeatures;
-  const numClasses = config.input?.numClasses ?? test!.numClasses;
   if (test && test.numFeatures !== numFeatures) throw new FederaError('invalid_config', `input.numFeatures is ${numFeatures} but the dataset has ${test.numFeatures} features`);
-  const trainer = await createTfjsTrainer(config.model, numFeatures, numClasses, { seed: config.seed });
+  const shape = test ? dataShapeOf(test, config.task) : { numFeatures, numClasses: config.input!.numClasses, task: config.task };
+  if (config.input?.numClasses !== undefined) shape.numClasses = config.input.numClasses;
+  const model = await resolveModel(config.model, shape, { seed: config.seed });
+  const trainer = test ? await model.createTrainer() : undefined;
   return {
-    spec: { name: config.model, numFeatures, numClasses, layout: trainer.layout.toJSON() },
-    initialParams: makeParams(trainer.layout, trainer.getParameters()),
-    evaluate: test
-      ? async (_round, params) => {
-          trainer.setParameters(params.data);
-          const r = await trainer.evaluate(test);
-          return { loss: r.loss, metrics: r.metrics };
-        }
-      : undefined,
-    dispose: () => trainer.dispose(),
+    spec: model.spec,
+    initialParams: model.initialParams,
+    evaluate:
+      test && trainer
+        ? async (_round, params) => {
+            trainer.setParameters(params.data);
+            const r = await trainer.evaluate(test);
+            return { loss: r.loss, metrics: r.metrics };
+          }
+        : undefined,
+    dispose: () => trainer?.dispose(),
   };
 }
 

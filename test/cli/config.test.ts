@@ -22,7 +22,7 @@ test('a bad value is reported with its path and the allowed values', () => {
     assert.match(e.message, /strategy\.name: expected one of "fedavg" \| "fedprox" \| "fedavgm" \| "fedadam" \| "fedyogi" \| "fedadagrad"; got "fedsgd"/);
     return true;
   });
-  assert.throws(() => parseSimulationConfig({ model: 'resnet' }), /model: expected one of "logreg" \| "2nn"; got "resnet"/);
+  assert.throws(() => parseSimulationConfig({ model: 'resnet' }), /model: expected a zoo model \(logreg, 2nn, cnn, cifar-cnn, lstm\) or the path of a TF\.js model\.json; got "resnet"/);
   assert.throws(() => parseSimulationConfig({ rounds: 0 }), /rounds: .*got 0/);
   assert.throws(() => parseSimulationConfig({ local: { epochs: 1.5 } }), /local\.epochs: .*got 1\.5/);
   assert.throws(() => parseSimulationConfig({ partition: { kind: 'dirichlet', alpha: -1 } }), /partition\.alpha: .*got -1/);
