@@ -10,6 +10,7 @@ import { addSchemaFlags, applyFlags, describeFields, type FieldInfo } from '../c
 import { registerPrivacyCommand } from './privacy.js';
 import { registerCertCommand } from './cert.js';
 import { registerReportCommand } from './report.js';
+import { registerExportDataCommand } from './export-data.js';
 import { registerServerCommand } from '../server/cli.js';
 import { registerClientCommand } from '../node/client-cli.js';
 
@@ -92,6 +93,7 @@ export function createProgram(): Command {
   registerPrivacyCommand(program);
   registerCertCommand(program);
   registerReportCommand(program);
+  registerExportDataCommand(program);
   return program;
 }
 

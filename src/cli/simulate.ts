@@ -12,10 +12,10 @@ import { makeParams } from '../core/params.js';
 import { FederaError, describeError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { Dataset } from '../data/dataset.js';
-import { partitionDirichlet, partitionIid, partitionShards } from '../data/partition.js';
 import { runSimulation } from '../sim/simulation.js';
 import type { RoundRecord } from '../core/records.js';
-import { dataShapeOf, loadConfiguredData, resolveModel, type ResolvedModel } from '../node/workloads.js';
+import { dataShapeOf, resolveModel, type ResolvedModel } from '../node/workloads.js';
+import { prepareData } from '../node/prepare-data.js';
 import { writeReport } from '../node/report-file.js';
 import { writeModel } from '../node/model-file.js';
 import type { Trainer } from '../client/trainer.js';
@@ -25,57 +25,7 @@ import { formatTable, formatBytes } from './format.js';
 import { backdoorSuccessRate, planAttack, triggeredTestSet } from '../robust/attacks.js';
 import { clientIds as defaultClientIds } from '../sim/virtual-clients.js';
 
-export interface PreparedData {
-  train: Dataset;
-  test: Dataset;
-  partitions: Int32Array[];
-  clientIds?: string[];
-  description: string;
-}
-
-/** Loads the dataset, makes the test split and partitions the training set, all fixed by the seed. */
-export function prepareData(config: SimulationConfig): PreparedData {
-  const rng = new Rng(config.seed);
-  const data = loadConfiguredData(config.dataset, { task: config.task, seed: config.seed, model: config.model, numClients: config.clients });
-  const { train, test } = data;
-  const p = config.partition;
-  const prng = rng.stream('partitioning');
-  let partitions: Int32Array[];
-  let clientIds: string[] | undefined;
-  // Regression has no classes to skew: label-based partitions need class labels.
-  if (config.task === 'regression' && (p.kind === 'dirichlet' || p.kind === 'shards')) {
-    throw new FederaError('invalid_config', `partition ${p.kind} splits by class label, but task regression has float targets; use --partition iid or natural (with a group column)`, { field: 'partition' });
-  }
-  try {
-    switch (p.kind) {
-      case 'iid':
-        partitions = partitionIid(train.y.length, config.clients, prng);
-        break;
-      case 'dirichlet':
-        partitions = partitionDirichlet(train.y, train.numClasses, config.clients, p.alpha, prng, { minSize: p.minSize });
-        break;
-      case 'shards':
-        partitions = partitionShards(train.y, config.clients, p.shardsPerClient, prng);
-        break;
-      case 'natural': {
-        if (!data.natural) {
-          throw new FederaError('invalid_config', `partition natural needs data whose examples belong to clients (synthetic, leaf, text, or csv with dataset.groupColumn / --group-column); ${config.dataset.name} has none`, { field: 'partition' });
-        }
-        partitions = data.natural.partitions;
-        clientIds = data.natural.clientIds;
-        break;
-      }
-    }
-  } catch (e) {
-    // Name what the user can change: the data fits the partition, or the flags change.
-    if (e instanceof FederaError && e.code === 'invalid_config' && p.kind !== 'natural') {
-      const flags = p.kind === 'dirichlet' ? '--alpha (larger), --clients (fewer) or --partition iid' : p.kind === 'shards' ? '--shards-per-client or --clients' : '--clients or --partition';
-      throw new FederaError('invalid_config', `partition ${p.kind} of ${train.y.length} examples among ${config.clients} clients failed: ${e.message}; change ${flags}`);
-    }
-    throw e;
-  }
-  return { train, test, partitions, clientIds, description: data.description };
-}
+export { prepareData, type PreparedData } from '../node/prepare-data.js';
 
 export interface SimulateOutcome {
   runDir: string;

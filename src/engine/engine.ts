@@ -172,13 +172,16 @@ export class RoundEngine {
     for (const f of outcome.failed) this.logger.warn({ runId: this.runId, round, clientId: f.clientId, code: f.code, reason: f.reason }, 'client failed');
     // Strategy and layer events (anomalies, exclusions) go to the log as well as the history.
     for (const e of outcome.events ?? []) this.logger.info({ ...e, runId: this.runId, round }, e.message);
-    if (outcome.status === 'skipped') {
+    // A round cut short by the caller's stop is theirs to report (a server re-runs it on resume):
+    // no evaluation, no summary line, not in the history.
+    const interrupted = this.o.signal?.aborted === true;
+    if (outcome.status === 'skipped' && !interrupted) {
       this.logger.warn({ runId: this.runId, round, reason: outcome.reason }, `round ${round} skipped: ${outcome.reason}; global model unchanged`);
     }
 
     let federatedEvaluation: FederatedEvaluationRecord | undefined;
     const evalOpts = this.o.evaluation;
-    if (evalOpts !== false && (evalOpts?.every ?? 1) > 0 && round % (evalOpts?.every ?? 1) === 0) {
+    if (!interrupted && evalOpts !== false && (evalOpts?.every ?? 1) > 0 && round % (evalOpts?.every ?? 1) === 0) {
       // The evaluation workflow sees the model after training, and samples with the evaluation options.
       const { poissonRate: _train, ...trainSampling } = this.o.sampling ?? {};
       const evalCtx: RoundContext = {
@@ -195,7 +198,7 @@ export class RoundEngine {
     const t2 = now();
     let centralEvaluation: EvaluationRecord | undefined;
     const every = this.o.centralEvaluationEvery ?? 1;
-    if (this.o.strategy.evaluate && every > 0 && (round % every === 0 || round === this.o.rounds)) {
+    if (!interrupted && this.o.strategy.evaluate && every > 0 && (round % every === 0 || round === this.o.rounds)) {
       centralEvaluation = await this.evaluateCentral(round);
     }
     const t3 = now();
@@ -217,6 +220,10 @@ export class RoundEngine {
       bytes: { ...bytes, downRatio: bytes.down > 0 ? bytes.downFloat32 / bytes.down : 1, upRatio: bytes.up > 0 ? bytes.upFloat32 / bytes.up : 1 },
       timing: { totalMs: t3 - t0, trainMs: t1 - t0, evaluateMs: t2 - t1, centralEvaluateMs: t3 - t2 },
     };
+    if (interrupted) {
+      await this.o.onRound?.(record, this.global);
+      return record;
+    }
     this.history.push(record);
     this.logger.info(
       {

@@ -100,6 +100,7 @@ export class FederaClient {
   /** Joins the server and serves until the run completes (resolves) or the server refuses this client (rejects). */
   async start(): Promise<WireClientOutcome> {
     if (this.wire) throw new FederaError('invalid_argument', 'FederaClient.start() was already called');
+    this.checkDataFile();
     const server = this.o.server;
     const enrolled = this.identity.enrolledWith.includes(serverKey(server));
     if (!enrolled && this.o.token === undefined) {
@@ -136,6 +137,20 @@ export class FederaClient {
 
   stop(): void {
     this.wire?.stop();
+  }
+
+  /**
+   * A data file's mistakes (a typo in the path, a missing label column, a bad row) are found
+   * before the client connects, so they never cost an enrollment token. The model's class count
+   * is checked again once the server's spec is known.
+   */
+  private checkDataFile(): void {
+    const d = this.o.data;
+    if (typeof d !== 'string') return;
+    if (!existsSync(resolve(d))) throw new FederaError('not_found', `data file ${d} does not exist (nothing was sent to the server)`);
+    if (extname(d).toLowerCase() !== '.csv') return;
+    const targets = this.o.targetColumns?.length ? this.o.targetColumns : undefined;
+    loadCsvFile(resolve(d), targets ? { targetColumns: targets, featureColumns: this.o.featureColumns } : { labelColumn: this.o.labelColumn ?? 'label', featureColumns: this.o.featureColumns });
   }
 
   private async loadData(w: Welcome): Promise<Dataset | ClientData> {

@@ -22,7 +22,7 @@ export function registerServerCommand(program: Command, buildConfig: (opts: Reco
       const onSignal = (sig: string) => {
         if (signalled) process.exit(130);
         signalled = true;
-        logger.info({ signal: sig }, 'stopping; an unfinished round runs again when the server resumes');
+        logger.info({ signal: sig }, server.describeStop());
         void server.stop().then(() => process.exit(0));
       };
       process.on('SIGINT', () => onSignal('SIGINT'));

@@ -11,6 +11,7 @@
 import { EventEmitter } from 'node:events';
 import type { FederaServerEvents, Phase, ServerView } from './view.js';
 import { readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
@@ -114,6 +115,22 @@ export async function zooServerModel(config: ServerConfig): Promise<ServerModel>
   };
 }
 
+/** The certificate and key can be read and belong together; otherwise an error naming the files. */
+function checkTlsFiles(tls: { cert: string; key: string }): void {
+  let cert: Buffer, key: Buffer;
+  try {
+    cert = readFileSync(tls.cert);
+    key = readFileSync(tls.key);
+  } catch (e) {
+    throw new FederaError('invalid_config', `server.tls: cannot read the certificate ${tls.cert} or key ${tls.key}: ${describeError(e)} (make them with: npx federa cert --host <name> --out certs)`);
+  }
+  try {
+    createSecureContext({ cert, key });
+  } catch (e) {
+    throw new FederaError('invalid_config', `server.tls: ${tls.cert} and ${tls.key} are not a certificate and its private key: ${describeError(e)}`);
+  }
+}
+
 function sameDefinition(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
   const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
   return [...keys].filter((k) => k !== 'rounds' && JSON.stringify(a[k]) !== JSON.stringify(b[k]));
@@ -160,11 +177,19 @@ export class FederaServer implements ServerView {
   async start(): Promise<ServerAddress> {
     const c = this.config;
     const s = c.server;
-    this.store = new Store(s.database, { durability: s.durability });
+    // Files a deployment needs are checked before the database or the run is created.
+    if (s.tls) checkTlsFiles(s.tls);
+    const m = this.o.model;
+    this.model = m === undefined ? await zooServerModel(c) : typeof m === 'function' ? await m() : m;
+    try {
+      this.store = new Store(s.database, { durability: s.durability });
+    } catch (e) {
+      this.model.dispose?.();
+      this.model = undefined;
+      throw e;
+    }
     try {
       if (s.enrollmentTokens.length) this.store.addTokens(s.enrollmentTokens, 'config');
-      const m = this.o.model;
-      this.model = m === undefined ? await zooServerModel(c) : typeof m === 'function' ? await m() : m;
       const layout = ParamLayout.fromJSON(this.model.spec.layout);
       if (!layout.equals(this.model.initialParams.layout)) throw new FederaError('invalid_config', 'model spec layout does not match the initial parameters');
 
@@ -174,7 +199,7 @@ export class FederaServer implements ServerView {
       if (run) {
         const differs = sameDefinition(run.config, definition);
         if (differs.length) {
-          throw new FederaError('invalid_config', `run "${this.runId}" in ${s.database} was started with a different config (${differs.join(', ')} ${differs.length === 1 ? 'differs' : 'differ'}); use the same config to resume it, or another name for a new run`);
+          throw new FederaError('invalid_config', `run "${this.runId}" in ${s.database} was started with a different config (${differs.join(', ')} ${differs.length === 1 ? 'differs' : 'differ'}); use the same config to resume it, or start a new run under another name (--name <run>, or name = "…" in the config)`);
         }
       } else {
         run = this.store.createRun(this.runId, definition, c.rounds);
@@ -489,6 +514,17 @@ export class FederaServer implements ServerView {
   history(): { runId: string; initialEvaluation?: EvaluationRecord; rounds: RoundRecord[] } {
     const run = this.store.getRun(this.runId);
     return { runId: this.runId, ...(run?.initialEvaluation ? { initialEvaluation: run.initialEvaluation } : {}), rounds: this.store.history(this.runId) };
+  }
+
+  /** What stopping now means for the run, for the log line a signal writes. */
+  describeStop(): string {
+    if (this.phase === 'completed') return 'stopping; the run is complete';
+    if (this.phase === 'starting') return 'stopping before the run started';
+    const committed = this.lastRecord?.round ?? 0;
+    if (this.phase === 'waiting' || committed >= this.currentRound) {
+      return committed === 0 ? 'stopping before the first round; the run starts when the server starts again' : `stopping; the run resumes after round ${committed} when the server starts again`;
+    }
+    return `stopping; round ${this.currentRound} is interrupted and runs again when the server resumes`;
   }
 
   /** Stops the run (an unfinished round is re-run on resume), closes connections, the HTTP server and the store. */
