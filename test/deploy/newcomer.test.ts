@@ -53,6 +53,8 @@ test('a --data typo or a CSV without its label column stops the client before it
   t.after(() => fixed.stop());
   assert.equal((await fixed.start()).reason, 'run_complete');
   assert.equal(server.history().rounds.length, 1);
+  // Ctrl-C after a finished run says so (not "an unfinished round runs again").
+  await waitFor('the run to complete', () => server.describeStop() === 'stopping; the run is complete', 30_000);
 });
 
 test('a missing or mismatched certificate is reported before the database is created, with the command that makes one', { timeout: 120_000 }, async () => {
