@@ -15,6 +15,10 @@ export interface ScriptedClientOptions {
   /** Enrolls with `token-<i>` and, by default, the identity `client-<i>`. */
   index: number;
   identity?: ClientIdentity;
+  /** Enrollment token (default `token-<index>`). */
+  token?: string;
+  /** PEM of the CA that signed the server's certificate (wss with a test CA). */
+  ca?: string;
   /** Answers a train instruction (the reply's type, run and round are the caller's to set). */
   train: (instruction: TrainInstruction) => MessageBase | Promise<MessageBase>;
   onReplySent?: WireClientOptions['onReplySent'];
@@ -24,11 +28,11 @@ export function scriptedWireClient(url: string, o: ScriptedClientOptions): WireC
   const identity = o.identity ?? createIdentity(`client-${o.index}`);
   return new WireClient({
     url,
-    connect: (u) => new WebSocket(u) as unknown as WebSocketLike,
+    connect: (u) => new WebSocket(u, o.ca ? { ca: o.ca } : {}) as unknown as WebSocketLike,
     clientId: identity.clientId,
     signer: nodeSigner(identity.privateKey),
     crypto: nodeFrameCrypto,
-    enrollmentToken: `token-${o.index}`,
+    enrollmentToken: o.token ?? `token-${o.index}`,
     onWelcome: () => async (m: MessageBase) => o.train(m as TrainInstruction),
     ...(o.onReplySent ? { onReplySent: o.onReplySent } : {}),
   });
