@@ -401,3 +401,36 @@ test('divergence is reported as non_finite', async () => {
     t.dispose();
   }
 });
+
+test('logistic regression trains on flat arrays (softmax-sgd.ts) exactly as the TF.js path: sparse inputs, partial batches, FedProx', async () => {
+  const f = 30;
+  const data = blobs(203, f, 4, 17);
+  // Every other example mostly zeros, as MNIST pixels are (the flat path skips them), the rest dense.
+  const zeros = new Rng('zeros');
+  for (let i = 0; i < data.x.length; i++) if (zeros.next() < (Math.floor(i / f) % 2 ? 0.7 : 0.1)) data.x[i] = 0;
+  for (const mu of [0, 0.3]) {
+    const trainers = [true, false].map((denseFastPath) => new TfjsTrainer(logisticRegression(f, 4).model, { denseFastPath }));
+    const init = Float32Array.from({ length: trainers[0].layout.size }, (_, i) => Math.sin(i) * 0.1);
+    const outcomes = [];
+    for (const t of trainers) {
+      t.setParameters(init);
+      outcomes.push(await t.fit(data, { epochs: 3, batchSize: 16, learningRate: 0.2, proximalMu: mu, seed: 'same' }));
+    }
+    const [fast, tfPath] = trainers.map((t) => t.getParameters());
+    let worst = 0;
+    for (let i = 0; i < fast.length; i++) worst = Math.max(worst, Math.abs(fast[i] - tfPath[i]) / Math.max(1e-3, Math.abs(tfPath[i])));
+    assert.ok(worst < 1e-4, `mu=${mu}: relative parameter difference ${worst}`);
+    assert.ok(fast.some((v, i) => Math.abs(v - init[i]) > 1e-3), 'the flat path trained');
+    assert.equal(outcomes[0].numExamples, outcomes[1].numExamples);
+    assert.ok(Math.abs(outcomes[0].metrics.loss - outcomes[1].metrics.loss) < 1e-4, `loss ${outcomes[0].metrics.loss} vs ${outcomes[1].metrics.loss}`);
+    assert.equal(outcomes[0].metrics.accuracy, outcomes[1].metrics.accuracy);
+    const before = tf.memory().numTensors;
+    // The flat path runs no TF.js kernel per step (the TF.js path runs dozens per batch).
+    const kernels = async (t: TfjsTrainer, batchSize: number) => (await tf.profile(() => t.fit(data, { epochs: 1, batchSize, learningRate: 0.2, seed: 1 }))).kernels.length;
+    const flatKernels = await kernels(trainers[0], 16);
+    assert.ok(flatKernels < 10, `flat path: ${flatKernels} kernels`);
+    assert.ok((await kernels(trainers[1], 16)) > 13 * 10, 'the TF.js path runs kernels per batch');
+    assert.equal(tf.memory().numTensors, before, 'no tensor left behind');
+    trainers.forEach((t) => t.dispose());
+  }
+});
