@@ -115,6 +115,11 @@ export interface WebSocketGridOptions {
   /** Rejected frames after which a connection is closed (default 10). */
   maxViolations?: number;
   /**
+   * Called once a connection's HELLO verified, before the WELCOME is sent: the server raises the
+   * socket's payload limit from the pre-auth limit and settles its admission deadline here.
+   */
+  onAuthenticated?: (ws: WebSocket, req: IncomingMessage | undefined) => void;
+  /**
    * Hand replies of one exchange to the engine in request order instead of arrival order. Makes a
    * deployment aggregate in the same order as a simulation (bitwise-reproducible runs); a slow
    * client then delays the delivery (not the sending) of later replies.
@@ -138,6 +143,7 @@ interface Conn {
   readonly remote: string;
   readonly connectedAt: number;
   readonly challenge: Uint8Array;
+  readonly req?: IncomingMessage;
   state: 'challenged' | 'ready' | 'closed';
   clientId?: string;
   key?: KeyObject;
@@ -337,6 +343,7 @@ export class WebSocketGrid implements Grid {
       remote,
       connectedAt: nowMs(),
       challenge: new Uint8Array(randomBytes(CHALLENGE_BYTES)),
+      ...(req ? { req } : {}),
       state: 'challenged',
       tokens: rate.burst,
       refilledAt: nowMs(),
@@ -655,6 +662,13 @@ export class WebSocketGrid implements Grid {
       this.closeConn(previous, CloseCode.replaced, 'replaced by a newer connection of the same client');
     }
     if (conn.handshakeTimer) clearTimeout(conn.handshakeTimer);
+    try {
+      this.o.onAuthenticated?.(conn.ws, conn.req);
+    } catch (e) {
+      this.logger.error({ clientId: hello.clientId, error: describeError(e) }, 'cannot finish the authentication of a connection');
+      this.closeConn(conn, 1011, 'internal error');
+      return;
+    }
     conn.state = 'ready';
     conn.clientId = hello.clientId;
     conn.key = key;

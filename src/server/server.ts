@@ -29,7 +29,8 @@ import type { CentralEvaluate, Strategy, StrategyOptions } from '../strategy/str
 import { planRun, type RunPlan } from '../run/plan.js';
 import { dataShapeOf, loadConfiguredData, resolveModel } from '../node/workloads.js';
 import { rebuildReport } from './rebuild-report.js';
-import { CloseCode, type ModelSpec } from '../wire/protocol.js';
+import { CloseCode, PREAUTH_MAX_FRAME_BYTES, type ModelSpec } from '../wire/protocol.js';
+import { ConnectionAdmission, checkReceiverLimit, raiseMaxPayload } from './admission.js';
 import { runDefinition, startQuorum } from '../config/rules.js';
 import type { ServerConfig } from '../config/schema.js';
 import { Store, type ClientDirectory, type RunRow } from './store.js';
@@ -151,6 +152,7 @@ export class FederaServer implements ServerView {
   private readonly abort = new AbortController();
   private http: HttpServer | undefined;
   private wss: WebSocketServer | undefined;
+  private admission: ConnectionAdmission | undefined;
   private model: ServerModel | undefined;
   private run: RunRow | undefined;
   private phase: Phase = 'starting';
@@ -259,6 +261,10 @@ export class FederaServer implements ServerView {
         rateLimit: s.rateLimit,
         maxViolations: s.maxViolations,
         orderedReplies: s.deterministic,
+        onAuthenticated: (ws, req) => {
+          raiseMaxPayload(ws, s.maxMessageBytes);
+          if (req) this.admission?.settle(req.socket);
+        },
       });
       this.grid = grid;
       grid.setRound(startRound);
@@ -426,12 +432,18 @@ export class FederaServer implements ServerView {
       } catch (e) {
         throw new FederaError('invalid_config', `cannot read the TLS certificate or key: ${describeError(e)}`);
       }
-      server = createHttpsServer({ cert, key, minVersion: 'TLSv1.2' }, handler);
+      server = createHttpsServer({ cert, key, minVersion: 'TLSv1.2', handshakeTimeout: s.handshakeTimeoutMs }, handler);
     } else {
       server = createHttpServer(handler);
       if (!isLoopback(s.host)) this.logger.warn({ host: s.host }, 'serving without TLS on a non-loopback interface: set server.tls');
     }
-    const wss = new WebSocketServer({ noServer: true, maxPayload: s.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+    // Every TCP connection is admitted (per-address limit, handshake deadline) before TLS or HTTP
+    // look at it; a WebSocket accepts only pre-auth-sized messages until its hello verified.
+    const admission = new ConnectionAdmission({ maxPerAddress: s.maxConnectionsPerAddress, deadlineMs: s.handshakeTimeoutMs, logger: this.logger });
+    admission.attach(server);
+    server.on('request', (req) => admission.settle(req.socket));
+    this.admission = admission;
+    const wss = new WebSocketServer({ noServer: true, maxPayload: PREAUTH_MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
     wss.on('error', (e) => this.logger.warn({ error: describeError(e) }, 'websocket server error'));
     server.on('upgrade', (req, socket: Socket, head) => {
       socket.on('error', () => socket.destroy());
@@ -444,6 +456,13 @@ export class FederaServer implements ServerView {
       if (!this.grid || this.grid.status().connections >= s.maxConnections) return refuse('503 Service Unavailable');
       wss.handleUpgrade(req, socket, head, (ws) => {
         ws.on('error', () => {});
+        try {
+          checkReceiverLimit(ws, PREAUTH_MAX_FRAME_BYTES);
+        } catch (e) {
+          this.logger.error({ error: describeError(e) }, 'refusing WebSocket connections');
+          ws.close(1011, 'server error');
+          return;
+        }
         if (this.phase === 'completed') {
           ws.close(CloseCode.runComplete, 'run complete');
           return;
