@@ -331,6 +331,7 @@ export const ServerSettingsSchema = z
       .strict()
       .optional()
       .meta({ help: 'certificate and key for https/wss; without them the server speaks plain http/ws', group: 'server' }),
+    insecureAllowWs: doc(z.boolean().default(false), { help: 'serve plain ws/http (no tls) on an interface other than loopback: tokens and updates travel in clear', group: 'server', flag: '--insecure-allow-ws', commands: ['server'] }),
     database: doc(z.string().min(1).default('federa.db'), { help: 'SQLite file holding runs, rounds, checkpoints and the client registry', group: 'server', flag: '--db', value: '<file>', commands: ['server'] }),
     minClients: doc(positiveInt.optional(), { help: 'connected clients needed before a round starts (default: clients per round, or minClients)', group: 'server', flag: '--min-clients', value: '<n>', commands: ['server'] }),
     overSelection: doc(z.number().min(0).max(10).default(0), { help: 'select ⌈k·(1+o)⌉ clients and close the round after the first k results', group: 'server' }),
