@@ -76,6 +76,8 @@ export interface BrowserClientOptions {
   reconnect?: BackoffOptions & { maxAttempts?: number };
   stayAfterRun?: boolean;
   logger?: Logger;
+  /** Accept `ws://` to a host that is not loopback (default false; see WireClientOptions.insecureAllowWs). */
+  insecureAllowWs?: boolean;
   /** The WebSocket constructor (default: the page's). */
   WebSocket?: new (url: string) => WebSocketLike & { addEventListener(type: string, fn: (ev: any) => void): void };
 }
@@ -226,6 +228,7 @@ export class BrowserClient {
     if (!Ws) throw new FederaError('unsupported', 'this environment has no WebSocket');
     this.wire = new WireClient({
       url: server.replace(/^https:/, 'wss:').replace(/^http:/, 'ws:'),
+      insecureAllowWs: this.o.insecureAllowWs,
       connect: (url) => {
         this.emit({ type: 'connecting', url, attempt: ++this.attempts });
         const ws = new Ws(url);

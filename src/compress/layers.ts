@@ -22,7 +22,7 @@
  * excluded from the round (`rejected:malformed_message`), on a client it becomes an error reply.
  */
 import type { Config, MessageBase, Metrics } from '../core/messages.js';
-import { Rng } from '../core/rng.js';
+import { Rng, SecureRng } from '../core/rng.js';
 import { sharedBuffers } from '../core/buffers.js';
 import type { ClientLayer } from '../client/runtime.js';
 import type { ServerLayer, ServerLayerContext } from '../engine/server-layer.js';
@@ -51,7 +51,11 @@ export interface CompressionOptions {
   uplink?: PipelineSpec | string;
   /** Server → client pipeline for model parameters (empty: float32). No top-k: it would zero most of the model. */
   downlink?: PipelineSpec | string;
-  /** Seeds the codecs' randomness (pass the run seed); streams are drawn per client and round. */
+  /**
+   * Seeds the codecs' randomness (simulation: the run seed; streams are drawn per client and
+   * round). Without a seed the coins come from the CSPRNG, as a deployment needs: seeded coins
+   * are predictable by anyone who knows the seed.
+   */
   seed?: number | string;
 }
 
@@ -87,7 +91,7 @@ export function compressionClientLayer(options: Pick<CompressionOptions, 'uplink
     }
     return entry;
   };
-  const base = new Rng(options.seed ?? 'federa').stream('compression/uplink');
+  const base = options.seed !== undefined ? new Rng(options.seed).stream('compression/uplink') : new SecureRng('compression/uplink');
   return (next, info) => async (message) => {
     let m = message;
     let borrowed: Float32Array | null = null;
@@ -173,7 +177,7 @@ export class CompressionServerLayer implements ServerLayer {
       throw invalidConfig('downlink', 'topk is for updates; on the downlink it would zero most of the model (use fp16 or quantize)');
     }
     this.downlink = down && down.spec.length > 0 ? down : null;
-    this.base = new Rng(options.seed ?? 'federa').stream('compression/downlink');
+    this.base = options.seed !== undefined ? new Rng(options.seed).stream('compression/downlink') : new SecureRng('compression/downlink');
     this.expectedLength = options.expectedLength;
     if (options.announceUplink !== undefined) {
       const up = new CompressionPipeline(options.announceUplink, 'uplink');

@@ -331,6 +331,7 @@ export const ServerSettingsSchema = z
       .strict()
       .optional()
       .meta({ help: 'certificate and key for https/wss; without them the server speaks plain http/ws', group: 'server' }),
+    insecureAllowWs: doc(z.boolean().default(false), { help: 'serve plain ws/http (no tls) on an interface other than loopback: tokens and updates travel in clear', group: 'server', flag: '--insecure-allow-ws', commands: ['server'] }),
     database: doc(z.string().min(1).default('federa.db'), { help: 'SQLite file holding runs, rounds, checkpoints and the client registry', group: 'server', flag: '--db', value: '<file>', commands: ['server'] }),
     minClients: doc(positiveInt.optional(), { help: 'connected clients needed before a round starts (default: clients per round, or minClients)', group: 'server', flag: '--min-clients', value: '<n>', commands: ['server'] }),
     overSelection: doc(z.number().min(0).max(10).default(0), { help: 'select ⌈k·(1+o)⌉ clients and close the round after the first k results', group: 'server' }),
@@ -338,9 +339,10 @@ export const ServerSettingsSchema = z
     adminToken: doc(z.string().min(16, 'at least 16 characters').optional(), { help: 'bearer token of the admin API (or FEDERA_ADMIN_TOKEN)', group: 'server' }),
     enrollmentTokens: doc(z.array(z.string().min(1).max(512)).default([]), { help: 'one-time enrollment tokens accepted from clients (stored hashed)', group: 'server' }),
     heartbeatMs: doc(z.number().int().min(0).default(10_000), { help: 'WebSocket ping interval; a client silent for two is dropped (0 = off)', group: 'server' }),
-    handshakeTimeoutMs: doc(positiveInt.default(10_000), { help: 'time a new connection has to authenticate', group: 'server' }),
+    handshakeTimeoutMs: doc(positiveInt.default(10_000), { help: 'time a new TCP connection has to finish TLS and authenticate (or send an HTTP request); then it is closed', group: 'server' }),
     maxMessageBytes: doc(positiveInt.default(64 * 1024 * 1024), { help: 'largest WebSocket message accepted from an authenticated client', group: 'server' }),
     maxConnections: doc(positiveInt.default(10_000), { help: 'simultaneous connections (authenticated or not)', group: 'server' }),
+    maxConnectionsPerAddress: doc(positiveInt.default(100), { help: 'open TCP connections per remote address; more are closed at once', group: 'server' }),
     rateLimit: z
       .object({ framesPerSecond: z.number().positive().default(20), burst: positiveInt.default(40) })
       .strict()

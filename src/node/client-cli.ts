@@ -25,6 +25,7 @@ export function registerClientCommand(program: Command): void {
     .option('--label-column <name>', 'CSV label column', 'label')
     .option('--target-column <name...>', 'CSV float target column(s), when the server trains a regression')
     .option('--ca <file>', 'PEM certificate to trust (e.g. a self-signed server certificate)')
+    .option('--insecure-allow-ws', 'allow a plain ws:// server URL to a host that is not loopback (token and updates travel in clear)')
     .option('--stay', 'stay connected after the run completes, to join the next run')
     .option('--reconnect-max-ms <ms>', 'longest wait between reconnect attempts (default 30000)', int('--reconnect-max-ms'))
     .option('--max-attempts <n>', 'give up after this many failed reconnects in a row (default: never)', int('--max-attempts'))
@@ -49,6 +50,7 @@ export function registerClientCommand(program: Command): void {
         ...(opts.targetColumn ? { targetColumns: (opts.targetColumn as string[]).map(String) } : {}),
         ca,
         stayAfterRun: Boolean(opts.stay),
+        insecureAllowWs: Boolean(opts.insecureAllowWs),
         reconnect: { maxMs: opts.reconnectMaxMs as number | undefined, maxAttempts: opts.maxAttempts as number | undefined },
         logger,
       });

@@ -66,6 +66,8 @@ export interface FederaClientOptions {
   stayAfterRun?: boolean;
   onInstruction?: WireClientOptions['onInstruction'];
   onReplySent?: WireClientOptions['onReplySent'];
+  /** Accept `ws://` to a host that is not loopback (default false; see WireClientOptions.insecureAllowWs). */
+  insecureAllowWs?: boolean;
 }
 
 export class FederaClient {
@@ -110,6 +112,7 @@ export class FederaClient {
     const session = new ClientSession({ clientId: this.clientId, loadData: (w) => this.loadData(w), createTrainer: this.o.createTrainer ?? zooTrainer, layers: deployedClientLayers(this.o.layers), logger: this.logger });
     this.wire = new WireClient({
       url: server,
+      insecureAllowWs: this.o.insecureAllowWs,
       connect: (url) => new WebSocket(url, { ca, maxPayload: 1024 * 1024 * 1024, perMessageDeflate: false, handshakeTimeout: 15_000 }) as unknown as WebSocketLike,
       clientId: this.clientId,
       signer: nodeSigner(this.identity.privateKey),

@@ -34,7 +34,8 @@ export function createClientLayers(options: ClientLayerOptions = {}): ClientLaye
   const secagg = options.secaggRandomness ?? randomness;
   return [
     secAggClientLayer(secagg === 'seeded' ? { randomness: 'seeded', seed: options.seed } : {}),
-    compressionClientLayer(options.seed !== undefined ? { seed: options.seed } : {}),
+    // Stochastic-rounding coins: seeded only in a seeded (simulated) run, else the CSPRNG.
+    compressionClientLayer(randomness === 'seeded' && options.seed !== undefined ? { seed: options.seed } : {}),
     dpClientLayer({ noise: randomness === 'seeded' ? 'seeded' : 'secure' }),
     ...(options.inner ?? []),
   ];

@@ -123,7 +123,7 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
   // Compression: the server layer encodes the model and announces the uplink pipeline; clients follow it.
   const k8n = config.compression;
   const serverLayers: ServerLayer[] =
-    k8n && (k8n.uplink.length > 0 || k8n.downlink.length > 0) ? [compressionServerLayer({ downlink: k8n.downlink, announceUplink: k8n.uplink, seed: config.seed })] : [];
+    k8n && (k8n.uplink.length > 0 || k8n.downlink.length > 0) ? [compressionServerLayer({ downlink: k8n.downlink, announceUplink: k8n.uplink, ...(deployment ? {} : { seed: config.seed }) })] : [];
 
   const secagg = config.secagg?.enabled ? config.secagg : undefined;
   const secaggRandomness = deployment ? 'secure' : ((secagg as { randomness?: 'secure' | 'seeded' } | undefined)?.randomness ?? 'secure');

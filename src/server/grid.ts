@@ -5,7 +5,7 @@
  * INSTRUCTION and resolves with the matching signed REPLY.
  *
  * Every client frame is checked in this order: text frames and floods (a token bucket per
- * connection), size, decoding (version, structure, finite values), client id, signature, run id,
+ * connection; replies to the server's own requests spend solicited passes instead), size, decoding (version, structure, finite values), client id, signature, run id,
  * replay (nonces per client, run and round). A rejected frame is answered with a NOTICE naming the
  * reason, logged, counted, recorded against the client, and fails that client's pending requests
  * (so the round records why and goes on without it); repeated violations close the connection.
@@ -115,6 +115,11 @@ export interface WebSocketGridOptions {
   /** Rejected frames after which a connection is closed (default 10). */
   maxViolations?: number;
   /**
+   * Called once a connection's HELLO verified, before the WELCOME is sent: the server raises the
+   * socket's payload limit from the pre-auth limit and settles its admission deadline here.
+   */
+  onAuthenticated?: (ws: WebSocket, req: IncomingMessage | undefined) => void;
+  /**
    * Hand replies of one exchange to the engine in request order instead of arrival order. Makes a
    * deployment aggregate in the same order as a simulation (bitwise-reproducible runs); a slow
    * client then delays the delivery (not the sending) of later replies.
@@ -138,11 +143,18 @@ interface Conn {
   readonly remote: string;
   readonly connectedAt: number;
   readonly challenge: Uint8Array;
+  readonly req?: IncomingMessage;
   state: 'challenged' | 'ready' | 'closed';
   clientId?: string;
   key?: KeyObject;
   tokens: number;
   refilledAt: number;
+  /**
+   * Solicited passes: one per request sent (at most {@link MAX_SOLICITED_PASSES}); a reply to an
+   * open or recently closed request spends one instead of a flood-bucket token, so the replies
+   * the server asked for never count against the rate limit, however short the rounds.
+   */
+  passes: number;
   violations: number;
   /** Heartbeats without any sign of life (pong or frame); two in a row drop the connection. */
   missed: number;
@@ -164,6 +176,9 @@ export interface ConnectionStatus {
   violations: number;
   pending: Array<{ requestId: number; type: string; round: number; sinceMs: number }>;
 }
+
+/** Most solicited passes a connection banks (replies it may send without charging the flood bucket). */
+export const MAX_SOLICITED_PASSES = 1024;
 
 function nowMs(): number {
   return performance.now();
@@ -304,6 +319,7 @@ export class WebSocketGrid implements Grid {
         },
       });
       this.o.metrics?.frameOut(frame.length);
+      conn.passes = Math.min(MAX_SOLICITED_PASSES, conn.passes + 1);
       conn.ws.send(frame, (err) => {
         if (err && conn.pending.has(id)) this.failPending(conn, new FederaError('disconnected', `could not send to client ${clientId}: ${err.message}`), id);
       });
@@ -327,9 +343,11 @@ export class WebSocketGrid implements Grid {
       remote,
       connectedAt: nowMs(),
       challenge: new Uint8Array(randomBytes(CHALLENGE_BYTES)),
+      ...(req ? { req } : {}),
       state: 'challenged',
       tokens: rate.burst,
       refilledAt: nowMs(),
+      passes: 0,
       violations: 0,
       missed: 0,
       lastSeen: nowMs(),
@@ -522,6 +540,20 @@ export class WebSocketGrid implements Grid {
     return true;
   }
 
+  /**
+   * For a frame that arrived while the connection held solicited passes: a reply to an open (or
+   * recently cancelled) request spends a pass; any other frame takes a bucket token. False when
+   * neither is left.
+   */
+  private spendPass(conn: Conn, frame: DecodedFrame): boolean {
+    const solicited = frame.kind === 'reply' && (conn.pending.has(frame.requestId) || conn.cancelled.has(frame.requestId));
+    if (solicited) {
+      conn.passes--;
+      return true;
+    }
+    return this.takeToken(conn);
+  }
+
   private onMessage(conn: Conn, data: unknown, isBinary: boolean): void {
     if (conn.state === 'closed') return;
     const bytes = data instanceof Uint8Array ? data : Array.isArray(data) ? Buffer.concat(data as Buffer[]) : new Uint8Array(data as ArrayBuffer);
@@ -530,7 +562,11 @@ export class WebSocketGrid implements Grid {
     conn.framesIn++;
     conn.bytesIn += bytes.length;
     this.o.metrics?.frameIn(bytes.length);
-    if (!this.takeToken(conn)) {
+    // A frame is charged to the flood bucket unless it is a reply the server asked for; those
+    // spend a solicited pass (so the bucket only has to hold pings and unsolicited frames). With
+    // neither a token nor a pass left the frame is dropped before it is decoded.
+    const deferred = conn.state === 'ready' && conn.passes > 0;
+    if (!deferred && !this.takeToken(conn)) {
       this.reject(conn, 'rate_limited', 'more frames than the per-connection rate limit allows');
       return;
     }
@@ -545,6 +581,11 @@ export class WebSocketGrid implements Grid {
     } catch (e) {
       const code: RejectionCode = isFederaError(e, 'payload_too_large') ? 'payload_too_large' : isFederaError(e, 'non_finite') ? 'non_finite' : 'malformed_message';
       this.reject(conn, code, e instanceof Error ? e.message : String(e), { close: conn.state === 'ready' ? undefined : CloseCode.protocolViolation });
+      return;
+    }
+    if (deferred && !this.spendPass(conn, frame)) {
+      this.release(frame);
+      this.reject(conn, 'rate_limited', 'more frames than the per-connection rate limit allows');
       return;
     }
     try {
@@ -621,6 +662,13 @@ export class WebSocketGrid implements Grid {
       this.closeConn(previous, CloseCode.replaced, 'replaced by a newer connection of the same client');
     }
     if (conn.handshakeTimer) clearTimeout(conn.handshakeTimer);
+    try {
+      this.o.onAuthenticated?.(conn.ws, conn.req);
+    } catch (e) {
+      this.logger.error({ clientId: hello.clientId, error: describeError(e) }, 'cannot finish the authentication of a connection');
+      this.closeConn(conn, 1011, 'internal error');
+      return;
+    }
     conn.state = 'ready';
     conn.clientId = hello.clientId;
     conn.key = key;
@@ -687,7 +735,7 @@ export class WebSocketGrid implements Grid {
     const pending = conn.pending.get(frame.requestId);
     if (!pending) {
       this.release(frame);
-      if (conn.cancelled.has(frame.requestId)) return; // a late answer to a closed exchange
+      if (conn.cancelled.delete(frame.requestId)) return; // a late answer to a closed exchange (once)
       this.reject(conn, 'unexpected_reply', `no open request ${frame.requestId} for ${conn.clientId}`, { requestId: frame.requestId });
       return;
     }

@@ -77,6 +77,15 @@ export function bearerMatches(header: string | undefined, token: string): boolea
   return timingSafeEqual(digest(m[1].trim()), digest(token));
 }
 
+/** A percent-decoded path segment; a malformed escape is the request's fault (400), not the server's. */
+function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw Object.assign(new Error(`path segment "${segment.slice(0, 80)}" has a malformed percent-encoding`), { status: 400 });
+  }
+}
+
 export function createRequestHandler(server: ServerView, logger: Logger): (req: IncomingMessage, res: ServerResponse) => void {
   dashboardStream(server, logger);
   return (req, res) => {
@@ -120,7 +129,7 @@ async function admin(server: ServerView, req: IncomingMessage, res: ServerRespon
     return send(res, 401, { error: 'admin endpoints need "Authorization: Bearer <admin token>"' }, { 'www-authenticate': 'Bearer realm="federa-admin"' });
   }
   const store = server.store;
-  const parts = path.split('/').slice(2).map(decodeURIComponent); // after "/admin"
+  const parts = path.split('/').slice(2).map(decodePathSegment); // after "/admin"
   if (parts[0] === 'clients') {
     if (parts.length === 1 && method === 'GET') {
       const connected = new Set(server.grid?.availableClients() ?? []);

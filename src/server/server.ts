@@ -29,7 +29,10 @@ import type { CentralEvaluate, Strategy, StrategyOptions } from '../strategy/str
 import { planRun, type RunPlan } from '../run/plan.js';
 import { dataShapeOf, loadConfiguredData, resolveModel } from '../node/workloads.js';
 import { rebuildReport } from './rebuild-report.js';
-import { CloseCode, type ModelSpec } from '../wire/protocol.js';
+import { CloseCode, PREAUTH_MAX_FRAME_BYTES, type ModelSpec } from '../wire/protocol.js';
+import { isLoopbackHost } from '../wire/client.js';
+import { CommitMarker } from './commit-marker.js';
+import { ConnectionAdmission, checkReceiverLimit, raiseMaxPayload } from './admission.js';
 import { runDefinition, startQuorum } from '../config/rules.js';
 import type { ServerConfig } from '../config/schema.js';
 import { Store, type ClientDirectory, type RunRow } from './store.js';
@@ -151,6 +154,8 @@ export class FederaServer implements ServerView {
   private readonly abort = new AbortController();
   private http: HttpServer | undefined;
   private wss: WebSocketServer | undefined;
+  private admission: ConnectionAdmission | undefined;
+  private marker: CommitMarker | undefined;
   private model: ServerModel | undefined;
   private run: RunRow | undefined;
   private phase: Phase = 'starting';
@@ -179,6 +184,12 @@ export class FederaServer implements ServerView {
     const s = c.server;
     // Files a deployment needs are checked before the database or the run is created.
     if (s.tls) checkTlsFiles(s.tls);
+    else if (!isLoopback(s.host) && !s.insecureAllowWs) {
+      throw new FederaError(
+        'invalid_config',
+        `server.host is "${s.host}" but server.tls is not set: over plain ws/http on a network interface the enrollment tokens, the model and every update travel in clear and clients cannot authenticate the server. Set server.tls (npx federa cert --host <name> --out certs), listen on 127.0.0.1, or accept the risk with --insecure-allow-ws (server.insecureAllowWs = true)`,
+      );
+    }
     const m = this.o.model;
     this.model = m === undefined ? await zooServerModel(c) : typeof m === 'function' ? await m() : m;
     try {
@@ -196,6 +207,9 @@ export class FederaServer implements ServerView {
       // Start or resume the run.
       const definition = runDefinition(c);
       let run = this.store.getRun(this.runId);
+      // A database that lost committed rounds (its -wal file) is refused, not resumed or restarted.
+      this.marker = s.database === ':memory:' ? undefined : new CommitMarker(s.database);
+      this.marker?.check(this.runId, run ? (this.store.latestCheckpoint(this.runId)?.round ?? 0) : undefined);
       if (run) {
         const differs = sameDefinition(run.config, definition);
         if (differs.length) {
@@ -259,6 +273,10 @@ export class FederaServer implements ServerView {
         rateLimit: s.rateLimit,
         maxViolations: s.maxViolations,
         orderedReplies: s.deterministic,
+        onAuthenticated: (ws, req) => {
+          raiseMaxPayload(ws, s.maxMessageBytes);
+          if (req) this.admission?.settle(req.socket);
+        },
       });
       this.grid = grid;
       grid.setRound(startRound);
@@ -332,6 +350,11 @@ export class FederaServer implements ServerView {
       return;
     }
     this.store.commitRound(this.runId, record, params.data, layout.toJSON(), strategy.getState?.(), this.config.server.keepCheckpoints);
+    try {
+      this.marker?.record(this.runId, record.round);
+    } catch (e) {
+      this.logger.warn({ runId: this.runId, round: record.round, file: this.marker?.file, error: describeError(e) }, 'cannot write the commit marker; a lost -wal file would go unnoticed');
+    }
     this.metrics.round(record);
     this.lastRecord = record;
     this.emit('round', record);
@@ -426,12 +449,18 @@ export class FederaServer implements ServerView {
       } catch (e) {
         throw new FederaError('invalid_config', `cannot read the TLS certificate or key: ${describeError(e)}`);
       }
-      server = createHttpsServer({ cert, key, minVersion: 'TLSv1.2' }, handler);
+      server = createHttpsServer({ cert, key, minVersion: 'TLSv1.2', handshakeTimeout: s.handshakeTimeoutMs }, handler);
     } else {
       server = createHttpServer(handler);
-      if (!isLoopback(s.host)) this.logger.warn({ host: s.host }, 'serving without TLS on a non-loopback interface: set server.tls');
+      if (!isLoopback(s.host)) this.logger.warn({ host: s.host }, 'serving without TLS on a non-loopback interface (server.insecureAllowWs): tokens and updates travel in clear');
     }
-    const wss = new WebSocketServer({ noServer: true, maxPayload: s.maxMessageBytes, perMessageDeflate: false, clientTracking: false });
+    // Every TCP connection is admitted (per-address limit, handshake deadline) before TLS or HTTP
+    // look at it; a WebSocket accepts only pre-auth-sized messages until its hello verified.
+    const admission = new ConnectionAdmission({ maxPerAddress: s.maxConnectionsPerAddress, deadlineMs: s.handshakeTimeoutMs, logger: this.logger });
+    admission.attach(server);
+    server.on('request', (req) => admission.settle(req.socket));
+    this.admission = admission;
+    const wss = new WebSocketServer({ noServer: true, maxPayload: PREAUTH_MAX_FRAME_BYTES, perMessageDeflate: false, clientTracking: false });
     wss.on('error', (e) => this.logger.warn({ error: describeError(e) }, 'websocket server error'));
     server.on('upgrade', (req, socket: Socket, head) => {
       socket.on('error', () => socket.destroy());
@@ -444,6 +473,13 @@ export class FederaServer implements ServerView {
       if (!this.grid || this.grid.status().connections >= s.maxConnections) return refuse('503 Service Unavailable');
       wss.handleUpgrade(req, socket, head, (ws) => {
         ws.on('error', () => {});
+        try {
+          checkReceiverLimit(ws, PREAUTH_MAX_FRAME_BYTES);
+        } catch (e) {
+          this.logger.error({ error: describeError(e) }, 'refusing WebSocket connections');
+          ws.close(1011, 'server error');
+          return;
+        }
         if (this.phase === 'completed') {
           ws.close(CloseCode.runComplete, 'run complete');
           return;
@@ -556,5 +592,5 @@ export class FederaServer implements ServerView {
 }
 
 function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || host.startsWith('127.');
+  return isLoopbackHost(host);
 }

@@ -68,6 +68,11 @@ export interface WireClientOptions {
   onInstruction?: (info: { type: string; round: number; requestId: number; bytes: number; at: number }) => void;
   onReplySent?: (info: { type: string; round: number; requestId: number; bytes: number; at: number }) => void;
   random?: () => number;
+  /**
+   * Accept a plain `ws://` URL to a host that is not loopback (default false): the enrollment
+   * token, the updates and the model travel in clear, and nothing authenticates the server.
+   */
+  insecureAllowWs?: boolean;
 }
 
 export interface WireClientOutcome {
@@ -137,6 +142,25 @@ export function websocketUrl(server: string): string {
   return u.toString();
 }
 
+/** Whether `hostname` (as URL.hostname gives it) is this machine: localhost, 127.0.0.0/8 or ::1. */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h.endsWith('.localhost') || h === '::1' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/**
+ * Refuses a plain `ws://` URL to another machine unless `insecureAllowWs`: without TLS the
+ * enrollment token and every update travel in clear and the server is not authenticated.
+ */
+export function checkTransportSecurity(url: string, insecureAllowWs = false): void {
+  const u = new URL(url);
+  if (u.protocol !== 'ws:' || insecureAllowWs || isLoopbackHost(u.hostname)) return;
+  throw new FederaError(
+    'invalid_config',
+    `refusing the unencrypted server URL ${url}: over ws:// to another machine the enrollment token, the model and every update travel in clear and nothing authenticates the server. Use wss:// (a server with server.tls), or accept the risk with --insecure-allow-ws (insecureAllowWs: true)`,
+  );
+}
+
 export class WireClient {
   private readonly o: WireClientOptions;
   private readonly logger: Logger;
@@ -163,6 +187,7 @@ export class WireClient {
     this.o = options;
     this.logger = options.logger ?? silentLogger;
     this.url = websocketUrl(options.url);
+    checkTransportSecurity(this.url, options.insecureAllowWs);
     checkClientId(options.clientId);
     this.token = options.enrollmentToken;
   }
