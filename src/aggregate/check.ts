@@ -19,6 +19,18 @@ export function checkStages(stages: readonly StageDeclaration[], where = 'aggreg
       if (s.encoding && !s.encoding.summable) refuse(`${s.field}: ${s.encoding.describe}, so the clients' encodings cannot be summed under secure aggregation`);
     }
   }
+  // A stage that clips coordinates after another added noise changes the noisy values: with the
+  // range C + 6σᵢ that happens with probability ≈ 2·10⁻⁹ per coordinate (docs/privacy.md).
+  for (const e of stages) {
+    if (!e.emitsCoordinates) continue;
+    for (const c of stages) {
+      if (c.clipsCoordinates && e.emitsCoordinates.bound > c.clipsCoordinates.range) {
+        refuse(
+          `${c.clipsCoordinates.field} = ${c.clipsCoordinates.range} clips the coordinates of ${e.title}'s noisy updates: ${e.emitsCoordinates.describe}; set ${c.clipsCoordinates.field} ≥ ${roundUp(e.emitsCoordinates.bound)} (or lower the clip norm), otherwise the clipped sum is not the Gaussian mechanism the accountant charges`,
+        );
+      }
+    }
+  }
   const reducers = stages.filter((s) => s.reducer);
   if (reducers.length > 1) refuse(`${reducers.map((r) => r.title).join(' and ')} each reduce the round's updates; use one of them`);
   for (const s of stages) {
@@ -31,4 +43,10 @@ export function checkStages(stages: readonly StageDeclaration[], where = 'aggreg
       if (c.crossClient) refuse(`privacy and ${c.title} cannot be combined: the bound then depends on the other clients' updates, so one client's influence is no longer bounded by the clip norm; use a fixed bound`);
     }
   }
+}
+
+/** Three significant digits, rounded up (a bound printed in a refusal must be enough). */
+function roundUp(x: number): number {
+  const p = 10 ** (Math.floor(Math.log10(x)) - 2);
+  return Number((Math.ceil(x / p - 1e-9) * p).toPrecision(3));
 }

@@ -36,6 +36,7 @@ import { FederaError } from '../core/errors.js';
 import type { PrivacyRecord } from '../core/records.js';
 import { MASKED_METRICS_CONFIG_KEY, type StrategyState } from '../strategy/strategy.js';
 import { SecureGaussian, SeededGaussian, type GaussianSource } from '../privacy/noise.js';
+import { normalSf } from '../privacy/special.js';
 import type { AccountantKind } from '../privacy/accountant/calibrate.js';
 import { checkClipNorm, checkDelta, checkNoiseMultiplier } from '../privacy/validate.js';
 import { DP_CONFIG, DP_METRICS, DP_MODES, DP_PREFIX, type DpMode } from '../privacy/protocol.js';
@@ -80,6 +81,23 @@ export interface DpFedAvgOptions {
    * probability q, as the accountant assumes; any number may report).
    */
   sampling?: 'fixed' | 'poisson';
+  /**
+   * c: a later stage clips every coordinate of the clients' noisy updates to [−c, c] (secure
+   * aggregation's encoding). The clip norm is then kept at most c / (1 + CLIP_RANGE_SIGMAS·σᵢ/C)
+   * every round, adaptive clipping included, so that C + 6σᵢ ≤ c (σᵢ the per-client noise std).
+   */
+  coordinateRange?: number;
+}
+
+/**
+ * The clipping range must exceed the clip norm by this many per-client noise standard deviations:
+ * a coordinate of a clipped, noised share then leaves [−c, c] with probability at most 2Φ(−6).
+ */
+export const CLIP_RANGE_SIGMAS = 6;
+
+/** P(|N(0, 1)| > k): the chance that one coordinate at the clip norm is clipped with range C + kσᵢ. */
+export function coordinateClipProbability(sigmas = CLIP_RANGE_SIGMAS): number {
+  return 2 * normalSf(sigmas);
 }
 
 /** Names of the per-client values the stage sums: what travels under the masks of a secure sum. */
@@ -175,6 +193,29 @@ export class DpNoiseStage implements AggregationStage {
     return this.clip;
   }
 
+  /** σᵢ / C: the noise each client adds, per unit of clip norm (distributed: z/√m; local: z; central: 0). */
+  get clientNoiseFactor(): number {
+    const perClient = this.mode === 'distributed' ? 1 / Math.sqrt(this.clientsPerRound) : this.mode === 'local' ? 1 : 0;
+    return perClient * this.updateNoiseMultiplier;
+  }
+
+  /** The largest clip norm whose noisy coordinates stay within `coordinateRange` (C + 6σᵢ ≤ c); ∞ without one. */
+  get maxClipNorm(): number {
+    const c = this.o.coordinateRange;
+    return c === undefined ? Infinity : c / (1 + CLIP_RANGE_SIGMAS * this.clientNoiseFactor);
+  }
+
+  /** Declared for the composition check: a coordinate of a client's share is within C + 6σᵢ but for ≈ 2·10⁻⁹. */
+  get emitsCoordinates(): AggregationStage['emitsCoordinates'] {
+    const f = this.clientNoiseFactor;
+    if (f === 0) return undefined;
+    const sigma = f * this.clip;
+    return {
+      bound: this.clip + CLIP_RANGE_SIGMAS * sigma,
+      describe: `a coordinate at the clip norm C = ${this.clip} plus ${CLIP_RANGE_SIGMAS} per-client noise standard deviations σᵢ = ${sigma.toPrecision(3)} (${this.mode === 'distributed' ? 'z·C/√m' : 'z·C'}) reaches ${(this.clip + CLIP_RANGE_SIGMAS * sigma).toPrecision(4)}`,
+    };
+  }
+
   /** ε spent so far. */
   get epsilon(): number {
     return this.ledger.epsilon;
@@ -200,11 +241,13 @@ export class DpNoiseStage implements AggregationStage {
     }
     const m = this.clientsPerRound;
     const perClient = this.mode === 'distributed' ? 1 / Math.sqrt(m) : this.mode === 'local' ? 1 : 0;
+    // Never above the largest clip norm the coordinate range allows (a resumed or adapted C included).
+    this.clip = Math.min(this.clip, this.maxClipNorm);
     const out: Record<string, number | string | boolean> = {
       ...config,
       [DP_CONFIG.clipNorm]: this.clip,
       [DP_CONFIG.mode]: this.mode,
-      [DP_CONFIG.noiseStd]: perClient * this.updateNoiseMultiplier * this.clip,
+      [DP_CONFIG.noiseStd]: this.clientNoiseFactor * this.clip,
       [MASKED_METRICS_CONFIG_KEY]: DP_MASKED_METRICS.join(','),
     };
     if (this.o.adaptive) out[DP_CONFIG.countNoiseStd] = perClient * this.o.adaptive.countNoiseMultiplier;
@@ -277,6 +320,11 @@ export class DpNoiseStage implements AggregationStage {
       if (this.mode === 'central') noisyCount += countNoiseMultiplier * this.noiseSource(a.round, 'count').normal();
       unclippedFraction = noisyCount / m + 0.5;
       nextClip = this.clip * Math.exp(-clipLearningRate * (unclippedFraction - targetQuantile));
+      // Adaptive clipping stays within the coordinate range: C + 6σᵢ ≤ c every round.
+      if (nextClip > this.maxClipNorm) {
+        a.events.push({ kind: 'dp-clip-capped', message: `adaptive clipping wanted C = ${nextClip.toPrecision(4)}; capped at ${this.maxClipNorm.toPrecision(4)} so that C + ${CLIP_RANGE_SIGMAS}σᵢ stays within the clipping range ${this.o.coordinateRange}`, wanted: nextClip, cap: this.maxClipNorm });
+        nextClip = this.maxClipNorm;
+      }
     }
     a.update = update;
     const privacy: PrivacyRecord = {

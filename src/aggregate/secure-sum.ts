@@ -26,6 +26,7 @@ export function createSecureSumStage(options: SecAggWorkflowOptions = {}): Secur
     hidesUpdates: true,
     reducer: 'linear',
     weighting,
+    clipsCoordinates: { range: options.clippingRange ?? 8, field: 'secagg.clippingRange' },
     createWorkflow: () => new SecAggWorkflow(options),
     reduce(round: number, global: Params): Reduction {
       const d = global.layout.size;

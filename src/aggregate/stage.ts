@@ -59,6 +59,13 @@ export interface StageDeclaration {
    * encoding of the sum (rotation, stochastic quantization on a shared grid); top-k is not.
    */
   readonly encoding?: { summable: boolean; describe: string };
+  /**
+   * The largest coordinate the stage's client half can emit, noise included up to
+   * CLIP_RANGE_SIGMAS standard deviations (DP's clip norm plus its per-client noise).
+   */
+  readonly emitsCoordinates?: { bound: number; describe: string };
+  /** The stage clips every coordinate of the clients' updates to [−range, range] (secure aggregation's encoding). */
+  readonly clipsCoordinates?: { range: number; field: string };
 }
 
 /** One client's update as the server stages see it: the update may be rewritten in place. */

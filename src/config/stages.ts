@@ -78,6 +78,8 @@ function dpOptions(c: RunConfig, ctx: StageContext): { options: DpFedAvgOptions;
       plannedRounds: c.rounds,
       noiseRng: ctx.noiseRng,
       sampling: p.sampling ?? 'poisson',
+      // Secure aggregation clips each coordinate of the noisy shares to [−c, c]: keep C + 6σᵢ ≤ c.
+      ...(c.secagg?.enabled ? { coordinateRange: c.secagg.clippingRange } : {}),
     },
   };
 }

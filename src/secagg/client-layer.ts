@@ -80,6 +80,14 @@ function bad(where: string, what: string): FederaError {
   return new FederaError('malformed_message', `${where}: ${what}`);
 }
 
+/**
+ * The client's own checks of the server's requests (an untrusted server must not be able to
+ * weaken the sharing): a refusal is an error reply naming the request and the rule.
+ */
+function refuse(where: string, what: string): FederaError {
+  return new FederaError('malformed_message', `${where}: refused: ${what}`);
+}
+
 function num(body: Record<string, unknown>, key: string, where: string, ok: (v: number) => boolean, expected: string): number {
   const v = body[key];
   if (typeof v !== 'number' || !ok(v)) throw bad(where, `${key} must be ${expected}, got ${JSON.stringify(v)}`);
@@ -129,7 +137,9 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
 
     async function setup(): Promise<MessageBase> {
       const index = num(body, 'index', where, (v) => Number.isInteger(v) && v >= 1 && v < 65521, 'an integer in [1, 65520]');
-      const threshold = num(body, 'threshold', where, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
+      const threshold = num(body, 'threshold', where, (v) => Number.isInteger(v), 'an integer');
+      // t = 1 makes every share equal to the secret: the server could read any client's seed and key.
+      if (threshold < 2) throw refuse(where, `threshold t = ${threshold}; at least 2 shares must be needed to reconstruct a secret (with t = 1 every share is the secret itself)`);
       const vectorLength = num(body, 'vectorLength', where, (v) => Number.isInteger(v) && v >= 1, 'an integer ≥ 1');
       const bits = num(body, 'bits', where, (v) => Number.isInteger(v) && v >= 2 && v <= 32, 'an integer in [2, 32]');
       const clipRange = num(body, 'clipRange', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
@@ -173,7 +183,13 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
       if (!(indices instanceof Int32Array) || indices.length !== peers.length) throw bad(where, `indices must be an Int32Array of ${peers.length} x-coordinates`);
       const encKeys = bytes(body, 'encryptionKeys', where, KEY_BYTES * peers.length);
       const maskKeys = bytes(body, 'maskKeys', where, KEY_BYTES * peers.length);
-      if (peers.length + 1 < state.threshold) throw bad(where, `${peers.length} peers cannot hold ${state.threshold} shares`);
+      // The secrets are split into m = peers + 1 shares (one kept). t > m: nobody could ever
+      // reconstruct them; 2t ≤ m: two disjoint groups of t could each reconstruct one of them, so
+      // a server asking one group for the seed and the other for the mask key unmasks this client.
+      const m = peers.length + 1;
+      const t = state.threshold;
+      if (t > m) throw refuse(where, `threshold t = ${t} exceeds the m = ${m} shares (${peers.length} peers + this client); the secrets could never be reconstructed`);
+      if (2 * t <= m) throw refuse(where, `threshold t = ${t} is not above half of the m = ${m} shares (${peers.length} peers + this client): two disjoint groups of ${t} could each reconstruct one secret; need t > ${m / 2}`);
       const xs = new Set<number>([state.index]);
       for (let k = 0; k < peers.length; k++) {
         const x = indices[k];
@@ -230,6 +246,9 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
       if (!(params instanceof Float32Array) || params.length + 1 !== state.vectorLength) throw bad(where, `params must be a Float32Array of ${state.vectorLength - 1} values`);
       const config = body.config;
       if (typeof config !== 'object' || config === null || Array.isArray(config)) throw bad(where, 'config must be a record');
+      // Fewer than t − 1 live peers (t with this client): the unmasking could not reach t shares,
+      // and the sum would cover too few inputs to hide this one.
+      if (peers.length < state.threshold - 1) throw refuse(where, `masked input asked with ${peers.length} live peer(s); threshold t = ${state.threshold} needs at least ${state.threshold - 1}`);
       // Mask only with neighbours whose shares this client holds (the server excluded the others).
       for (const p of peers) if (!state.received.has(p)) throw bad(where, `peer ${p}: this client holds no valid share of it`);
 
