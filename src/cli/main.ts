@@ -11,6 +11,7 @@ import { registerPrivacyCommand } from './privacy.js';
 import { registerCertCommand } from './cert.js';
 import { registerReportCommand } from './report.js';
 import { registerExportDataCommand } from './export-data.js';
+import { registerAdminCommand } from './admin.js';
 import { registerServerCommand } from '../server/cli.js';
 import { registerClientCommand } from '../node/client-cli.js';
 
@@ -94,6 +95,7 @@ export function createProgram(): Command {
   registerCertCommand(program);
   registerReportCommand(program);
   registerExportDataCommand(program);
+  registerAdminCommand(program);
   return program;
 }
 

@@ -180,6 +180,15 @@ const SecAggSchema = z
   })
   .strict();
 
+const GuardSchema = z
+  .object({
+    normJumpFactor: doc(z.number().gt(1).finite().default(100), {
+      help: 'a next global model that is not finite, or whose L2 norm exceeds this multiple of max(previous norm, √d), is rejected and the round skipped',
+      group: 'robustness',
+    }),
+  })
+  .strict();
+
 const WeightCapSchema = z
   .object({
     medianFactor: doc(z.number().min(1).finite().default(10), {
@@ -283,6 +292,7 @@ const runShape = {
   validationFraction: doc(z.number().min(0).lt(1).default(0.1), { help: "fraction of each client's data kept for federated evaluation", group: 'evaluation', flag: '--validation-fraction', value: '<f>' }),
   evaluation: EvaluationSchema.default({ federatedEvery: 1, centralEvery: 1 }).meta({ help: 'federated and central evaluation', group: 'evaluation' }),
   robust: RobustSchema.optional().meta({ help: 'robust aggregation before the strategy (docs/robustness.md)', group: 'robustness' }),
+  guard: GuardSchema.default({ normJumpFactor: 100 }).meta({ help: 'the check of every next global model (docs/robustness.md)', group: 'robustness' }),
   weightCap: WeightCapSchema.default({ medianFactor: 10 }).meta({ help: 'cap on the FedAvg weight a client may claim (docs/deployment.md, threat model)', group: 'robustness' }),
   compression: CompressionSchema.optional().meta({ help: 'compression of updates (uplink) and of the model (downlink) on the wire (docs/compression.md)', group: 'compression' }),
 };

@@ -14,6 +14,7 @@ export type FederaErrorCode =
   | 'aborted'
   | 'insufficient_results'
   | 'not_found'
+  | 'conflict'
   | 'data_error'
   | 'unsupported'
   | 'unauthorized'

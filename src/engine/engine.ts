@@ -16,6 +16,16 @@ import type { EvaluationRecord, FederatedEvaluationRecord, RoundRecord } from '.
 import { FederatedTrainWorkflow, skipCode, type RoundContext, type TrainWorkflow } from './workflow.js';
 import { applyIncoming, applyOutgoing, type ServerLayer } from './server-layer.js';
 import { FederatedEvaluationWorkflow, type EvaluationWorkflow } from './evaluate.js';
+import { ModelGuard, type ModelGuardOptions } from './model-guard.js';
+import type { StrategyState } from '../strategy/strategy.js';
+
+export interface EngineGuardOptions extends ModelGuardOptions {
+  /**
+   * Strategy state kept as it is after the round when a round is rejected (the rest is restored to
+   * before it): what the round spent and must stay spent, such as a DP ledger's ε.
+   */
+  keepState?: (key: string) => boolean;
+}
 
 export interface EvaluationOptions extends SamplingOptions {
   /** Run federated evaluation every this many rounds (default 1); 0 turns it off. */
@@ -55,8 +65,14 @@ export interface EngineOptions {
   logger?: Logger;
   /** First round to run (resuming); rounds before it are taken as done. Default 1. */
   startRound?: number;
-  /** Called after every round with its record and the global parameters after it. */
+  /**
+   * Called after every round with its record and the global parameters after it. When it throws
+   * (a failed commit), the round is undone (model and strategy state as before it) and it is called
+   * once more with the round recorded as skipped, code `commit_failed`; the run goes on.
+   */
   onRound?: (record: RoundRecord, params: Params) => void | Promise<void>;
+  /** The check of every next global model (model-guard.ts); `false` turns it off. Default factor 100. */
+  guard?: EngineGuardOptions | false;
   signal?: AbortSignal;
 }
 
@@ -77,6 +93,9 @@ export class RoundEngine {
   private readonly logger: Logger;
   private readonly workflow: TrainWorkflow;
   private readonly evaluationWorkflow: EvaluationWorkflow;
+  private readonly guard: ModelGuard | undefined;
+  private nextRound = 1;
+  private rewound: { round: number; params: Float32Array; state?: StrategyState } | undefined;
 
   constructor(options: EngineOptions) {
     validateEngineOptions(options);
@@ -87,6 +106,17 @@ export class RoundEngine {
     this.logger = options.logger ?? silentLogger;
     this.workflow = options.workflow ?? new FederatedTrainWorkflow();
     this.evaluationWorkflow = options.evaluationWorkflow ?? new FederatedEvaluationWorkflow();
+    this.guard = options.guard === false ? undefined : new ModelGuard(options.guard ?? {});
+  }
+
+  /**
+   * Continues the run after `round` from these parameters and strategy state (an operator's
+   * rollback): applied when the round in progress ends; the history after `round` is dropped.
+   */
+  rewind(round: number, params: Float32Array, state?: StrategyState): void {
+    if (!(Number.isInteger(round) && round >= 0)) throw new FederaError('invalid_argument', `rewind: round must be an integer ≥ 0, got ${round}`);
+    this.global.layout.check(params, 'rewind: parameters');
+    this.rewound = { round, params: params.slice(), ...(state ? { state } : {}) };
   }
 
   /** The current global parameters. */
@@ -100,12 +130,14 @@ export class RoundEngine {
     if (start === 1 && this.o.strategy.evaluate && (this.o.centralEvaluationEvery ?? 1) > 0) {
       initialEvaluation = await this.evaluateCentral(0);
     }
-    for (let round = start; round <= this.o.rounds; round++) {
+    for (this.nextRound = start; this.nextRound <= this.o.rounds; this.nextRound++) {
+      const round = this.nextRound;
       if (this.o.signal?.aborted) {
         this.logger.warn({ runId: this.runId, round }, 'run aborted before the round started');
         break;
       }
       await this.runRound(round);
+      this.applyRewind();
     }
     return { runId: this.runId, params: this.global, history: this.history, initialEvaluation };
   }
@@ -159,7 +191,10 @@ export class RoundEngine {
       exchange: exchangeWithDefaults,
     };
 
-    let outcome;
+    // What the round may have to undo: the model (kept as it is) and the strategy's state.
+    const before = this.global;
+    const stateBefore = copyState(this.o.strategy.getState?.());
+    let outcome: Awaited<ReturnType<TrainWorkflow['run']>>;
     try {
       outcome = await this.workflow.run(ctx);
     } catch (e) {
@@ -167,7 +202,14 @@ export class RoundEngine {
     }
     const t1 = now();
     if (outcome.status === 'completed' && outcome.params) {
-      this.global = makeParams(this.global.layout, outcome.params);
+      const verdict = this.guard?.check(outcome.params, before.data) ?? { ok: true as const };
+      if (verdict.ok) {
+        this.global = makeParams(this.global.layout, outcome.params);
+      } else {
+        this.restoreState(stateBefore);
+        const { params: _rejected, ...rest } = outcome;
+        outcome = { ...rest, status: 'skipped', code: verdict.code, reason: `${verdict.reason}; model rejected` };
+      }
     }
     for (const f of outcome.failed) this.logger.warn({ runId: this.runId, round, clientId: f.clientId, code: f.code, reason: f.reason }, 'client failed');
     // Strategy and layer events (anomalies, exclusions) go to the log as well as the history.
@@ -200,6 +242,19 @@ export class RoundEngine {
     const every = this.o.centralEvaluationEvery ?? 1;
     if (!interrupted && this.o.strategy.evaluate && every > 0 && (round % every === 0 || round === this.o.rounds)) {
       centralEvaluation = await this.evaluateCentral(round);
+    }
+    if (centralEvaluation && !Number.isFinite(centralEvaluation.loss)) {
+      // A model the server's own test set cannot score is not kept: undo the round.
+      const what = `central evaluation of round ${round} returned a non-finite loss (${centralEvaluation.loss})`;
+      centralEvaluation = undefined;
+      if (outcome.status === 'completed') {
+        this.global = before;
+        this.restoreState(stateBefore);
+        outcome = { ...outcome, status: 'skipped', code: 'non_finite_evaluation', reason: `${what}; model rejected` };
+      } else {
+        outcome = { ...outcome, code: outcome.code ?? 'non_finite_evaluation', reason: `${outcome.reason ?? 'skipped'}; ${what}` };
+      }
+      this.logger.warn({ runId: this.runId, round }, `round ${round} skipped: ${what}; global model unchanged`);
     }
     const t3 = now();
 
@@ -241,8 +296,49 @@ export class RoundEngine {
       },
       `round ${round} ${record.status}`,
     );
-    await this.o.onRound?.(record, this.global);
+    try {
+      await this.o.onRound?.(record, this.global);
+    } catch (e) {
+      // A round that cannot be recorded is undone, so memory and storage agree; the run goes on.
+      const reason = `the round could not be committed: ${describeError(e)}`;
+      this.logger.error({ runId: this.runId, round, error: describeError(e) }, `round ${round} failed: ${reason}; global model unchanged`);
+      this.global = before;
+      this.restoreState(stateBefore);
+      const { train: _t, federatedEvaluation: _f, centralEvaluation: _c, events: _e, ...kept } = record;
+      const failed: RoundRecord = { ...kept, status: 'skipped', code: 'commit_failed', reason };
+      this.history[this.history.length - 1] = failed;
+      try {
+        await this.o.onRound?.(failed, this.global);
+      } catch (e2) {
+        this.logger.error({ runId: this.runId, round, error: describeError(e2) }, `round ${round}: recording the failure failed too (${describeError(e2)}); the round runs again on resume`);
+      }
+      return failed;
+    }
     return record;
+  }
+
+  /** Restores the strategy state of before a round, keeping what `guard.keepState` names as it is now. */
+  private restoreState(state: StrategyState | undefined): void {
+    const strategy = this.o.strategy;
+    if (!state || !strategy.setState) return;
+    const keep = this.o.guard ? this.o.guard.keepState : undefined;
+    const restored: StrategyState = { ...state };
+    if (keep) {
+      for (const k of Object.keys(restored)) if (keep(k)) delete restored[k];
+      for (const [k, v] of Object.entries(strategy.getState?.() ?? {})) if (keep(k)) restored[k] = v;
+    }
+    strategy.setState(restored);
+  }
+
+  private applyRewind(): void {
+    const r = this.rewound;
+    if (!r) return;
+    this.rewound = undefined;
+    this.global = makeParams(this.global.layout, r.params);
+    if (r.state && this.o.strategy.setState) this.o.strategy.setState(r.state);
+    while (this.history.length && this.history[this.history.length - 1].round > r.round) this.history.pop();
+    this.nextRound = r.round; // the loop's increment makes it r.round + 1
+    this.logger.warn({ runId: this.runId, round: r.round }, `run rolled back: continuing after round ${r.round}`);
   }
 
   private select(rng: Rng, sampling: SamplingOptions, overSelection: number): { clients: string[]; waitFor: number; reason?: string } {
@@ -289,6 +385,14 @@ function validateEngineOptions(o: EngineOptions): void {
   }
   const every = o.centralEvaluationEvery;
   if (every !== undefined && !(Number.isInteger(every) && every >= 0)) throw new FederaError('invalid_config', `centralEvaluationEvery must be an integer ≥ 0, got ${every}`);
+}
+
+/** A deep copy of a strategy state (optimizers may update their arrays in place). */
+function copyState(state: StrategyState | undefined): StrategyState | undefined {
+  if (!state) return undefined;
+  const out: StrategyState = {};
+  for (const [k, v] of Object.entries(state)) out[k] = typeof v === 'number' ? v : v.slice();
+  return out;
 }
 
 export type { ClientFailure };

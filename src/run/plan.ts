@@ -10,7 +10,7 @@ import { FederaError } from '../core/errors.js';
 import { Rng, SecureRng } from '../core/rng.js';
 import type { RoundRecord } from '../core/records.js';
 import type { ClientLayer } from '../client/runtime.js';
-import type { EvaluationOptions } from '../engine/engine.js';
+import type { EngineGuardOptions, EvaluationOptions } from '../engine/engine.js';
 import type { SamplingOptions } from '../engine/sampling.js';
 import type { ServerLayer } from '../engine/server-layer.js';
 import { FederatedTrainWorkflow, type TrainWorkflow } from '../engine/workflow.js';
@@ -24,6 +24,7 @@ import { planStages, type DpPlan } from '../config/stages.js';
 import type { RunConfig } from '../config/schema.js';
 import { createClientLayers } from './client-layers.js';
 import { assessDpNoise, distributedDpWarning } from '../privacy/utility.js';
+import { DP_PREFIX } from '../privacy/protocol.js';
 
 export interface RunPlanOptions {
   /** N: the clients sampling draws from (a simulation's clients; a server's `privacy.populationSize` or its quorum). */
@@ -61,6 +62,8 @@ export interface RunPlan {
   readonly sampling: SamplingOptions;
   /** Deployment under DP: the CSPRNG sampling draws from. */
   readonly samplingRng?: Rng;
+  /** The engine's check of every next global model; a rejected round keeps the privacy it spent. */
+  readonly guard: EngineGuardOptions;
   /** k: clients per round (the expected number under Poisson sampling). */
   readonly clientsPerRound: number;
   readonly evaluation: EvaluationOptions | false;
@@ -197,6 +200,7 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
     clientLayers,
     sampling,
     ...(samplingRng ? { samplingRng } : {}),
+    guard: { normJumpFactor: config.guard.normJumpFactor, keepState: (key) => key.startsWith(DP_PREFIX) },
     clientsPerRound: k,
     evaluation,
     ...(dp ? { dp } : {}),

@@ -3,7 +3,7 @@
  *
  *   GET  /health                       liveness and a one-line state (open)
  *   GET  /api/status                   the run: round, phase, connected clients, pending requests (open)
- *   GET  /api/history                  the run's round records as JSON (open)
+ *   GET  /api/history?offset=&limit=   the run's round records as JSON, a page at a time (open; limit ≤ 1000, default 100)
  *   GET  /api/runs                     every run in the database (open)
  *   GET  /metrics                      Prometheus text format (open)
  *   GET  /client/…                     the browser client page, bundle and demo data (open; static.ts)
@@ -16,7 +16,8 @@
  *   POST /admin/clients/:id/revoke     revoke an identity (and disconnect it)     │ Authorization:
  *   GET  /admin/tokens                 enrollment tokens (ids and state, never secrets) │ Bearer <admin token>
  *   POST /admin/tokens                 make tokens: {"count": n, "note": "..."}   │
- *   POST /admin/tokens/:id/revoke      revoke a token                            ┘
+ *   POST /admin/tokens/:id/revoke      revoke a token                            │
+ *   POST /admin/runs/:id/rollback      roll the run back: {"round": n}            ┘
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createHash, timingSafeEqual } from 'node:crypto';
@@ -108,8 +109,10 @@ async function handle(server: ServerView, req: IncomingMessage, res: ServerRespo
         return send(res, 200, server.health());
       case '/api/status':
         return send(res, 200, server.status());
-      case '/api/history':
-        return send(res, 200, server.history());
+      case '/api/history': {
+        const page = historyPage(url.searchParams);
+        return typeof page === 'string' ? send(res, 400, { error: page }) : send(res, 200, server.history(page));
+      }
       case '/api/runs':
         return send(res, 200, { runs: server.store.listRuns().map(({ config: _c, ...r }) => r) });
       case '/metrics':
@@ -160,5 +163,34 @@ async function admin(server: ServerView, req: IncomingMessage, res: ServerRespon
       return send(res, 200, { revoked: parts[1] });
     }
   }
+  if (parts[0] === 'runs' && parts.length === 3 && parts[2] === 'rollback' && method === 'POST') {
+    const body = (await readBody(req)) as { round?: unknown };
+    if (typeof body !== 'object' || body === null || typeof body.round !== 'number' || !Number.isInteger(body.round) || body.round < 0) {
+      return send(res, 400, { error: 'the body must be {"round": n} with n an integer ≥ 0: the round whose checkpoint the run continues from' });
+    }
+    try {
+      return send(res, 202, server.rollback(parts[1], body.round));
+    } catch (e) {
+      if (isFederaError(e, 'not_found')) return send(res, 404, { error: e.message });
+      if (isFederaError(e, 'conflict')) return send(res, 409, { error: e.message });
+      throw e;
+    }
+  }
   send(res, 404, { error: `no admin route ${method} ${path}` });
+}
+
+/** Pages of /api/history: `offset` ≥ 0 (default 0), `limit` 1–1000 (default 100); a message for bad values. */
+export function historyPage(q: URLSearchParams): { offset: number; limit: number } | string {
+  const int = (name: string, dflt: number, min: number, max: number): number | string => {
+    const raw = q.get(name);
+    if (raw === null || raw === '') return dflt;
+    if (!/^\d+$/.test(raw)) return `${name} must be an integer in ${min}..${max}, got "${raw.slice(0, 40)}"`;
+    const v = Number(raw);
+    return v >= min && v <= max ? v : `${name} must be an integer in ${min}..${max}, got ${raw.slice(0, 40)}`;
+  };
+  const offset = int('offset', 0, 0, Number.MAX_SAFE_INTEGER);
+  const limit = int('limit', 100, 1, 1000);
+  if (typeof offset === 'string') return offset;
+  if (typeof limit === 'string') return limit;
+  return { offset, limit };
 }

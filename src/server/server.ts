@@ -22,6 +22,7 @@ import { ParamLayout, makeParams, type Params } from '../core/params.js';
 import { Rng } from '../core/rng.js';
 import type { Dataset } from '../data/dataset.js';
 import { RoundEngine } from '../engine/engine.js';
+import { findNonFiniteState } from '../engine/model-guard.js';
 import type { RoundRecord, EvaluationRecord } from '../core/records.js';
 import type { TrainWorkflow } from '../engine/workflow.js';
 import type { ServerLayer } from '../engine/server-layer.js';
@@ -165,6 +166,8 @@ export class FederaServer implements ServerView {
   private readonly startedAt = Date.now();
   private stopping: Promise<void> | undefined;
   private address: ServerAddress | undefined;
+  private engine: RoundEngine | undefined;
+  private pendingRollback: number | undefined;
 
   constructor(config: ServerConfig, options: FederaServerOptions = {}) {
     this.config = config;
@@ -224,6 +227,20 @@ export class FederaServer implements ServerView {
       const checkpoint = this.store.latestCheckpoint(this.runId);
       if (!checkpoint) throw new FederaError('internal', `run "${this.runId}" has no checkpoint`);
       if (!ParamLayout.fromJSON(checkpoint.layout).equals(layout)) throw new FederaError('invalid_config', `the checkpoint of run "${this.runId}" has a different model layout`);
+      const poisoned = findNonFiniteState(checkpoint.params, checkpoint.strategyState);
+      if (poisoned) {
+        const earlier = this.store.checkpointRounds(this.runId).filter((r) => r < checkpoint.round).reverse().find((r) => {
+          const cp = this.store.checkpointAt(this.runId, r);
+          return cp !== undefined && findNonFiniteState(cp.params, cp.strategyState) === undefined;
+        });
+        throw new FederaError(
+          'invalid_config',
+          `the checkpoint of run "${this.runId}" after round ${checkpoint.round} in ${s.database} is not finite (${poisoned}); refusing to resume from it. ` +
+            (earlier !== undefined
+              ? `Roll the run back to the last finite checkpoint with: federa admin rollback --db ${s.database} --run ${this.runId} --round ${earlier}`
+              : `No earlier finite checkpoint is kept; start a new run under another name (--name <run>)`),
+        );
+      }
       const startRound = checkpoint.round + 1;
       this.currentRound = checkpoint.round;
       if (run.rounds !== c.rounds) this.store.setRunRounds(this.runId, c.rounds);
@@ -284,6 +301,7 @@ export class FederaServer implements ServerView {
       const address = await this.listen();
       this.address = address;
       const engine = this.makeEngine(plan, layout, startRound);
+      this.engine = engine;
       this.done = this.runLoop(engine, startRound);
       this.done.catch(() => {});
       return address;
@@ -306,6 +324,7 @@ export class FederaServer implements ServerView {
       runId: this.runId,
       sampling: plan.sampling,
       ...(plan.samplingRng ? { samplingRng: plan.samplingRng } : {}),
+      guard: plan.guard,
       overSelection: c.server.overSelection,
       evaluation: plan.evaluation,
       centralEvaluationEvery: c.evaluation.centralEvery,
@@ -358,6 +377,36 @@ export class FederaServer implements ServerView {
     this.metrics.round(record);
     this.lastRecord = record;
     this.emit('round', record);
+    if (this.pendingRollback !== undefined) this.applyRollback(this.pendingRollback);
+  }
+
+  rollback(runId: string, round: number): { round: number; appliesAfterRound: number } {
+    if (runId !== this.runId) throw new FederaError('not_found', `this server runs "${this.runId}", not "${runId}"`);
+    if (!(Number.isInteger(round) && round >= 0)) throw new FederaError('invalid_argument', `round must be an integer ≥ 0, got ${String(round)}`);
+    if (this.phase === 'completed' || !this.engine) throw new FederaError('conflict', `run "${this.runId}" is ${this.phase}; stop the server and use: federa admin rollback --db ${this.config.server.database} --run ${this.runId} --round ${round}`);
+    if (this.config.privacy) throw new FederaError('conflict', `run "${this.runId}" uses differential privacy: rolling it back would forget the privacy already spent by the rounds after ${round}; start a new run instead`);
+    const last = this.lastRecord?.round ?? 0;
+    if (round >= Math.max(last, this.currentRound)) throw new FederaError('conflict', `run "${this.runId}" is at round ${Math.max(last, this.currentRound)}; there is nothing after round ${round} to roll back`);
+    const kept = this.store.checkpointRounds(this.runId);
+    if (!kept.includes(round)) throw new FederaError('conflict', `run "${this.runId}" has no checkpoint of round ${round} any more (kept: ${kept.join(', ')}; server.keepCheckpoints sets how many are kept)`);
+    this.pendingRollback = round;
+    this.logger.warn({ runId: this.runId, round }, `rollback to round ${round} requested; it applies when round ${this.currentRound} ends`);
+    return { round, appliesAfterRound: this.currentRound };
+  }
+
+  /** Deletes the rounds after `round` and makes the engine continue from its checkpoint. */
+  private applyRollback(round: number): void {
+    this.pendingRollback = undefined;
+    try {
+      const r = this.store.rollback(this.runId, round);
+      const cp = this.store.checkpointAt(this.runId, round)!;
+      this.engine!.rewind(round, cp.params, cp.strategyState);
+      this.lastRecord = this.store.history(this.runId).at(-1);
+      this.metrics.resumedAt(round);
+      this.logger.warn({ runId: this.runId, round, removedRounds: r.removedRounds }, `run ${this.runId} rolled back to round ${round}: ${r.removedRounds} later rounds removed`);
+    } catch (e) {
+      this.logger.error({ runId: this.runId, round, error: describeError(e) }, `rollback to round ${round} failed; the run goes on`);
+    }
   }
 
   private setPhase(phase: Phase): void {
@@ -547,9 +596,11 @@ export class FederaServer implements ServerView {
     };
   }
 
-  history(): { runId: string; initialEvaluation?: EvaluationRecord; rounds: RoundRecord[] } {
+  history(page?: { offset: number; limit: number }): { runId: string; initialEvaluation?: EvaluationRecord; rounds: RoundRecord[]; total?: number; offset?: number; limit?: number } {
     const run = this.store.getRun(this.runId);
-    return { runId: this.runId, ...(run?.initialEvaluation ? { initialEvaluation: run.initialEvaluation } : {}), rounds: this.store.history(this.runId) };
+    const initial = run?.initialEvaluation ? { initialEvaluation: run.initialEvaluation } : {};
+    if (!page) return { runId: this.runId, ...initial, rounds: this.store.history(this.runId) };
+    return { runId: this.runId, ...initial, total: this.store.roundCount(this.runId), offset: page.offset, limit: page.limit, rounds: this.store.history(this.runId, page) };
   }
 
   /** What stopping now means for the run, for the log line a signal writes. */

@@ -271,7 +271,47 @@ export class Store implements ClientDirectory {
   }
 
   latestCheckpoint(runId: string): Checkpoint | undefined {
-    const r = this.db.prepare('SELECT * FROM checkpoints WHERE run_id = ? ORDER BY round DESC LIMIT 1').get(runId) as Record<string, unknown> | undefined;
+    return this.checkpointRow(this.db.prepare('SELECT * FROM checkpoints WHERE run_id = ? ORDER BY round DESC LIMIT 1').get(runId) as Record<string, unknown> | undefined);
+  }
+
+  /** The checkpoint after `round` (0: the initial model), if it is still kept. */
+  checkpointAt(runId: string, round: number): Checkpoint | undefined {
+    return this.checkpointRow(this.db.prepare('SELECT * FROM checkpoints WHERE run_id = ? AND round = ?').get(runId, round) as Record<string, unknown> | undefined);
+  }
+
+  /**
+   * Rolls run `runId` back to the end of round `round`: deletes the rounds after it (records,
+   * participation, metrics, checkpoints), so a resumed run continues with round `round + 1` from
+   * that round's checkpoint. Refused (FederaError `conflict`) when the checkpoint of `round` is no
+   * longer kept, when there is nothing after it, or under differential privacy (the privacy ledger
+   * counts the rounds that ran; forgetting them would understate ε).
+   */
+  rollback(runId: string, round: number): { round: number; removedRounds: number; previousLastRound: number } {
+    if (!(Number.isInteger(round) && round >= 0)) throw new FederaError('invalid_argument', `rollback: round must be an integer ≥ 0, got ${round}`);
+    const run = this.getRun(runId);
+    if (!run) throw new FederaError('not_found', `no run "${runId}" in ${this.path}`);
+    if (run.config.privacy) {
+      throw new FederaError('conflict', `run "${runId}" uses differential privacy: rolling it back would forget the privacy already spent by rounds ${round + 1}–${run.lastRound} (their updates were released to the server); start a new run instead`);
+    }
+    const last = this.db.prepare('SELECT MAX(round) AS r FROM checkpoints WHERE run_id = ?').get(runId) as { r: number | null };
+    const lastRound = Math.max(run.lastRound, last.r ?? 0);
+    if (round >= lastRound) throw new FederaError('conflict', `run "${runId}" is at round ${lastRound}; there is nothing after round ${round} to roll back`);
+    const kept = this.checkpointRounds(runId);
+    if (!kept.includes(round)) {
+      throw new FederaError('conflict', `run "${runId}" has no checkpoint of round ${round} any more (kept: ${kept.join(', ') || 'none'}; server.keepCheckpoints sets how many are kept)`);
+    }
+    const tx = this.db.transaction(() => {
+      const removed = this.db.prepare('DELETE FROM rounds WHERE run_id = ? AND round > ?').run(runId, round).changes;
+      this.db.prepare('DELETE FROM participation WHERE run_id = ? AND round > ?').run(runId, round);
+      this.db.prepare('DELETE FROM metrics WHERE run_id = ? AND round > ?').run(runId, round);
+      this.db.prepare('DELETE FROM checkpoints WHERE run_id = ? AND round > ?').run(runId, round);
+      this.db.prepare("UPDATE runs SET last_round = ?, status = CASE WHEN status = 'completed' THEN 'stopped' ELSE status END, updated_at = ? WHERE id = ?").run(round, iso(), runId);
+      return removed;
+    });
+    return { round, removedRounds: tx.immediate(), previousLastRound: lastRound };
+  }
+
+  private checkpointRow(r: Record<string, unknown> | undefined): Checkpoint | undefined {
     if (!r) return undefined;
     const state = r.strategy_state ? (decodeRecord(new Uint8Array(r.strategy_state as Buffer), { maxFrameBytes: 2 ** 31 }) as StrategyState) : undefined;
     return { round: r.round as number, params: float32FromBytes(new Uint8Array(r.params as Buffer), 'checkpoint'), layout: JSON.parse(r.layout as string), strategyState: state, createdAt: r.created_at as string };
@@ -281,8 +321,15 @@ export class Store implements ClientDirectory {
     return (this.db.prepare('SELECT round FROM checkpoints WHERE run_id = ? ORDER BY round').all(runId) as Array<{ round: number }>).map((r) => r.round);
   }
 
-  history(runId: string): RoundRecord[] {
-    return (this.db.prepare('SELECT record FROM rounds WHERE run_id = ? ORDER BY round').all(runId) as Array<{ record: string }>).map((r) => JSON.parse(r.record) as RoundRecord);
+  /** The run's round records in round order; `page` takes `limit` of them from `offset`. */
+  history(runId: string, page?: { offset: number; limit: number }): RoundRecord[] {
+    const sql = `SELECT record FROM rounds WHERE run_id = ? ORDER BY round${page ? ' LIMIT ? OFFSET ?' : ''}`;
+    return (this.db.prepare(sql).all(...(page ? [runId, page.limit, page.offset] : [runId])) as Array<{ record: string }>).map((r) => JSON.parse(r.record) as RoundRecord);
+  }
+
+  /** How many rounds the run has recorded. */
+  roundCount(runId: string): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM rounds WHERE run_id = ?').get(runId) as { n: number }).n;
   }
 
   /** Rows of `rounds` per round number (a test of "each round exactly once"). */
@@ -457,16 +504,18 @@ export function flattenMetrics(r: RoundRecord): Array<[string, number]> {
     for (const [k, v] of Object.entries(m)) if (typeof v === 'number' && Number.isFinite(v)) out.push([`${prefix}.${k}`, v]);
   };
   add('train', r.train?.metrics);
+  // Losses pass the same finiteness filter as metrics: a NaN loss is no value (the column is NOT NULL).
   if (r.centralEvaluation) {
-    out.push(['central.loss', r.centralEvaluation.loss]);
+    add('central', { loss: r.centralEvaluation.loss });
     add('central', r.centralEvaluation.metrics);
   }
   if (r.federatedEvaluation) {
-    out.push(['federated.loss', r.federatedEvaluation.loss]);
+    add('federated', { loss: r.federatedEvaluation.loss });
     add('federated', r.federatedEvaluation.metrics);
   }
   add('privacy', r.privacy as Record<string, unknown> | undefined);
-  out.push(['bytes.down', r.bytes.down], ['bytes.up', r.bytes.up], ['clients.selected', r.selected.length], ['clients.succeeded', r.succeeded.length], ['clients.failed', r.failed.length], ['clients.dropped', r.dropped.length]);
+  add('bytes', { down: r.bytes.down, up: r.bytes.up });
+  out.push(['clients.selected', r.selected.length], ['clients.succeeded', r.succeeded.length], ['clients.failed', r.failed.length], ['clients.dropped', r.dropped.length]);
   add('timing', r.timing as unknown as Record<string, unknown>);
   // The same name may come from two places (train.loss in metrics and loss): keep the last.
   return [...new Map(out).entries()];

@@ -36,7 +36,14 @@ export interface ServerView {
   readonly grid: WebSocketGrid | undefined;
   health(): Record<string, unknown>;
   status(): Record<string, unknown>;
-  history(): { runId: string; initialEvaluation?: EvaluationRecord; rounds: RoundRecord[] };
+  /** The run's rounds; `page` takes `limit` of them from `offset` (`total` counts them all). */
+  history(page?: { offset: number; limit: number }): { runId: string; initialEvaluation?: EvaluationRecord; rounds: RoundRecord[]; total?: number; offset?: number; limit?: number };
+  /**
+   * Rolls the run back to the end of `round` once the round in progress ends (the rounds after it
+   * and their checkpoints are deleted); throws `not_found` for another run, `conflict` when
+   * impossible (no checkpoint of `round`, nothing after it, differential privacy).
+   */
+  rollback(runId: string, round: number): { round: number; appliesAfterRound: number };
   /** Revokes a client identity and closes its connection; false when it is unknown. */
   revokeClient(clientId: string): boolean;
 }
