@@ -43,7 +43,7 @@ export interface SecAggParameters {
   /** Neighbours per client (n − 1: the complete graph). */
   degree: number;
   threshold: number;
-  /** log2 of the bound on the probability of a security failure. */
+  /** log2 of the bound on the probability of a security failure (−1074 when impossible by counting). */
   securityLog2: number;
   /** log2 of the bound on the probability of a correctness failure. */
   correctnessLog2: number;
@@ -106,7 +106,8 @@ export function failureBounds(clients: number, degree: number, threshold: number
   // Fewer than t of the k neighbours survive: more than k − t dropped.
   const lost = k - threshold + 1;
   const correctness = Math.min(1, clients * (lost <= 0 ? 1 : (dropTail[Math.min(lost, k + 1)] ?? 0)) + disconnectionBound(clients, k, dropped));
-  return { securityLog2: Math.log2(security), correctnessLog2: Math.log2(correctness) };
+  // An impossible failure (probability 0 by counting) is reported as 2^−1074, the smallest double, so records stay JSON numbers.
+  return { securityLog2: Math.log2(Math.max(security, Number.MIN_VALUE)), correctnessLog2: Math.log2(Math.max(correctness, Number.MIN_VALUE)) };
 }
 
 const cache = new Map<string, SecAggParameters>();
