@@ -166,14 +166,18 @@ const SecAggSchema = z
   .object({
     enabled: z.boolean().default(true).meta({ help: 'secure aggregation on (the table turns it on)', group: 'secure aggregation' }),
     mode: doc(z.enum(['secagg', 'secagg+']).default('secagg'), { help: 'secure aggregation: every pair (secagg) or a sparse graph (secagg+); setting it turns it on', group: 'secure aggregation', flag: '--secagg' }),
-    threshold: doc(z.number().int().min(2).optional(), { help: "shares needed to reconstruct a client's secrets (default ⌈2m/3⌉)", group: 'secure aggregation', flag: '--secagg-threshold', value: '<t>' }),
-    neighbours: doc(z.number().int().min(2).optional(), { help: 'SecAgg+: neighbours per client (default 2·⌈log2 n⌉, at least 4)', group: 'secure aggregation', flag: '--secagg-neighbours', value: '<k>' }),
+    threshold: doc(z.number().int().min(2).optional(), { help: "shares needed to reconstruct a client's secrets (default: SecAgg ⌈2m/3⌉, SecAgg+ derived from the bounds)", group: 'secure aggregation', flag: '--secagg-threshold', value: '<t>' }),
+    neighbours: doc(z.number().int().min(2).optional(), { help: 'SecAgg+: neighbours per client (default: derived from the four bounds below, docs/secagg.md)', group: 'secure aggregation', flag: '--secagg-neighbours', value: '<k>' }),
+    corruptFraction: doc(z.number().min(0).lt(0.5).default(0.1), { help: 'SecAgg+ parameters: fraction of clients assumed to collude with the server', group: 'secure aggregation' }),
+    dropoutFraction: doc(z.number().min(0).lt(0.5).default(0.1), { help: 'SecAgg+ parameters: fraction of clients assumed to drop out', group: 'secure aggregation' }),
+    securityBits: doc(z.number().int().min(1).max(128).default(40), { help: 'SecAgg+ parameters: insecure with probability ≤ 2^−bits per round', group: 'secure aggregation' }),
+    correctnessBits: doc(z.number().int().min(1).max(128).default(20), { help: 'SecAgg+ parameters: a round fails with probability ≤ 2^−bits', group: 'secure aggregation' }),
     clippingRange: doc(z.number().positive().finite().default(8), { help: 'coordinates are clipped to [−c, c] before encoding', group: 'secure aggregation', flag: '--secagg-clip', value: '<c>' }),
     bits: doc(z.number().int().min(2).max(32).default(32), { help: 'sums in Z_2^k; below 32 each value travels in exactly k bits', group: 'secure aggregation', flag: '--secagg-bits', value: '<k>' }),
     maxWeight: doc(z.number().positive().finite().default(1000), { help: "a client's weight is min(examples / maxWeight, 1) (Flower's max_weight)", group: 'secure aggregation' }),
     weighting: doc(z.enum(['examples', 'uniform']).optional(), { help: 'client weights in the sum (default examples; uniform with privacy)', group: 'secure aggregation' }),
     stageTimeoutMs: z
-      .object({ setup: positiveInt.optional(), share: positiveInt.optional(), masked: positiveInt.optional(), unmask: positiveInt.optional() })
+      .object({ setup: positiveInt.optional(), graph: positiveInt.optional(), share: positiveInt.optional(), verify: positiveInt.optional(), masked: positiveInt.optional(), unmask: positiveInt.optional() })
       .strict()
       .optional()
       .meta({ help: 'deadline of each secure-aggregation stage (default: the round deadline)', group: 'secure aggregation' }),

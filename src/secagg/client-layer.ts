@@ -27,11 +27,13 @@ import {
   seededRandom,
   seedCommitment,
   shareAssociatedData,
+  equalBytes,
   type KeyPair,
   type RandomSource,
 } from './primitives.js';
 import { encodeUpdate, packMasked, reduce, type EncodingParams } from './encoding.js';
-import { SECAGG_MESSAGES as M, KEY_SHARE_BYTES, SEED_SHARE_BYTES, SHARE_CIPHERTEXT_BYTES, SHARE_PLAINTEXT_BYTES } from './protocol.js';
+import { graphCommitment, graphSeed, isConnected, seededHararyGraph, type NeighbourGraph } from './graph.js';
+import { SECAGG_MESSAGES as M, GRAPH_COMMITMENT_BYTES, GRAPH_REVEAL_BYTES, KEY_SHARE_BYTES, SEED_SHARE_BYTES, SHARE_CIPHERTEXT_BYTES, SHARE_PLAINTEXT_BYTES } from './protocol.js';
 
 export interface SecAggClientLayerOptions {
   /** `secure` (default): CSPRNG. `seeded`: derived from `seed`, run, round and client — simulation only. */
@@ -52,7 +54,14 @@ interface Peer {
 interface ClientRoundState {
   runId: string;
   round: number;
-  stage: 'setup' | 'share' | 'verify' | 'masked' | 'unmask' | 'done';
+  stage: 'setup' | 'graph' | 'share' | 'verify' | 'masked' | 'unmask' | 'done';
+  /** SecAgg+: the neighbour count the server announced; the graph is derived from the clients' reveals. */
+  graphDegree?: number;
+  /** SecAgg+: this client's committed graph value, the round's participants and their commitments, the derived graph. */
+  graphValue?: Uint8Array;
+  participants?: string[];
+  commitments?: Uint8Array;
+  graph?: NeighbourGraph;
   index: number;
   threshold: number;
   vectorLength: number;
@@ -112,7 +121,7 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
   const randomness = options.randomness ?? 'secure';
   if (randomness !== 'secure' && randomness !== 'seeded') throw new FederaError('invalid_config', `secAggClientLayer: randomness must be "secure" or "seeded", got ${JSON.stringify(randomness)}`);
   const seedRoot = new Rng(String(options.seed ?? 'federa')).stream('secagg');
-  const types = new Set<string>([M.setup, M.share, M.verify, M.masked, M.unmask]);
+  const types = new Set<string>([M.setup, M.graph, M.share, M.verify, M.masked, M.unmask]);
 
   return (next, info) => async (message: MessageBase) => {
     if (!types.has(message.type)) return next(message);
@@ -124,8 +133,11 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
     if (!state || state.runId !== message.runId || state.round !== message.round) {
       throw new FederaError('malformed_message', `${where}: no secure-aggregation setup for run ${message.runId} round ${message.round} on this client`);
     }
-    const expected = { [M.share]: 'setup', [M.verify]: 'share', [M.masked]: 'verify', [M.unmask]: 'masked' }[message.type];
+    // SecAgg+ has a graph stage between setup and share; classic SecAgg does not.
+    const expected = { [M.graph]: 'setup', [M.share]: state.graphDegree !== undefined ? 'graph' : 'setup', [M.verify]: 'share', [M.masked]: 'verify', [M.unmask]: 'masked' }[message.type];
+    if (message.type === M.graph && state.graphDegree === undefined) throw refuse(where, 'a graph stage in a round whose setup announced the complete graph (no graphDegree)');
     if (state.stage !== expected) throw new FederaError('malformed_message', `${where}: arrived at stage "${state.stage}", expected after "${expected}"`);
+    if (message.type === M.graph) return graph(state);
     if (message.type === M.share) return share(state);
     if (message.type === M.verify) return verify(state);
     if (message.type === M.masked) return masked(state);
@@ -151,6 +163,7 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
       if (2 * clipRange * scale >= 2 ** bits || 2 * weightScale >= 2 ** bits) throw bad(where, `scale ${scale} overflows Z_2^${bits} for one client`);
       const weighting = body.weighting;
       if (weighting !== 'examples' && weighting !== 'uniform') throw bad(where, `weighting must be "examples" or "uniform", got ${JSON.stringify(weighting)}`);
+      const graphDegree = body.graphDegree === undefined ? undefined : num(body, 'graphDegree', where, (v) => Number.isInteger(v) && v >= 2, 'an integer ≥ 2');
       const random = randomness === 'secure' ? secureRandom : seededRandom(seedRoot.stream(message.runId).stream(message.round).stream(info.clientId));
       const state: ClientRoundState = {
         runId: message.runId,
@@ -170,15 +183,56 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
         received: new Map(),
         shareKeys: new Map(),
         maskPeers: [],
+        ...(graphDegree !== undefined ? { graphDegree, graphValue: random.bytes(GRAPH_REVEAL_BYTES) } : {}),
       };
       // A new round replaces the previous one's state (and its secrets).
       info.state.set(SECAGG_STATE_KEY, state);
-      return reply(M.keys, { encryptionKey: state.encryption.publicKey, maskKey: state.mask.publicKey });
+      const commitment = state.graphValue ? { graphCommitment: graphCommitment(state.graphValue, state.runId, state.round, info.clientId) } : {};
+      return reply(M.keys, { encryptionKey: state.encryption.publicKey, maskKey: state.mask.publicKey, ...commitment });
+    }
+
+    /** SecAgg+: every commitment is fixed now; reveal this client's value. */
+    function graph(state: ClientRoundState): MessageBase {
+      const participants = ids(body, 'participants', where);
+      for (let i = 1; i < participants.length; i++) if (!(participants[i - 1] < participants[i])) throw bad(where, 'participants must be sorted');
+      const me = participants.indexOf(info.clientId);
+      if (me < 0) throw refuse(where, 'this client is not among the participants');
+      const commitments = bytes(body, 'commitments', where, GRAPH_COMMITMENT_BYTES * participants.length);
+      const degree = num(body, 'graphDegree', where, (v) => Number.isInteger(v), 'an integer');
+      if (degree !== state.graphDegree) throw refuse(where, `graphDegree ${degree} differs from the ${state.graphDegree} announced at setup`);
+      const own = graphCommitment(state.graphValue!, state.runId, state.round, info.clientId);
+      if (!equalBytes(commitments.subarray(GRAPH_COMMITMENT_BYTES * me, GRAPH_COMMITMENT_BYTES * (me + 1)), own)) throw refuse(where, "this client's commitment is not the one it sent");
+      state.participants = participants;
+      state.commitments = commitments.slice();
+      state.stage = 'graph';
+      return reply(M.graphReveal, { reveal: state.graphValue! });
+    }
+
+    /** SecAgg+: checks every reveal against its commitment and derives the round's graph. */
+    function deriveGraph(state: ClientRoundState): NeighbourGraph {
+      const participants = state.participants!;
+      const reveals = bytes(body, 'reveals', where, GRAPH_REVEAL_BYTES * participants.length);
+      const values = new Map<string, Uint8Array>();
+      participants.forEach((id, k) => {
+        const v = reveals.slice(GRAPH_REVEAL_BYTES * k, GRAPH_REVEAL_BYTES * (k + 1));
+        const c = state.commitments!.subarray(GRAPH_COMMITMENT_BYTES * k, GRAPH_COMMITMENT_BYTES * (k + 1));
+        if (!equalBytes(graphCommitment(v, state.runId, state.round, id), c)) throw refuse(where, `the revealed graph value of ${id} does not match its commitment`);
+        values.set(id, v);
+      });
+      return seededHararyGraph(participants, state.graphDegree!, graphSeed(state.runId, state.round, participants, values));
     }
 
     async function share(state: ClientRoundState): Promise<MessageBase> {
       const peers = ids(body, 'peers', where);
       if (peers.includes(info.clientId)) throw bad(where, 'peers includes this client');
+      if (state.graphDegree !== undefined) {
+        // SecAgg+: the neighbours come from the graph this client derives, not from the server's word.
+        state.graph = deriveGraph(state);
+        const mine = state.graph.get(info.clientId)!;
+        const extra = peers.filter((p) => !mine.includes(p));
+        const missing = mine.filter((p) => !peers.includes(p));
+        if (extra.length || missing.length) throw refuse(where, `the peers are not this client's neighbours in the round's graph (${extra.length ? `not neighbours: ${extra.join(', ')}` : ''}${extra.length && missing.length ? '; ' : ''}${missing.length ? `missing: ${missing.join(', ')}` : ''})`);
+      }
       const indices = body.indices;
       if (!(indices instanceof Int32Array) || indices.length !== peers.length) throw bad(where, `indices must be an Int32Array of ${peers.length} x-coordinates`);
       const encKeys = bytes(body, 'encryptionKeys', where, KEY_BYTES * peers.length);
@@ -297,6 +351,17 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
       const both = survivors.filter((id) => dropped.includes(id));
       if (both.length) throw bad(where, `clients ${both.join(', ')} are listed both as survivors and as dropped`);
       if (dropped.includes(info.clientId)) throw bad(where, 'this client is listed as dropped');
+      if (state.graph) {
+        // SecAgg+: the survivors' graph must be connected (else each component's sum is revealed),
+        // and this client's lists must agree with it.
+        const all = new Set(ids(body, 'allSurvivors', where));
+        for (const id of all) if (!state.graph.has(id)) throw refuse(where, `survivor ${id} is not a participant of this round`);
+        if (!all.has(info.clientId)) throw refuse(where, 'this client is not among the survivors');
+        const wantSurvivors = [info.clientId, ...state.maskPeers.filter((p) => all.has(p))].sort();
+        const wantDropped = state.maskPeers.filter((p) => !all.has(p)).sort();
+        if ([...survivors].sort().join() !== wantSurvivors.join() || [...dropped].sort().join() !== wantDropped.join()) throw refuse(where, 'the survivors and dropped listed for this client disagree with the round\'s survivors');
+        if (!isConnected(state.graph, all)) throw refuse(where, `the ${all.size} survivors form a disconnected neighbour graph; unmasking would reveal the sum of each component`);
+      }
       // Bonawitz et al.: with fewer than t survivors, the sum would cover too few inputs to hide any.
       if (survivors.length < state.threshold) throw bad(where, `only ${survivors.length} survivors listed; at least ${state.threshold} are needed`);
       const seedShareOf: string[] = [];

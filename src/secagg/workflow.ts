@@ -1,5 +1,6 @@
 /**
- * The server half of secure aggregation: a {@link TrainWorkflow} of five exchanges per round,
+ * The server half of secure aggregation: a {@link TrainWorkflow} of five exchanges per round
+ * (six with SecAgg+, whose graph stage fixes the neighbour graph from the clients' committed values),
  * run by the same `RoundEngine` over the in-memory grid (simulation) or the WebSocket grid
  * (deployment). The server only ever holds public keys, ciphertexts it cannot open, masked
  * vectors, their running modular sum, and — after the unmasking — the self-mask seeds of the
@@ -22,13 +23,15 @@ import { MASKED_METRICS_CONFIG_KEY, MetricsMean, type SecureSumResult } from '..
 import type { ClientFailure, ExchangeOutcome } from '../engine/exchange.js';
 import type { RoundEvent } from '../core/records.js';
 import { clientSeed, skipCode, type RoundContext, type TrainRoundOutcome, type TrainWorkflow } from '../engine/workflow.js';
-import { completeGraph, hararyGraph, type NeighbourGraph } from './graph.js';
+import { completeGraph, graphCommitment, graphSeed, isConnected, seededHararyGraph, type NeighbourGraph } from './graph.js';
 import { accumulatePacked, decodeSum, encodingFor, isPacked, packedBytes, type EncodingParams } from './encoding.js';
 import { KEY_BYTES, SEED_BYTES, KeyAgreement, accumulateMasks, deriveKey, equalBytes, generateKeyPair, secureRandom, seedCommitment, x25519PublicKey } from './primitives.js';
 import { toHex } from '../wire/crypto.js';
 import { isValidShare, lagrangeAtZero, reconstructSecret } from './shamir.js';
 import {
   SECAGG_MESSAGES as M,
+  GRAPH_COMMITMENT_BYTES,
+  GRAPH_REVEAL_BYTES,
   KEY_SHARE_BYTES,
   SEED_SHARE_BYTES,
   SHARE_CIPHERTEXT_BYTES,
@@ -102,9 +105,14 @@ function maskedMeans(names: readonly string[], sums: readonly number[], count: n
   return out;
 }
 
+/** Rounds a client that withheld its graph reveal is left out: doubling per offence, at most this many. */
+const MAX_WITHHOLD_PENALTY = 64;
+
 export class SecAggWorkflow implements TrainWorkflow {
   readonly name = 'secure-aggregation';
   private readonly o: SecAggWorkflowOptions;
+  /** SecAgg+: clients that withheld their graph reveal (which aborts the round), left out until `until`. */
+  private readonly withheld = new Map<string, { offences: number; until: number }>();
 
   constructor(options: SecAggWorkflowOptions = {}) {
     // Static checks now (threshold and stage names); the rest depends on the round's clients.
@@ -116,8 +124,12 @@ export class SecAggWorkflow implements TrainWorkflow {
     const { clients: selected, waitFor, reason: selectReason } = ctx.selectClients();
     const empty = { selected, succeeded: [] as string[], failed: [] as ClientFailure[], dropped: [] as string[] };
     if (selected.length === 0) return { ...empty, status: 'skipped', code: 'no_clients', reason: `no clients selected: ${selectReason}` };
-    const clients = [...selected].sort();
+    // A client that withheld its graph reveal in a recent round is left out for a while: otherwise
+    // one client could abort every SecAgg+ round.
+    const penalised = selected.filter((id) => (this.withheld.get(id)?.until ?? 0) >= ctx.round).sort();
+    const clients = selected.filter((id) => !penalised.includes(id)).sort();
     const n = clients.length;
+    if (n === 0) return { ...empty, status: 'skipped', code: 'no_clients', reason: `every selected client is left out for withholding its SecAgg+ graph reveal (${penalised.join(', ')})` };
     const d = ctx.global.layout.size;
     let plan: ResolvedSecAgg;
     let encoding: EncodingParams;
@@ -137,11 +149,13 @@ export class SecAggWorkflow implements TrainWorkflow {
       return { ...empty, status: 'skipped', reason: describeError(e) };
     }
     const total = d + 1 + secureMetrics.length;
-    const graph: NeighbourGraph = plan.mode === 'secagg' ? completeGraph(clients) : hararyGraph(clients, plan.degree, ctx.rng.stream('secagg-graph'));
+    // SecAgg+: the graph is fixed after the graph stage, from the clients' revealed values.
+    const plus = plan.mode === 'secagg+';
+    let graph: NeighbourGraph = completeGraph(clients);
     const index = new Map(clients.map((id, i) => [id, i + 1]));
     const maxWeight = this.o.maxWeight ?? 1000;
     const weighting = this.o.weighting ?? 'examples';
-    const failed: ClientFailure[] = [];
+    const failed: ClientFailure[] = penalised.map((id) => ({ clientId: id, code: 'secagg_withheld_reveal', reason: `secagg setup: left out until round ${this.withheld.get(id)!.until}: it withheld its graph reveal in an earlier round` }));
     const stages: Partial<Record<SecAggStage, StageRecord>> = {};
     const events: RoundEvent[] = [];
     const timeout = (stage: SecAggStage) => (this.o.stageTimeoutMs?.[stage] !== undefined ? { timeoutMs: this.o.stageTimeoutMs[stage] } : {});
@@ -162,12 +176,16 @@ export class SecAggWorkflow implements TrainWorkflow {
       mode: plan.mode,
       threshold: t,
       neighbourhood: plan.neighbourhood,
+      // Bounds on P(insecure) and P(round fails) under secagg.corruptFraction / dropoutFraction (parameters.ts).
+      securityLog2: plan.securityLog2,
+      correctnessLog2: plan.correctnessLog2,
       stages,
     });
-    const abort = (stage: SecAggStage, why: string): TrainRoundOutcome => ({
+    const abort = (stage: SecAggStage, why: string, code?: string): TrainRoundOutcome => ({
       ...empty,
       failed,
       status: 'skipped',
+      ...(code ? { code } : {}),
       reason: `secure aggregation aborted at stage "${stage}": ${why}`,
       events: [...events, summary(0)],
     });
@@ -191,6 +209,7 @@ export class SecAggWorkflow implements TrainWorkflow {
     // ---- Stage 1: setup, advertise keys -------------------------------------------------------
     const encKeys = new Map<string, Uint8Array>();
     const maskKeys = new Map<string, Uint8Array>();
+    const graphCommitments = new Map<string, Uint8Array>();
     const seenKeys = new Set<string>();
     // A low-order public key would make every neighbour's key agreement fail: refuse it here.
     const probe = new KeyAgreement(generateKeyPair(secureRandom));
@@ -213,6 +232,7 @@ export class SecAggWorkflow implements TrainWorkflow {
             secureMetrics,
             maxWeight,
             weighting,
+            ...(plus ? { graphDegree: plan.degree } : {}),
           } as MessageBase,
         })),
         async (clientId, reply) => {
@@ -226,11 +246,46 @@ export class SecAggWorkflow implements TrainWorkflow {
           const hm = toHex(m);
           if (he === hm || seenKeys.has(he) || seenKeys.has(hm)) throw bad(where, 'a public key repeats another key of this round');
           seenKeys.add(he).add(hm);
+          if (plus) graphCommitments.set(clientId, byteField(b, 'graphCommitment', where, GRAPH_COMMITMENT_BYTES).slice());
           encKeys.set(clientId, e.slice());
           maskKeys.set(clientId, m.slice());
         },
       ),
     );
+
+    // ---- SecAgg+ graph stage: commit-reveal of the graph seed ----------------------------------
+    // Every commitment is fixed (setup) before any value is revealed; the seed hashes all of them.
+    // A missing or wrong reveal stops the round: a seed over the others' values alone would let
+    // whoever withholds (a colluder, or the server dropping a reply) pick among several graphs.
+    const reveals = new Map<string, Uint8Array>();
+    let participants: string[] = [];
+    if (plus) {
+      participants = [...u1].sort();
+      if (participants.length < Math.max(t, ctx.minResults)) return abort('setup', `${participants.length} client(s) advertised keys; at least ${Math.max(t, ctx.minResults)} needed`);
+      const commitments = new Uint8Array(GRAPH_COMMITMENT_BYTES * participants.length);
+      participants.forEach((id, k) => commitments.set(graphCommitments.get(id)!, GRAPH_COMMITMENT_BYTES * k));
+      const revealed = await run(
+        'graph',
+        participants.map((clientId) => ({ clientId, message: { ...base, type: M.graph, participants, commitments, graphDegree: plan.degree } as MessageBase })),
+        (clientId, reply) => {
+          const where = `secagg graph reveal from client ${clientId}`;
+          const b = checkReplyHeader(reply, M.graphReveal, ctx, where);
+          const v = byteField(b, 'reveal', where, GRAPH_REVEAL_BYTES);
+          if (!equalBytes(graphCommitment(v, ctx.runId, ctx.round, clientId), graphCommitments.get(clientId)!)) throw bad(where, 'the revealed value does not match its commitment');
+          reveals.set(clientId, v.slice());
+        },
+      );
+      const missing = participants.filter((id) => !revealed.includes(id) || !reveals.has(id));
+      if (missing.length) {
+        for (const id of missing) {
+          const w = this.withheld.get(id);
+          const offences = (w?.offences ?? 0) + 1;
+          this.withheld.set(id, { offences, until: ctx.round + Math.min(MAX_WITHHOLD_PENALTY, 2 ** (offences - 1)) });
+        }
+        return abort('graph', `${missing.join(', ')} did not reveal their committed graph value; the graph seed would depend on who withholds, so no graph is drawn this round (left out of the next round(s))`, 'secagg_graph_withheld');
+      }
+      graph = seededHararyGraph(participants, plan.degree, graphSeed(ctx.runId, ctx.round, participants, reveals));
+    }
     prune(u1, 'setup');
     if (u1.size < Math.max(t, ctx.minResults)) return abort('setup', `${u1.size} client(s) advertised keys; at least ${Math.max(t, ctx.minResults)} needed`);
 
@@ -238,6 +293,9 @@ export class SecAggWorkflow implements TrainWorkflow {
     /** ciphertexts[to] = Map(from → ciphertext) */
     const inbox = new Map<string, Map<string, Uint8Array>>();
     const commitments = new Map<string, Uint8Array>();
+    // SecAgg+: every participant's revealed value, in participant order, so that each client checks the commitments and derives the graph.
+    const revealBytes = new Uint8Array(GRAPH_REVEAL_BYTES * participants.length);
+    participants.forEach((id, k) => revealBytes.set(reveals.get(id) ?? new Uint8Array(GRAPH_REVEAL_BYTES), GRAPH_REVEAL_BYTES * k));
     const u2 = new Set(
       await run(
         'share',
@@ -246,7 +304,7 @@ export class SecAggWorkflow implements TrainWorkflow {
           const e = new Uint8Array(KEY_BYTES * peers.length);
           const m = new Uint8Array(KEY_BYTES * peers.length);
           peers.forEach((p, k) => (e.set(encKeys.get(p)!, KEY_BYTES * k), m.set(maskKeys.get(p)!, KEY_BYTES * k)));
-          return { clientId, message: { ...base, type: M.share, peers, indices: Int32Array.from(peers, (p) => index.get(p)!), encryptionKeys: e, maskKeys: m } as MessageBase };
+          return { clientId, message: { ...base, type: M.share, peers, indices: Int32Array.from(peers, (p) => index.get(p)!), encryptionKeys: e, maskKeys: m, ...(plus ? { reveals: revealBytes } : {}) } as MessageBase };
         }),
         (clientId, reply) => {
           const where = `secagg shares from client ${clientId}`;
@@ -303,6 +361,8 @@ export class SecAggWorkflow implements TrainWorkflow {
     }
     prune(u2v, 'verify');
     if (u2v.size < Math.max(t, ctx.minResults)) return abort('verify', `${u2v.size} client(s) remain with verified shares; at least ${Math.max(t, ctx.minResults)} needed`);
+    // Masks cancel only within a connected part: over a disconnected graph the server would learn each part's sum.
+    if (!isConnected(graph, u2v)) return abort('verify', `the ${u2v.size} clients left before masking form a disconnected neighbour graph; the server could learn the sum of each part`, 'secagg_disconnected');
 
     // ---- Stage 4: masked input ----------------------------------------------------------------
     const sum = new Uint32Array(total);
@@ -337,11 +397,15 @@ export class SecAggWorkflow implements TrainWorkflow {
       const alive = peersOf.get(id)!.filter((p) => u3.has(p)).length + 1;
       if (alive < t) return abort('masked', `only ${alive} of client ${id}'s neighbourhood sent masked inputs; ${t} are needed to unmask (more than ${plan.neighbourhood - t} dropped)`);
     }
+    // The survivors' graph must be connected too: otherwise unmasking reveals the sum of each component.
+    if (!isConnected(graph, u3)) return abort('masked', `the ${u3.size} clients whose masked inputs arrived form a disconnected neighbour graph; unmasking would reveal the sum of each component`, 'secagg_disconnected');
 
     // ---- Stage 5: unmasking -------------------------------------------------------------------
     const seedShares = new Map<string, Array<{ x: number; share: Uint8Array }>>();
     const keyShares = new Map<string, Array<{ x: number; share: Uint8Array }>>();
     const asked = new Map<string, { survivors: Set<string>; dropped: Set<string> }>();
+    // SecAgg+: every survivor, so that each client checks the survivors' graph is connected.
+    const allSurvivors = [...u3].sort();
     const u4 = await run(
       'unmask',
       [...u3].map((clientId) => {
@@ -349,7 +413,7 @@ export class SecAggWorkflow implements TrainWorkflow {
         const survivors = [clientId, ...peers.filter((p) => u3.has(p))].sort();
         const dropped = peers.filter((p) => !u3.has(p));
         asked.set(clientId, { survivors: new Set(survivors), dropped: new Set(dropped) });
-        return { clientId, message: { ...base, type: M.unmask, survivors, dropped } as MessageBase };
+        return { clientId, message: { ...base, type: M.unmask, survivors, dropped, ...(plus ? { allSurvivors } : {}) } as MessageBase };
       }),
       (clientId, reply) => {
         const where = `secagg unmasking shares from client ${clientId}`;

@@ -23,10 +23,12 @@ test('random Harary graph: symmetric, degree 2⌈k/2⌉, no self-loops, seeded',
   assert.deepEqual(hararyGraph(ids.slice(0, 9), 8, new Rng(1)), completeGraph(ids.slice(0, 9)));
 });
 
-test('thresholds: defaults ⌈2m/3⌉, neighbourhood sizes, refusals', () => {
-  assert.deepEqual(resolveSecAgg({}, 100), { mode: 'secagg', neighbourhood: 100, threshold: 67, degree: 99 });
-  assert.deepEqual(resolveSecAgg({ mode: 'secagg+' }, 100), { mode: 'secagg+', neighbourhood: 15, threshold: 10, degree: 14 });
-  assert.deepEqual(resolveSecAgg({ mode: 'secagg+', neighbours: 11, threshold: 7 }, 100), { mode: 'secagg+', neighbourhood: 13, threshold: 7, degree: 12 });
+test('thresholds: defaults (⌈2m/3⌉ for SecAgg, derived for SecAgg+), neighbourhood sizes, refusals', () => {
+  const shape = (r: ReturnType<typeof resolveSecAgg>) => ({ mode: r.mode, neighbourhood: r.neighbourhood, threshold: r.threshold, degree: r.degree });
+  assert.deepEqual(shape(resolveSecAgg({}, 100)), { mode: 'secagg', neighbourhood: 100, threshold: 67, degree: 99 });
+  // SecAgg+ defaults come from the stated bounds (parameters.ts; test/secagg/parameters.test.ts).
+  assert.deepEqual(shape(resolveSecAgg({ mode: 'secagg+' }, 100)), { mode: 'secagg+', neighbourhood: 23, threshold: 12, degree: 22 });
+  assert.deepEqual(shape(resolveSecAgg({ mode: 'secagg+', neighbours: 11, threshold: 7 }, 100)), { mode: 'secagg+', neighbourhood: 13, threshold: 7, degree: 12 });
   const refuses = (s: Parameters<typeof resolveSecAgg>[0], n: number, re: RegExp) => assert.throws(() => resolveSecAgg(s, n), (e) => isFederaError(e, 'invalid_config') && re.test(e.message));
   refuses({ threshold: 11 }, 10, /exceeds the 10 shares/);
   refuses({ threshold: 5 }, 10, /must exceed half/);

@@ -1,0 +1,81 @@
+// SecAgg+ over the network (issue 13, finding 9): a FederaServer with `secagg.mode = "secagg+"`
+// and 6 real client processes over wss. Each round the clients commit to and reveal their graph
+// values (the graph stage), derive the sparse neighbour graph themselves and check the server's
+// peer lists against it; the new global model is the weighted mean of the inputs.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { ParamLayout, makeParams } from '../../src/core/params.js';
+import { parseServerConfig } from '../../src/config/rules.js';
+import { FederaServer, type ServerModel } from '../../src/server/server.js';
+import { Store } from '../../src/server/store.js';
+import { encodingFor } from '../../src/secagg/encoding.js';
+import { makeSelfSignedCertificate } from '../deploy/helpers/tls.js';
+import { ROOT, track } from '../deploy/helpers/procs.js';
+import { expectedSum, knownUpdates } from './helpers/clients.js';
+import { WSS_TEST as P } from './helpers/wss-params.js';
+
+const CLIENT = fileURLToPath(new URL('./helpers/wss-client.ts', import.meta.url));
+const CLIENTS = 6;
+
+test('SecAgg+ with 6 client processes over wss: graph stage, sparse graph, the model moves by the mean', { timeout: 90_000 }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'federa-secagg-plus-wss-'));
+  const cert = makeSelfSignedCertificate(dir);
+  const layout = ParamLayout.fromShapes([{ name: 'w', shape: [P.dimension] }]);
+  const model: ServerModel = { spec: { name: 'known-updates', numFeatures: 1, numClasses: 2, layout: layout.toJSON() }, initialParams: makeParams(layout) };
+  const tokens = Array.from({ length: CLIENTS }, (_, i) => `secagg-plus-token-${i}-0123456789`);
+  const config = parseServerConfig({
+    name: 'secagg-plus-wss',
+    seed: 9,
+    model: 'logreg',
+    rounds: 1,
+    clientsPerRound: CLIENTS,
+    validationFraction: 0,
+    input: { numFeatures: 1, numClasses: 2 },
+    evaluation: { federatedEvery: 0, centralEvery: 0 },
+    secagg: { mode: 'secagg+', neighbours: 4, threshold: 3, clippingRange: P.clip, maxWeight: P.maxWeight, stageTimeoutMs: { setup: 20_000, graph: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } },
+    server: { port: 0, host: '127.0.0.1', tls: { cert: cert.certFile, key: cert.keyFile }, database: join(dir, 'server.db'), enrollmentTokens: tokens, heartbeatMs: 0 },
+  });
+  const server = new FederaServer(config, { model, processMetrics: false });
+  const { url } = await server.start();
+  t.after(() => server.stop());
+  const outputs: string[][] = [];
+  const exits = Array.from({ length: CLIENTS }, (_, i) => {
+    const args = ['--import', 'tsx', CLIENT, url, String(i), tokens[i], join(dir, `client-${i}.json`), cert.certFile];
+    const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const lines: string[] = (outputs[i] = []);
+    child.stdout.on('data', (c) => lines.push(String(c)));
+    child.stderr.on('data', (c) => lines.push(String(c)));
+    t.after(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
+    return new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  });
+  const outcome = await server.done;
+  assert.equal(outcome.status, 'completed');
+  const ended = await Promise.all(exits);
+  ended.forEach((code, i) => assert.equal(code, 0, `client-${i}: ${outputs[i].join('').slice(-800)}`));
+
+  const store = new Store(config.server.database);
+  t.after(() => store.close());
+  const [record] = store.history('secagg-plus-wss');
+  assert.equal(record.status, 'completed', record.reason);
+  const all = Array.from({ length: CLIENTS }, (_, i) => i);
+  assert.deepEqual([...record.succeeded].sort(), all.map((i) => `client-${i}`));
+  const summary = record.events?.find((e) => e.kind === 'secagg') as Record<string, any>;
+  assert.equal(summary.mode, 'secagg+');
+  assert.equal(summary.neighbourhood, 5);
+  assert.equal(summary.stages.graph.answered, CLIENTS);
+
+  const updates = knownUpdates(P.clients, P.dimension, P.seed, P.range);
+  const weights = P.sizes.map((s) => Math.min(1, s / P.maxWeight));
+  const want = expectedSum(updates, all, weights, P.clip);
+  const enc = encodingFor(32, P.clip, CLIENTS);
+  const bound = (CLIENTS / enc.scale) / want.weight + (P.clip * CLIENTS / enc.weightScale) / want.weight + P.clip * 2 ** -23;
+  const params = store.latestCheckpoint('secagg-plus-wss')!.params;
+  let worst = 0;
+  for (let j = 0; j < P.dimension; j++) worst = Math.max(worst, Math.abs(params[j] - want.sum[j] / want.weight));
+  assert.ok(worst <= bound, `deviation ${worst} > ${bound}`);
+});
