@@ -79,10 +79,13 @@ export class AggregationStrategy implements Strategy {
     const cap = this.evaluationCap;
     if (!cap) return this.base.aggregateEvaluate(round, results);
     const weights = cap.capAll(results.map((r) => r.numExamples));
-    return this.base.aggregateEvaluate(
+    const capped = weights.filter((w, i) => w < results[i].numExamples).length;
+    const out = this.base.aggregateEvaluate(
       round,
       results.map((r, i) => (weights[i] < r.numExamples ? { ...r, numExamples: Math.max(1, Math.floor(weights[i])) } : r)),
     );
+    // Counted like the training cap (`weight_capped`), for the server's capped-weights counter.
+    return capped ? { ...out, metrics: { ...out.metrics, weight_capped: capped } } : out;
   }
 
   aggregateTrain(round: number, global: Params): StagedAggregation {

@@ -7,6 +7,7 @@ import type { MessageBase } from '../core/messages.js';
 import { FederaError, describeError, isFederaError } from '../core/errors.js';
 import type { Grid } from './grid.js';
 import type { ClientFailure } from '../core/records.js';
+import { WIRE_LIMITS, truncateString } from '../wire/limits.js';
 
 export type { ClientFailure };
 
@@ -125,7 +126,8 @@ export async function exchange(
           }
           const m = got.message as MessageBase & { code?: unknown; message?: unknown };
           if (m.type === 'error') {
-            failures.push({ clientId, code: `client_error:${String(m.code)}`, reason: String(m.message) });
+            // Capped here too (the server's grid already cut them and counted it), so no transport can store an unbounded string.
+            failures.push({ clientId, code: `client_error:${truncateString(String(m.code), WIRE_LIMITS.errorCode).value}`, reason: truncateString(String(m.message), WIRE_LIMITS.errorMessage).value });
             return;
           }
           try {

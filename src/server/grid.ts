@@ -46,6 +46,7 @@ import {
 import { ed25519PublicKey, verifyFrameSync } from '../node/identity.js';
 import type { ClientDirectory } from './store.js';
 import type { GridMetrics } from './metrics.js';
+import { WIRE_LIMITS, describeTruncations, limitReplyStrings, truncateString } from '../wire/limits.js';
 
 /** Why a frame was rejected (sent in NOTICEs, logged, counted, stored). */
 export type RejectionCode =
@@ -67,7 +68,8 @@ export type RejectionCode =
   | 'wrong_round'
   | 'replay'
   | 'unexpected_frame'
-  | 'unexpected_reply';
+  | 'unexpected_reply'
+  | 'oversized_string';
 
 const ERROR_CODE: Record<RejectionCode, FederaErrorCode> = {
   text_frame: 'malformed_message',
@@ -89,6 +91,7 @@ const ERROR_CODE: Record<RejectionCode, FederaErrorCode> = {
   replay: 'unauthorized',
   unexpected_frame: 'malformed_message',
   unexpected_reply: 'malformed_message',
+  oversized_string: 'malformed_message',
 };
 
 export interface RateLimit {
@@ -182,6 +185,11 @@ export const MAX_SOLICITED_PASSES = 1024;
 
 function nowMs(): number {
   return performance.now();
+}
+
+/** A client-chosen value as a log field: strings cut to the message cap. */
+function logString(v: unknown): unknown {
+  return typeof v === 'string' ? truncateString(v, WIRE_LIMITS.errorMessage).value : v;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -510,6 +518,21 @@ export class WebSocketGrid implements Grid {
     else if (conn.violations >= limit) this.closeConn(conn, code === 'rate_limited' ? CloseCode.rateLimited : CloseCode.protocolViolation, `too many rejected frames (last: ${code})`);
   }
 
+  /** A violation in a frame that was still used (strings cut to their caps): counted, recorded, told. */
+  private strike(conn: Conn, fields: readonly string[], reason: string): void {
+    conn.violations++;
+    for (const f of fields) this.o.metrics?.truncated?.(f);
+    const clientId = conn.clientId!;
+    if (conn.violations <= 5) this.logger.warn({ clientId, code: 'oversized_string', reason }, `cut oversized strings in a reply from ${clientId}`);
+    try {
+      this.o.directory.mark?.(clientId, 'oversized_string', reason, this.o.runId, this.currentRound);
+    } catch (e) {
+      this.logger.error({ error: describeError(e) }, 'cannot record a client event');
+    }
+    this.sendFrame(conn, { kind: 'notice', body: noticeBody({ code: 'oversized_string', reason }) });
+    if (conn.violations >= (this.o.maxViolations ?? 10)) this.closeConn(conn, CloseCode.protocolViolation, 'too many rejected frames (last: oversized_string)');
+  }
+
   private preauthLog = { windowStart: 0, used: 0, suppressed: 0 };
 
   /** Whether an unauthenticated peer's rejection may be logged at warn level now. */
@@ -681,7 +704,7 @@ export class WebSocketGrid implements Grid {
       clientId: hello.clientId,
       body: welcomeBody({ ...this.o.welcome, clientId: hello.clientId, enrolled, heartbeatMs: this.heartbeatMs, maxFrameBytes: this.maxFrameBytes }),
     });
-    this.logger.info({ clientId: hello.clientId, remote: conn.remote, software: hello.software }, 'client joined');
+    this.logger.info({ clientId: hello.clientId, remote: conn.remote, software: logString(hello.software) }, 'client joined');
     this.reportConnections();
     for (const w of [...this.waiters]) w();
   }
@@ -723,7 +746,7 @@ export class WebSocketGrid implements Grid {
         this.sendFrame(conn, { kind: 'pong', runId: this.o.runId, round: this.currentRound });
         return;
       case 'bye':
-        this.logger.info({ clientId, reason: frame.body.reason }, 'client said goodbye');
+        this.logger.info({ clientId, reason: logString(frame.body.reason) }, 'client said goodbye');
         this.closeConn(conn, 1000, 'bye');
         return;
       default:
@@ -745,7 +768,9 @@ export class WebSocketGrid implements Grid {
       return;
     }
     conn.pending.delete(frame.requestId);
-    const message = frameMessage(frame);
+    // Strings over their caps are cut (the reply is still used) and count as a violation.
+    const { message, truncations } = limitReplyStrings(frameMessage(frame));
+    if (truncations.length) this.strike(conn, truncations.map((t) => t.field), describeTruncations(truncations));
     let released = false;
     pending.resolve({
       message,

@@ -8,6 +8,35 @@ export interface GridMetrics {
   frameOut(bytes: number): void;
   rejected(reason: string): void;
   connections(open: number, authenticated: number): void;
+  /** A client string cut to its cap (wire/limits.ts): `field` is code, message, metric_name, metrics or string. */
+  truncated?(field: string): void;
+}
+
+/** Client failure codes that are label values as they are; any other becomes `other` (`client_error:other`, …). */
+const FAILURE_CODES = new Set([
+  'timeout', 'aborted', 'dropped', 'disconnected', 'unreachable', 'client_exception', 'error',
+  'invalid_config', 'invalid_argument', 'shape_mismatch', 'non_finite', 'malformed_message', 'payload_too_large', 'client_failed',
+  'insufficient_results', 'not_found', 'conflict', 'data_error', 'unsupported', 'unauthorized', 'rate_limited', 'privacy_budget', 'tls_error', 'internal',
+]);
+const TRUNCATED_FIELDS = new Set(['code', 'message', 'metric_name', 'metrics', 'string']);
+
+/**
+ * The label value of a client failure code: codes the server makes pass; the part a client chose
+ * (`client_error:<its code>`) only when it is a known code. Label values come from a fixed set, so
+ * a client cannot create time series (or put its strings) on /metrics.
+ */
+export function failureLabel(code: string): string {
+  const colon = code.indexOf(':');
+  if (colon < 0) return FAILURE_CODES.has(code) ? code : 'other';
+  const kind = code.slice(0, colon);
+  const sub = code.slice(colon + 1);
+  if (kind !== 'client_error' && kind !== 'rejected') return 'other';
+  return `${kind}:${FAILURE_CODES.has(sub) ? sub : 'other'}`;
+}
+
+/** Rejection reasons are the grid's own codes; anything that does not look like one is `other`. */
+function reasonLabel(reason: string): string {
+  return /^[a-z_]{1,40}$/.test(reason) ? reason : 'other';
 }
 
 export class ServerMetrics implements GridMetrics {
@@ -28,6 +57,8 @@ export class ServerMetrics implements GridMetrics {
   private readonly failures = new Counter({ name: 'federa_client_failures_total', help: 'Clients that failed in a round, by code', labelNames: ['code'], registers: [this.registry] });
   private readonly dropped = new Counter({ name: 'federa_clients_dropped_total', help: 'Selected clients not waited for (over-selection)', registers: [this.registry] });
   private readonly rejections = new Counter({ name: 'federa_rejected_frames_total', help: 'Frames rejected by the server, by reason', labelNames: ['reason'], registers: [this.registry] });
+  private readonly truncations = new Counter({ name: 'federa_truncated_strings_total', help: 'Client strings cut to their caps (wire/limits.ts), by field', labelNames: ['field'], registers: [this.registry] });
+  private readonly cappedWeights = new Counter({ name: 'federa_capped_weights_total', help: 'Example counts capped by the weight cap, by where (train, evaluation)', labelNames: ['reason'], registers: [this.registry] });
   private readonly accuracy = new Gauge({ name: 'federa_central_accuracy', help: 'Central test accuracy after the last evaluated round', registers: [this.registry] });
   private readonly loss = new Gauge({ name: 'federa_central_loss', help: 'Central test loss after the last evaluated round', registers: [this.registry] });
   private readonly epsilon = new Gauge({ name: 'federa_privacy_epsilon', help: 'Privacy budget ε spent so far (DP-FedAvg), at the δ of federa_privacy_delta', registers: [this.registry] });
@@ -47,7 +78,11 @@ export class ServerMetrics implements GridMetrics {
   }
 
   rejected(reason: string): void {
-    this.rejections.inc({ reason });
+    this.rejections.inc({ reason: reasonLabel(reason) });
+  }
+
+  truncated(field: string): void {
+    this.truncations.inc({ field: TRUNCATED_FIELDS.has(field) ? field : 'other' });
   }
 
   connections(open: number, authenticated: number): void {
@@ -59,7 +94,11 @@ export class ServerMetrics implements GridMetrics {
     this.rounds.inc({ status: record.status });
     this.currentRound.set(record.round);
     this.roundDuration.observe(record.timing.totalMs / 1000);
-    for (const f of record.failed) this.failures.inc({ code: f.code });
+    for (const f of record.failed) this.failures.inc({ code: failureLabel(f.code) });
+    const trainCapped = record.events?.filter((e) => e.kind === 'weight-capped').length ?? 0;
+    if (trainCapped) this.cappedWeights.inc({ reason: 'train' }, trainCapped);
+    const evalCapped = record.federatedEvaluation?.metrics.weight_capped;
+    if (typeof evalCapped === 'number' && evalCapped > 0) this.cappedWeights.inc({ reason: 'evaluation' }, evalCapped);
     if (record.dropped.length) this.dropped.inc(record.dropped.length);
     const acc = record.centralEvaluation?.metrics.accuracy;
     if (typeof acc === 'number') this.accuracy.set(acc);
