@@ -10,7 +10,7 @@ import { silentLogger, type Logger } from '../core/log.js';
 import { FederaError, describeError } from '../core/errors.js';
 import type { Strategy } from '../strategy/strategy.js';
 import type { Grid } from './grid.js';
-import { exchange, now, type ClientFailure, type ExchangeOptions, type ExchangeRequest } from './exchange.js';
+import { exchange, now, yieldToEventLoop, type ClientFailure, type ExchangeOptions, type ExchangeRequest } from './exchange.js';
 import { checkSamplingOptions, planSampling, sampleClients, sampleClientsPoisson, type SamplingOptions } from './sampling.js';
 import type { EvaluationRecord, FederatedEvaluationRecord, RoundRecord } from '../core/records.js';
 import { FederatedTrainWorkflow, skipCode, type RoundContext, type TrainWorkflow } from './workflow.js';
@@ -138,6 +138,7 @@ export class RoundEngine {
       }
       await this.runRound(round);
       this.applyRewind();
+      await yieldToEventLoop();
     }
     return { runId: this.runId, params: this.global, history: this.history, initialEvaluation };
   }

@@ -153,3 +153,12 @@ export async function exchange(
 export function now(): number {
   return typeof performance !== 'undefined' ? performance.now() : Date.now();
 }
+
+/**
+ * A macrotask turn (Node and browsers). Rounds whose training never waits on I/O (simulated
+ * clients on the flat kernels) would otherwise run back to back on microtasks alone, and signals
+ * (Ctrl-C), timers and sockets would not be served until the run ended.
+ */
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}

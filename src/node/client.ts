@@ -153,7 +153,14 @@ export class FederaClient {
     if (!existsSync(resolve(d))) throw new FederaError('not_found', `data file ${d} does not exist (nothing was sent to the server)`);
     if (extname(d).toLowerCase() !== '.csv') return;
     const targets = this.o.targetColumns?.length ? this.o.targetColumns : undefined;
-    loadCsvFile(resolve(d), targets ? { targetColumns: targets, featureColumns: this.o.featureColumns } : { labelColumn: this.o.labelColumn ?? 'label', featureColumns: this.o.featureColumns });
+    try {
+      loadCsvFile(resolve(d), targets ? { targetColumns: targets, featureColumns: this.o.featureColumns } : { labelColumn: this.o.labelColumn ?? 'label', featureColumns: this.o.featureColumns });
+    } catch (e) {
+      // The server's task is not known before connecting: a file without the default label
+      // column may be meant for a regression, whose target columns must then be named.
+      if (targets || this.o.labelColumn !== undefined || !(e instanceof FederaError) || !/no such column \(labelColumn\)/.test(e.message)) throw e;
+      throw new FederaError(e.code, `${e.message}. Name the label column (labelColumn, --label-column), or for a server whose model is a regression, the float target column(s) (targetColumns, --target-column); nothing was sent to the server`, e.details);
+    }
   }
 
   private async loadData(w: Welcome): Promise<Dataset | ClientData> {

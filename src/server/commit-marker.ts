@@ -63,6 +63,15 @@ export class CommitMarker {
     );
   }
 
+  /**
+   * After a rollback to `round`: the database now rightly holds fewer rounds than were committed,
+   * so the record of `runId` comes down to `round` (a marker that records less is left as it is).
+   */
+  lower(runId: string, round: number): void {
+    const committed = this.committedRound(runId);
+    if (committed !== undefined && committed > round) this.record(runId, round);
+  }
+
   /** Records that `round` of `runId` is committed (after the database transaction). */
   record(runId: string, round: number): void {
     this.runs[runId] = { round, at: new Date().toISOString() };

@@ -10,9 +10,10 @@
  */
 import Database from 'better-sqlite3';
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { FederaError } from '../core/errors.js';
+import { CommitMarker } from './commit-marker.js';
 import type { RoundRecord, EvaluationRecord } from '../core/records.js';
 import type { StrategyState } from '../strategy/strategy.js';
 import { decodeRecord, encodeRecord, float32Bytes, float32FromBytes, type WireRecord } from '../wire/codec.js';
@@ -308,7 +309,10 @@ export class Store implements ClientDirectory {
       this.db.prepare("UPDATE runs SET last_round = ?, status = CASE WHEN status = 'completed' THEN 'stopped' ELSE status END, updated_at = ? WHERE id = ?").run(round, iso(), runId);
       return removed;
     });
-    return { round, removedRounds: tx.immediate(), previousLastRound: lastRound };
+    const removedRounds = tx.immediate();
+    // The commit marker beside the database would otherwise take the rolled-back rounds for lost.
+    if (this.path !== ':memory:' && existsSync(`${this.path}.commits.json`)) new CommitMarker(this.path).lower(runId, round);
+    return { round, removedRounds, previousLastRound: lastRound };
   }
 
   private checkpointRow(r: Record<string, unknown> | undefined): Checkpoint | undefined {

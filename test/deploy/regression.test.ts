@@ -74,5 +74,13 @@ test('a client with no target column for a regression server says what is missin
   t.after(() => server.stop());
   const client = new FederaClient({ server: url, data: file, token: 'token-0', identity: createIdentity('client-0'), reconnect: { maxAttempts: 1 } });
   t.after(() => client.stop());
-  await assert.rejects(client.start(), (e) => /is a regression: name the float target column\(s\)/.test((e as Error).message));
+  // The file has no "label" column: found before connecting, with both ways out named.
+  await assert.rejects(client.start(), (e) => /column "label": no such column .* for a server whose model is a regression, the float target column\(s\) \(targetColumns, --target-column\); nothing was sent/.test((e as Error).message));
+  assert.equal(server.store.listClients().length, 0);
+  // A file that has a label column but no target named: the server's spec says regression.
+  const labelled = join(dir, 'labelled.csv');
+  writeFileSync(labelled, ['a,b,label', '0.1,0.2,0', '0.3,0.4,1', '0.5,0.6,0'].join('\n') + '\n');
+  const second = new FederaClient({ server: url, data: labelled, token: 'token-0', identity: createIdentity('client-1'), reconnect: { maxAttempts: 1 } });
+  t.after(() => second.stop());
+  await assert.rejects(second.start(), (e) => /is a regression: name the float target column\(s\)/.test((e as Error).message));
 });
