@@ -104,9 +104,492 @@ function maskedMeans(names: readonly string[], sums: readonly number[], count: n
   names.forEach((name, k) => (out[name] = sums[k] / count));
   return out;
 }
-
 /** Rounds a client that withheld its graph reveal is left out: doubling per offence, at most this many. */
 const MAX_WITHHOLD_PENALTY = 64;
+
+type Shares = Array<{ x: number; share: Uint8Array }>;
+
+/**
+ * Everything one round knows, filled in stage by stage: the settings resolved for its clients,
+ * the bookkeeping every stage adds to (failures, stage records, events), and what each stage
+ * hands the next (keys, the graph, ciphertexts, the masked sum, the unmasking shares).
+ */
+interface SecAggRound {
+  readonly ctx: RoundContext;
+  readonly options: SecAggWorkflowOptions;
+  readonly selected: string[];
+  /** Clients left out for withholding a graph reveal in a recent round. */
+  readonly penalised: string[];
+  /** The clients taking part, sorted; index.get(id) is each one's Shamir x-coordinate. */
+  readonly clients: string[];
+  readonly index: Map<string, number>;
+  readonly n: number;
+  /** Model length d, and the masked vector's length: weight, d coordinates, masked metrics. */
+  readonly d: number;
+  readonly total: number;
+  readonly waitFor: number;
+  readonly plan: ResolvedSecAgg;
+  readonly t: number;
+  readonly plus: boolean;
+  readonly encoding: EncodingParams;
+  readonly config: Config;
+  /** Per-client values a stage asked to sum (DP's clipping indicator): they travel under the masks, not in the clear. */
+  readonly secureMetrics: string[];
+  readonly maxWeight: number;
+  readonly weighting: 'examples' | 'uniform';
+  /** Complete for SecAgg; SecAgg+ replaces it after the graph stage, from the clients' revealed values. */
+  graph: NeighbourGraph;
+  readonly failed: ClientFailure[];
+  readonly stages: Partial<Record<SecAggStage, StageRecord>>;
+  readonly events: RoundEvent[];
+  /** Selected clients whose masked inputs were not waited for (over-selection): dropped and unmasked as dropouts are. */
+  readonly overSelected: string[];
+  // Setup (advertise keys).
+  readonly encKeys: Map<string, Uint8Array>;
+  readonly maskKeys: Map<string, Uint8Array>;
+  readonly graphCommitments: Map<string, Uint8Array>;
+  u1: Set<string>;
+  // SecAgg+ graph stage.
+  readonly reveals: Map<string, Uint8Array>;
+  participants: string[];
+  // Share keys: inbox[to] = Map(from → ciphertext), and each sender's self-mask seed commitment.
+  readonly inbox: Map<string, Map<string, Uint8Array>>;
+  readonly seedCommitments: Map<string, Uint8Array>;
+  u2: Set<string>;
+  // Verify shares: the clients that mask.
+  u2v: Set<string>;
+  // Masked input: the running modular sum and its contributors.
+  readonly sum: Uint32Array;
+  readonly metrics: MetricsMean;
+  readonly peersOf: Map<string, string[]>;
+  u3: Set<string>;
+  droppedAfterSharing: string[];
+  // Unmasking.
+  readonly seedShares: Map<string, Shares>;
+  readonly keyShares: Map<string, Shares>;
+  unmaskAnswers: number;
+}
+
+/** A stage either lets the round go on (undefined) or ends it with this outcome. */
+type StageResult = TrainRoundOutcome | undefined;
+
+function emptyOutcome(selected: string[]) {
+  return { selected, succeeded: [] as string[], failed: [] as ClientFailure[], dropped: [] as string[] };
+}
+
+/** Runs one exchange of stage `stage`, recording its failures and its stage record; returns the clients that answered. */
+async function exchangeStage(
+  r: SecAggRound,
+  stage: SecAggStage,
+  requests: Array<{ clientId: string; message: MessageBase }>,
+  onReply: (clientId: string, reply: MessageBase) => void | Promise<void>,
+): Promise<string[]> {
+  const deadline = r.options.stageTimeoutMs?.[stage];
+  // Over-selection: the masked-input stage closes after the first `waitFor` inputs.
+  const stopAfter = stage === 'masked' && r.waitFor < requests.length ? { stopAfter: r.waitFor } : {};
+  const out: ExchangeOutcome = await r.ctx.exchange(requests, onReply, { ...(deadline !== undefined ? { timeoutMs: deadline } : {}), ...stopAfter });
+  if (stage === 'masked') r.overSelected.push(...out.dropped);
+  for (const f of out.failures) r.failed.push({ clientId: f.clientId, code: f.code, reason: `secagg ${stage}: ${f.reason}` });
+  r.stages[stage] = { sent: requests.length, answered: out.succeeded.length, failed: out.failures.map((f) => f.clientId).sort() };
+  return out.succeeded;
+}
+
+/** The round's `secagg` event. */
+function summary(r: SecAggRound, contributors: number) {
+  const { plan } = r;
+  return {
+    kind: 'secagg',
+    message: `secure aggregation (${plan.mode}, threshold ${r.t} of ${plan.neighbourhood}): ${contributors} of ${r.n} inputs summed`,
+    mode: plan.mode,
+    threshold: r.t,
+    neighbourhood: plan.neighbourhood,
+    // Bounds on P(insecure) and P(round fails) under secagg.corruptFraction / dropoutFraction (parameters.ts).
+    securityLog2: plan.securityLog2,
+    correctnessLog2: plan.correctnessLog2,
+    stages: r.stages,
+  };
+}
+
+function abort(r: SecAggRound, stage: SecAggStage, why: string, code?: string): TrainRoundOutcome {
+  return {
+    ...emptyOutcome(r.selected),
+    failed: r.failed,
+    status: 'skipped',
+    ...(code ? { code } : {}),
+    reason: `secure aggregation aborted at stage "${stage}": ${why}`,
+    events: [...r.events, summary(r, 0)],
+  };
+}
+
+/** The header every request of the round carries. */
+function header(r: SecAggRound, type: string): MessageBase {
+  return { type, runId: r.ctx.runId, round: r.ctx.round };
+}
+
+/** Neighbours of `id` within `alive`. */
+function within(r: SecAggRound, id: string, alive: ReadonlySet<string>): string[] {
+  return r.graph.get(id)!.filter((o) => alive.has(o));
+}
+
+/** Drops clients whose neighbourhood in `alive` is smaller than t, until none is. */
+function prune(r: SecAggRound, alive: Set<string>, stage: SecAggStage): void {
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const id of [...alive]) {
+      if (within(r, id, alive).length + 1 < r.t) {
+        alive.delete(id);
+        r.failed.push({ clientId: id, code: 'secagg_too_few_neighbours', reason: `secagg ${stage}: fewer than ${r.t} of its neighbourhood remain; its secrets could not be reconstructed` });
+        changed = true;
+      }
+    }
+  }
+}
+
+/** Clients a stage needs at least: t to reconstruct, and the engine's minimum results. */
+function quorum(r: SecAggRound): number {
+  return Math.max(r.t, r.ctx.minResults);
+}
+
+/**
+ * Stage 1, setup: announces the round's parameters and collects each client's two public keys
+ * (and, SecAgg+, its graph commitment).
+ */
+async function advertiseKeys(r: SecAggRound): Promise<void> {
+  const { ctx, encoding } = r;
+  const seenKeys = new Set<string>();
+  // A low-order public key would make every neighbour's key agreement fail: refuse it here.
+  const probe = new KeyAgreement(generateKeyPair(secureRandom));
+  const answered = await exchangeStage(
+    r,
+    'setup',
+    r.clients.map((clientId) => ({
+      clientId,
+      message: {
+        ...header(r, M.setup),
+        index: r.index.get(clientId)!,
+        threshold: r.t,
+        vectorLength: r.d + 1,
+        bits: encoding.bits,
+        clipRange: encoding.clipRange,
+        scale: encoding.scale,
+        weightScale: encoding.weightScale,
+        metricScale: encoding.metricScale,
+        secureMetrics: r.secureMetrics,
+        maxWeight: r.maxWeight,
+        weighting: r.weighting,
+        ...(r.plus ? { graphDegree: r.plan.degree } : {}),
+      } as MessageBase,
+    })),
+    async (clientId, reply) => {
+      const where = `secagg keys from client ${clientId}`;
+      const b = checkReplyHeader(reply, M.keys, ctx, where);
+      const e = byteField(b, 'encryptionKey', where, KEY_BYTES);
+      const m = byteField(b, 'maskKey', where, KEY_BYTES);
+      await probe.sharedSecret(e, `${where}: encryptionKey`);
+      await probe.sharedSecret(m, `${where}: maskKey`);
+      const he = toHex(e);
+      const hm = toHex(m);
+      if (he === hm || seenKeys.has(he) || seenKeys.has(hm)) throw bad(where, 'a public key repeats another key of this round');
+      seenKeys.add(he).add(hm);
+      if (r.plus) r.graphCommitments.set(clientId, byteField(b, 'graphCommitment', where, GRAPH_COMMITMENT_BYTES).slice());
+      r.encKeys.set(clientId, e.slice());
+      r.maskKeys.set(clientId, m.slice());
+    },
+  );
+  r.u1 = new Set(answered);
+}
+
+/**
+ * SecAgg+ graph stage: commit-reveal of the graph seed. Every commitment is fixed (setup) before
+ * any value is revealed; the seed hashes all of them. A missing or wrong reveal stops the round: a
+ * seed over the others' values alone would let whoever withholds (a colluder, or the server
+ * dropping a reply) pick among several graphs. Those who withheld are recorded in `withheld`.
+ */
+async function revealGraph(r: SecAggRound, withheld: Map<string, { offences: number; until: number }>): Promise<StageResult> {
+  const { ctx } = r;
+  const participants = (r.participants = [...r.u1].sort());
+  if (participants.length < quorum(r)) return abort(r, 'setup', `${participants.length} client(s) advertised keys; at least ${quorum(r)} needed`);
+  const commitments = new Uint8Array(GRAPH_COMMITMENT_BYTES * participants.length);
+  participants.forEach((id, k) => commitments.set(r.graphCommitments.get(id)!, GRAPH_COMMITMENT_BYTES * k));
+  const revealed = await exchangeStage(
+    r,
+    'graph',
+    participants.map((clientId) => ({ clientId, message: { ...header(r, M.graph), participants, commitments, graphDegree: r.plan.degree } as MessageBase })),
+    (clientId, reply) => {
+      const where = `secagg graph reveal from client ${clientId}`;
+      const b = checkReplyHeader(reply, M.graphReveal, ctx, where);
+      const v = byteField(b, 'reveal', where, GRAPH_REVEAL_BYTES);
+      if (!equalBytes(graphCommitment(v, ctx.runId, ctx.round, clientId), r.graphCommitments.get(clientId)!)) throw bad(where, 'the revealed value does not match its commitment');
+      r.reveals.set(clientId, v.slice());
+    },
+  );
+  const missing = participants.filter((id) => !revealed.includes(id) || !r.reveals.has(id));
+  if (missing.length) {
+    for (const id of missing) {
+      const w = withheld.get(id);
+      const offences = (w?.offences ?? 0) + 1;
+      withheld.set(id, { offences, until: ctx.round + Math.min(MAX_WITHHOLD_PENALTY, 2 ** (offences - 1)) });
+    }
+    return abort(r, 'graph', `${missing.join(', ')} did not reveal their committed graph value; the graph seed would depend on who withholds, so no graph is drawn this round (left out of the next round(s))`, 'secagg_graph_withheld');
+  }
+  r.graph = seededHararyGraph(participants, r.plan.degree, graphSeed(ctx.runId, ctx.round, participants, r.reveals));
+  return undefined;
+}
+
+/**
+ * Stage 2, share keys: each client gets its neighbours' public keys and answers with one share
+ * ciphertext per neighbour and a commitment to its self-mask seed.
+ */
+async function shareKeys(r: SecAggRound): Promise<StageResult> {
+  const { ctx, u1 } = r;
+  // SecAgg+: every participant's revealed value, in participant order, so that each client checks the commitments and derives the graph.
+  const revealBytes = new Uint8Array(GRAPH_REVEAL_BYTES * r.participants.length);
+  r.participants.forEach((id, k) => revealBytes.set(r.reveals.get(id) ?? new Uint8Array(GRAPH_REVEAL_BYTES), GRAPH_REVEAL_BYTES * k));
+  const answered = await exchangeStage(
+    r,
+    'share',
+    [...u1].map((clientId) => {
+      const peers = within(r, clientId, u1);
+      const e = new Uint8Array(KEY_BYTES * peers.length);
+      const m = new Uint8Array(KEY_BYTES * peers.length);
+      peers.forEach((p, k) => (e.set(r.encKeys.get(p)!, KEY_BYTES * k), m.set(r.maskKeys.get(p)!, KEY_BYTES * k)));
+      return { clientId, message: { ...header(r, M.share), peers, indices: Int32Array.from(peers, (p) => r.index.get(p)!), encryptionKeys: e, maskKeys: m, ...(r.plus ? { reveals: revealBytes } : {}) } as MessageBase };
+    }),
+    (clientId, reply) => {
+      const where = `secagg shares from client ${clientId}`;
+      const b = checkReplyHeader(reply, M.shares, ctx, where);
+      const expected = new Set(within(r, clientId, u1));
+      const to = idList(b, 'recipients', where, expected);
+      if (to.length !== expected.size) throw bad(where, `holds ciphertexts for ${to.length} of its ${expected.size} neighbours`);
+      const cts = byteField(b, 'ciphertexts', where, SHARE_CIPHERTEXT_BYTES * to.length);
+      r.seedCommitments.set(clientId, byteField(b, 'seedCommitment', where, 32).slice());
+      to.forEach((rcpt, k) => {
+        let box = r.inbox.get(rcpt);
+        if (!box) r.inbox.set(rcpt, (box = new Map()));
+        box.set(clientId, cts.slice(SHARE_CIPHERTEXT_BYTES * k, SHARE_CIPHERTEXT_BYTES * (k + 1)));
+      });
+    },
+  );
+  r.u2 = new Set(answered);
+  prune(r, r.u2, 'share');
+  if (r.u2.size < quorum(r)) return abort(r, 'share', `${r.u2.size} client(s) shared their keys; at least ${quorum(r)} needed`);
+  return undefined;
+}
+
+/**
+ * Stage 3, verify shares (the consistency check before masking): each client opens the
+ * ciphertexts addressed to it and names the senders whose shares do not decrypt; those senders are
+ * excluded before anyone masks with them.
+ */
+async function verifyShares(r: SecAggRound): Promise<StageResult> {
+  const { ctx, u2 } = r;
+  const complaints = new Map<string, string[]>();
+  const sendersOf = new Map<string, Set<string>>();
+  const answered = await exchangeStage(
+    r,
+    'verify',
+    [...u2].map((clientId) => {
+      const senders = within(r, clientId, u2);
+      sendersOf.set(clientId, new Set(senders));
+      const box = r.inbox.get(clientId)!;
+      const cts = new Uint8Array(SHARE_CIPHERTEXT_BYTES * senders.length);
+      senders.forEach((p, k) => cts.set(box.get(p)!, SHARE_CIPHERTEXT_BYTES * k));
+      return { clientId, message: { ...header(r, M.verify), senders, ciphertexts: cts } as MessageBase };
+    }),
+    (clientId, reply) => {
+      const where = `secagg share verification from client ${clientId}`;
+      const b = checkReplyHeader(reply, M.verifyResult, ctx, where);
+      const c = idList(b, 'complaints', where, sendersOf.get(clientId)!);
+      if (c.length) complaints.set(clientId, c);
+    },
+  );
+  const u2v = (r.u2v = new Set(answered));
+  const accused = new Map<string, string[]>();
+  for (const [by, about] of complaints) {
+    if (!u2v.has(by)) continue;
+    r.events.push({ kind: 'secagg-complaint', clientId: by, message: `client ${by} could not decrypt or parse the shares of ${about.join(', ')}`, about });
+    for (const a of about) accused.set(a, [...(accused.get(a) ?? []), by]);
+  }
+  for (const [id, by] of accused) {
+    if (!u2v.delete(id)) continue;
+    r.failed.push({ clientId: id, code: 'secagg_bad_shares', reason: `secagg verify: excluded before masking; its share ciphertexts for ${by.join(', ')} did not decrypt to valid shares` });
+  }
+  prune(r, u2v, 'verify');
+  if (u2v.size < quorum(r)) return abort(r, 'verify', `${u2v.size} client(s) remain with verified shares; at least ${quorum(r)} needed`);
+  // Masks cancel only within a connected part: over a disconnected graph the server would learn each part's sum.
+  if (!isConnected(r.graph, u2v)) return abort(r, 'verify', `the ${u2v.size} clients left before masking form a disconnected neighbour graph; the server could learn the sum of each part`, 'secagg_disconnected');
+  return undefined;
+}
+
+/** Stage 4, masked input: each client trains, encodes and masks; the server adds what arrives. */
+async function collectMaskedInputs(r: SecAggRound): Promise<StageResult> {
+  const { ctx, u2v, encoding, total } = r;
+  const answered = await exchangeStage(
+    r,
+    'masked',
+    [...u2v].map((clientId) => {
+      const peers = within(r, clientId, u2v);
+      r.peersOf.set(clientId, peers);
+      return { clientId, message: { ...header(r, M.masked), params: ctx.global.data, config: { ...r.config, seed: clientSeed(ctx.rng, clientId) }, peers } as MessageBase };
+    }),
+    (clientId, reply) => {
+      const where = `secagg masked input from client ${clientId}`;
+      const b = checkReplyHeader(reply, M.maskedResult, ctx, where);
+      const y = b.masked;
+      if (!isPacked(y, encoding.bits, total)) {
+        throw bad(where, encoding.bits === 32 ? `masked must be a Uint32Array of ${total} values` : `masked must be ${packedBytes(encoding.bits, total)} bytes (${total} values of ${encoding.bits} bits)`);
+      }
+      for (const name of r.secureMetrics) if ((b.metrics as Metrics | undefined)?.[name] !== undefined) throw bad(where, `metric "${name}" must travel masked, not in the clear`);
+      checkMetrics(b.metrics, where);
+      // Bits above 2^bits are ignored by the final reduction, so no value check is needed.
+      accumulatePacked(r.sum, y as Uint32Array | Uint8Array, encoding.bits);
+      r.metrics.add(b.metrics as Metrics, 1);
+    },
+  );
+  const u3 = (r.u3 = new Set(answered));
+  if (u3.size < Math.max(ctx.minResults, 1)) return abort(r, 'masked', `${u3.size} masked input(s) arrived; at least ${Math.max(ctx.minResults, 1)} needed`);
+  r.droppedAfterSharing = [...u2v].filter((id) => !u3.has(id)).sort();
+  for (const id of u3) {
+    const alive = r.peersOf.get(id)!.filter((p) => u3.has(p)).length + 1;
+    if (alive < r.t) return abort(r, 'masked', `only ${alive} of client ${id}'s neighbourhood sent masked inputs; ${r.t} are needed to unmask (more than ${r.plan.neighbourhood - r.t} dropped)`);
+  }
+  // The survivors' graph must be connected too: otherwise unmasking reveals the sum of each component.
+  if (!isConnected(r.graph, u3)) return abort(r, 'masked', `the ${u3.size} clients whose masked inputs arrived form a disconnected neighbour graph; unmasking would reveal the sum of each component`, 'secagg_disconnected');
+  return undefined;
+}
+
+/**
+ * Stage 5, unmasking: each survivor sends its shares of the survivors' self-mask seeds and of the
+ * dropped clients' mask keys (never both for one client).
+ */
+async function collectUnmaskingShares(r: SecAggRound): Promise<void> {
+  const { ctx, u3 } = r;
+  const asked = new Map<string, { survivors: Set<string>; dropped: Set<string> }>();
+  // SecAgg+: every survivor, so that each client checks the survivors' graph is connected.
+  const allSurvivors = [...u3].sort();
+  const answered = await exchangeStage(
+    r,
+    'unmask',
+    [...u3].map((clientId) => {
+      const peers = r.peersOf.get(clientId)!;
+      const survivors = [clientId, ...peers.filter((p) => u3.has(p))].sort();
+      const dropped = peers.filter((p) => !u3.has(p));
+      asked.set(clientId, { survivors: new Set(survivors), dropped: new Set(dropped) });
+      return { clientId, message: { ...header(r, M.unmask), survivors, dropped, ...(r.plus ? { allSurvivors } : {}) } as MessageBase };
+    }),
+    (clientId, reply) => {
+      const where = `secagg unmasking shares from client ${clientId}`;
+      const b = checkReplyHeader(reply, M.unmaskResult, ctx, where);
+      const a = asked.get(clientId)!;
+      const sOf = idList(b, 'seedShareOf', where, a.survivors);
+      const kOf = idList(b, 'keyShareOf', where, a.dropped);
+      const s = byteField(b, 'seedShares', where, SEED_SHARE_BYTES * sOf.length);
+      const k = byteField(b, 'keyShares', where, KEY_SHARE_BYTES * kOf.length);
+      const parts = (ids: string[], bytes: Uint8Array, size: number, secretBytes: number) =>
+        ids.map((id, j) => {
+          const share = bytes.slice(size * j, size * (j + 1));
+          if (!isValidShare(share, secretBytes)) throw bad(where, `the share of ${id}'s secret holds a value outside the field`);
+          return { id, share };
+        });
+      // Validate everything before storing anything: a rejected reply leaves no partial state.
+      const sp = parts(sOf, s, SEED_SHARE_BYTES, SEED_BYTES);
+      const kp = parts(kOf, k, KEY_SHARE_BYTES, KEY_BYTES);
+      const x = r.index.get(clientId)!;
+      for (const { id, share } of sp) (r.seedShares.get(id) ?? r.seedShares.set(id, []).get(id)!).push({ x, share });
+      for (const { id, share } of kp) (r.keyShares.get(id) ?? r.keyShares.set(id, []).get(id)!).push({ x, share });
+    },
+  );
+  r.unmaskAnswers = answered.length;
+}
+
+/** Reconstructs the survivors' self-mask seeds and the dropped clients' mask keys, and removes their masks from the sum. */
+async function removeMasks(r: SecAggRound): Promise<StageResult> {
+  const { ctx, t, u3 } = r;
+  const lagrange = new Map<string, Uint32Array>();
+  const reconstruct = (shares: Shares, bytes: number, check: (secret: Uint8Array) => boolean): Uint8Array | null => {
+    // Sliding windows of t shares: a reconstruction that fails its check (a bad share) is retried without it.
+    for (let start = 0; start + t <= shares.length; start++) {
+      const used = shares.slice(start, start + t);
+      const key = used.map((u) => u.x).join(',');
+      let lambda = lagrange.get(key);
+      if (!lambda) lagrange.set(key, (lambda = lagrangeAtZero(used.map((u) => u.x))));
+      try {
+        const secret = reconstructSecret(used, t, bytes, lambda);
+        if (check(secret)) return secret;
+      } catch {
+        // try the next window
+      }
+    }
+    return null;
+  };
+  const unmasks: Array<{ seed: Uint8Array; sign: 1 | -1 }> = [];
+  for (const id of u3) {
+    const shares = r.seedShares.get(id) ?? [];
+    const seed = reconstruct(shares, SEED_BYTES, (s) => equalBytes(seedCommitment(s, ctx.runId, ctx.round, id), r.seedCommitments.get(id)!));
+    if (!seed) return abort(r, 'unmask', `the self-mask seed of client ${id} could not be reconstructed (${shares.length} share(s) arrived, ${t} consistent ones needed); ${r.unmaskAnswers} of ${u3.size} survivors answered the unmasking`);
+    unmasks.push({ seed, sign: -1 });
+  }
+  for (const id of r.droppedAfterSharing) {
+    const neighboursAlive = r.peersOf.get(id)!.filter((p) => u3.has(p));
+    if (neighboursAlive.length === 0) continue;
+    const shares = r.keyShares.get(id) ?? [];
+    const secretKey = reconstruct(shares, KEY_BYTES, (s) => equalBytes(x25519PublicKey(s), r.maskKeys.get(id)!));
+    if (!secretKey) return abort(r, 'unmask', `the mask key of dropped client ${id} could not be reconstructed (${shares.length} share(s) arrived, ${t} consistent ones needed)`);
+    const agreement = new KeyAgreement({ secretKey, publicKey: r.maskKeys.get(id)! });
+    const secrets = await Promise.all(neighboursAlive.map((j) => agreement.sharedSecret(r.maskKeys.get(j)!, `secagg unmask: mask key of ${j}`)));
+    // j added +mask when j sorts before id, −mask otherwise: undo it.
+    neighboursAlive.forEach((j, k) => unmasks.push({ seed: deriveKey(secrets[k], 'pairwise-mask', ctx.runId, ctx.round, SEED_BYTES), sign: j < id ? -1 : 1 }));
+    secretKey.fill(0);
+  }
+  await accumulateMasks(r.sum, unmasks);
+  return undefined;
+}
+
+/** Decodes the unmasked sum and hands it to the strategy (as a secure sum, or as one mean result). */
+function decodeAndAggregate(r: SecAggRound, onResult: SecAggWorkflowOptions['onResult']): TrainRoundOutcome {
+  const { ctx, d, secureMetrics, maxWeight, weighting, events } = r;
+  const decoded = decodeSum(r.sum, r.encoding, secureMetrics.length);
+  const contributors = [...r.u3].sort();
+  events.push({ ...summary(r, contributors.length), droppedAfterSharing: r.droppedAfterSharing, weight: decoded.weight });
+  const outcomeBase = { selected: r.selected, succeeded: contributors, failed: r.failed, dropped: [...r.overSelected].sort() };
+  if (!(decoded.weight > 0)) return { ...outcomeBase, status: 'skipped', reason: `secure aggregation: the summed client weight is ${decoded.weight}; nothing to average`, events };
+  onResult?.({ round: ctx.round, contributors, sum: decoded.sum, weight: decoded.weight, encoding: r.encoding });
+  const mean = new Float32Array(d);
+  for (let i = 0; i < d; i++) mean[i] = decoded.sum[i] / decoded.weight;
+  const aggregation = ctx.strategy.aggregateTrain(ctx.round, ctx.global);
+  let result;
+  try {
+    const clear = r.metrics.result();
+    if (aggregation.addSecureSum) {
+      const maskedSums: Record<string, number> = {};
+      secureMetrics.forEach((name, k) => (maskedSums[name] = decoded.metrics[k]));
+      const secure: SecureSumResult = { sum: decoded.sum, weight: decoded.weight, weightUnit: weighting === 'uniform' ? 1 : maxWeight, weighting, contributors, metrics: clear, maskedSums };
+      aggregation.addSecureSum(secure);
+    } else {
+      // A strategy that does not know secure sums gets their mean as one result of the sum's weight.
+      aggregation.add({
+        clientId: 'secure-aggregate',
+        update: mean,
+        numExamples: Math.max(1, Math.round(weighting === 'uniform' ? decoded.weight : decoded.weight * maxWeight)),
+        metrics: { ...clear, ...maskedMeans(secureMetrics, decoded.metrics, contributors.length) },
+      });
+    }
+    result = aggregation.finish();
+  } catch (e) {
+    aggregation.discard?.();
+    return { ...outcomeBase, status: 'skipped', code: skipCode(e, 'aggregation_failed'), reason: `aggregation of the secure sum failed: ${describeError(e)}`, events };
+  }
+  const badAt = findNonFinite(result.params);
+  if (badAt >= 0) return { ...outcomeBase, status: 'skipped', code: 'non_finite', reason: `aggregation produced a non-finite parameter at index ${badAt}; global model kept`, events };
+  return {
+    ...outcomeBase,
+    status: 'completed',
+    params: result.params,
+    metrics: result.metrics,
+    ...(result.privacy ? { privacy: result.privacy } : {}),
+    events: [...events, ...(result.events ?? [])],
+  };
+}
 
 export class SecAggWorkflow implements TrainWorkflow {
   readonly name = 'secure-aggregation';
@@ -121,8 +604,27 @@ export class SecAggWorkflow implements TrainWorkflow {
   }
 
   async run(ctx: RoundContext): Promise<TrainRoundOutcome> {
+    const r = this.startRound(ctx);
+    if ('status' in r) return r;
+    await advertiseKeys(r);
+    if (r.plus) {
+      const ended = await revealGraph(r, this.withheld);
+      if (ended) return ended;
+    }
+    prune(r, r.u1, 'setup');
+    if (r.u1.size < quorum(r)) return abort(r, 'setup', `${r.u1.size} client(s) advertised keys; at least ${quorum(r)} needed`);
+    const ended = (await shareKeys(r)) ?? (await verifyShares(r)) ?? (await collectMaskedInputs(r));
+    if (ended) return ended;
+    await collectUnmaskingShares(r);
+    const unmaskFailed = await removeMasks(r);
+    if (unmaskFailed) return unmaskFailed;
+    return decodeAndAggregate(r, this.o.onResult);
+  }
+
+  /** Selects the round's clients and resolves the settings for them: the round state, or a skipped outcome. */
+  private startRound(ctx: RoundContext): SecAggRound | TrainRoundOutcome {
     const { clients: selected, waitFor, reason: selectReason } = ctx.selectClients();
-    const empty = { selected, succeeded: [] as string[], failed: [] as ClientFailure[], dropped: [] as string[] };
+    const empty = emptyOutcome(selected);
     if (selected.length === 0) return { ...empty, status: 'skipped', code: 'no_clients', reason: `no clients selected: ${selectReason}` };
     // A client that withheld its graph reveal in a recent round is left out for a while: otherwise
     // one client could abort every SecAgg+ round.
@@ -139,9 +641,7 @@ export class SecAggWorkflow implements TrainWorkflow {
     } catch (e) {
       return { ...empty, status: 'skipped', reason: `secure aggregation cannot run with ${n} clients: ${describeError(e)}` };
     }
-    const t = plan.threshold;
     const config: Config = ctx.strategy.configureTrain(ctx.round, ctx.global);
-    // Per-client values a stage asked to sum (DP's clipping indicator) travel under the masks, not in the clear.
     let secureMetrics: string[];
     try {
       secureMetrics = maskedMetricNames(config);
@@ -149,375 +649,49 @@ export class SecAggWorkflow implements TrainWorkflow {
       return { ...empty, status: 'skipped', reason: describeError(e) };
     }
     const total = d + 1 + secureMetrics.length;
-    // SecAgg+: the graph is fixed after the graph stage, from the clients' revealed values.
-    const plus = plan.mode === 'secagg+';
-    let graph: NeighbourGraph = completeGraph(clients);
-    const index = new Map(clients.map((id, i) => [id, i + 1]));
-    const maxWeight = this.o.maxWeight ?? 1000;
-    const weighting = this.o.weighting ?? 'examples';
     const failed: ClientFailure[] = penalised.map((id) => ({ clientId: id, code: 'secagg_withheld_reveal', reason: `secagg setup: left out until round ${this.withheld.get(id)!.until}: it withheld its graph reveal in an earlier round` }));
-    const stages: Partial<Record<SecAggStage, StageRecord>> = {};
-    const events: RoundEvent[] = [];
-    const timeout = (stage: SecAggStage) => (this.o.stageTimeoutMs?.[stage] !== undefined ? { timeoutMs: this.o.stageTimeoutMs[stage] } : {});
-    // Over-selection: every selected client takes part in the key stages, and the masked-input stage
-    // closes after the first `waitFor` inputs; the rest are dropped and unmasked as dropouts are.
-    const overSelected: string[] = [];
-    const run = async (stage: SecAggStage, requests: Array<{ clientId: string; message: MessageBase }>, onReply: (clientId: string, reply: MessageBase) => void | Promise<void>): Promise<string[]> => {
-      const stopAfter = stage === 'masked' && waitFor < requests.length ? { stopAfter: waitFor } : {};
-      const out: ExchangeOutcome = await ctx.exchange(requests, onReply, { ...timeout(stage), ...stopAfter });
-      if (stage === 'masked') overSelected.push(...out.dropped);
-      for (const f of out.failures) failed.push({ clientId: f.clientId, code: f.code, reason: `secagg ${stage}: ${f.reason}` });
-      stages[stage] = { sent: requests.length, answered: out.succeeded.length, failed: out.failures.map((f) => f.clientId).sort() };
-      return out.succeeded;
-    };
-    const summary = (contributors: number) => ({
-      kind: 'secagg',
-      message: `secure aggregation (${plan.mode}, threshold ${t} of ${plan.neighbourhood}): ${contributors} of ${n} inputs summed`,
-      mode: plan.mode,
-      threshold: t,
-      neighbourhood: plan.neighbourhood,
-      // Bounds on P(insecure) and P(round fails) under secagg.corruptFraction / dropoutFraction (parameters.ts).
-      securityLog2: plan.securityLog2,
-      correctnessLog2: plan.correctnessLog2,
-      stages,
-    });
-    const abort = (stage: SecAggStage, why: string, code?: string): TrainRoundOutcome => ({
-      ...empty,
-      failed,
-      status: 'skipped',
-      ...(code ? { code } : {}),
-      reason: `secure aggregation aborted at stage "${stage}": ${why}`,
-      events: [...events, summary(0)],
-    });
-    const base = { type: '', runId: ctx.runId, round: ctx.round };
-    /** Neighbours of `id` within `alive`. */
-    const within = (id: string, alive: ReadonlySet<string>) => graph.get(id)!.filter((o) => alive.has(o));
-    /** Drops clients whose neighbourhood in `alive` is smaller than t, until none is. */
-    const prune = (alive: Set<string>, stage: SecAggStage) => {
-      for (let changed = true; changed; ) {
-        changed = false;
-        for (const id of [...alive]) {
-          if (within(id, alive).length + 1 < t) {
-            alive.delete(id);
-            failed.push({ clientId: id, code: 'secagg_too_few_neighbours', reason: `secagg ${stage}: fewer than ${t} of its neighbourhood remain; its secrets could not be reconstructed` });
-            changed = true;
-          }
-        }
-      }
-    };
-
-    // ---- Stage 1: setup, advertise keys -------------------------------------------------------
-    const encKeys = new Map<string, Uint8Array>();
-    const maskKeys = new Map<string, Uint8Array>();
-    const graphCommitments = new Map<string, Uint8Array>();
-    const seenKeys = new Set<string>();
-    // A low-order public key would make every neighbour's key agreement fail: refuse it here.
-    const probe = new KeyAgreement(generateKeyPair(secureRandom));
-    const u1 = new Set(
-      await run(
-        'setup',
-        clients.map((clientId) => ({
-          clientId,
-          message: {
-            ...base,
-            type: M.setup,
-            index: index.get(clientId)!,
-            threshold: t,
-            vectorLength: d + 1,
-            bits: encoding.bits,
-            clipRange: encoding.clipRange,
-            scale: encoding.scale,
-            weightScale: encoding.weightScale,
-            metricScale: encoding.metricScale,
-            secureMetrics,
-            maxWeight,
-            weighting,
-            ...(plus ? { graphDegree: plan.degree } : {}),
-          } as MessageBase,
-        })),
-        async (clientId, reply) => {
-          const where = `secagg keys from client ${clientId}`;
-          const b = checkReplyHeader(reply, M.keys, ctx, where);
-          const e = byteField(b, 'encryptionKey', where, KEY_BYTES);
-          const m = byteField(b, 'maskKey', where, KEY_BYTES);
-          await probe.sharedSecret(e, `${where}: encryptionKey`);
-          await probe.sharedSecret(m, `${where}: maskKey`);
-          const he = toHex(e);
-          const hm = toHex(m);
-          if (he === hm || seenKeys.has(he) || seenKeys.has(hm)) throw bad(where, 'a public key repeats another key of this round');
-          seenKeys.add(he).add(hm);
-          if (plus) graphCommitments.set(clientId, byteField(b, 'graphCommitment', where, GRAPH_COMMITMENT_BYTES).slice());
-          encKeys.set(clientId, e.slice());
-          maskKeys.set(clientId, m.slice());
-        },
-      ),
-    );
-
-    // ---- SecAgg+ graph stage: commit-reveal of the graph seed ----------------------------------
-    // Every commitment is fixed (setup) before any value is revealed; the seed hashes all of them.
-    // A missing or wrong reveal stops the round: a seed over the others' values alone would let
-    // whoever withholds (a colluder, or the server dropping a reply) pick among several graphs.
-    const reveals = new Map<string, Uint8Array>();
-    let participants: string[] = [];
-    if (plus) {
-      participants = [...u1].sort();
-      if (participants.length < Math.max(t, ctx.minResults)) return abort('setup', `${participants.length} client(s) advertised keys; at least ${Math.max(t, ctx.minResults)} needed`);
-      const commitments = new Uint8Array(GRAPH_COMMITMENT_BYTES * participants.length);
-      participants.forEach((id, k) => commitments.set(graphCommitments.get(id)!, GRAPH_COMMITMENT_BYTES * k));
-      const revealed = await run(
-        'graph',
-        participants.map((clientId) => ({ clientId, message: { ...base, type: M.graph, participants, commitments, graphDegree: plan.degree } as MessageBase })),
-        (clientId, reply) => {
-          const where = `secagg graph reveal from client ${clientId}`;
-          const b = checkReplyHeader(reply, M.graphReveal, ctx, where);
-          const v = byteField(b, 'reveal', where, GRAPH_REVEAL_BYTES);
-          if (!equalBytes(graphCommitment(v, ctx.runId, ctx.round, clientId), graphCommitments.get(clientId)!)) throw bad(where, 'the revealed value does not match its commitment');
-          reveals.set(clientId, v.slice());
-        },
-      );
-      const missing = participants.filter((id) => !revealed.includes(id) || !reveals.has(id));
-      if (missing.length) {
-        for (const id of missing) {
-          const w = this.withheld.get(id);
-          const offences = (w?.offences ?? 0) + 1;
-          this.withheld.set(id, { offences, until: ctx.round + Math.min(MAX_WITHHOLD_PENALTY, 2 ** (offences - 1)) });
-        }
-        return abort('graph', `${missing.join(', ')} did not reveal their committed graph value; the graph seed would depend on who withholds, so no graph is drawn this round (left out of the next round(s))`, 'secagg_graph_withheld');
-      }
-      graph = seededHararyGraph(participants, plan.degree, graphSeed(ctx.runId, ctx.round, participants, reveals));
-    }
-    prune(u1, 'setup');
-    if (u1.size < Math.max(t, ctx.minResults)) return abort('setup', `${u1.size} client(s) advertised keys; at least ${Math.max(t, ctx.minResults)} needed`);
-
-    // ---- Stage 2: share keys ------------------------------------------------------------------
-    /** ciphertexts[to] = Map(from → ciphertext) */
-    const inbox = new Map<string, Map<string, Uint8Array>>();
-    const commitments = new Map<string, Uint8Array>();
-    // SecAgg+: every participant's revealed value, in participant order, so that each client checks the commitments and derives the graph.
-    const revealBytes = new Uint8Array(GRAPH_REVEAL_BYTES * participants.length);
-    participants.forEach((id, k) => revealBytes.set(reveals.get(id) ?? new Uint8Array(GRAPH_REVEAL_BYTES), GRAPH_REVEAL_BYTES * k));
-    const u2 = new Set(
-      await run(
-        'share',
-        [...u1].map((clientId) => {
-          const peers = within(clientId, u1);
-          const e = new Uint8Array(KEY_BYTES * peers.length);
-          const m = new Uint8Array(KEY_BYTES * peers.length);
-          peers.forEach((p, k) => (e.set(encKeys.get(p)!, KEY_BYTES * k), m.set(maskKeys.get(p)!, KEY_BYTES * k)));
-          return { clientId, message: { ...base, type: M.share, peers, indices: Int32Array.from(peers, (p) => index.get(p)!), encryptionKeys: e, maskKeys: m, ...(plus ? { reveals: revealBytes } : {}) } as MessageBase };
-        }),
-        (clientId, reply) => {
-          const where = `secagg shares from client ${clientId}`;
-          const b = checkReplyHeader(reply, M.shares, ctx, where);
-          const expected = new Set(within(clientId, u1));
-          const to = idList(b, 'recipients', where, expected);
-          if (to.length !== expected.size) throw bad(where, `holds ciphertexts for ${to.length} of its ${expected.size} neighbours`);
-          const cts = byteField(b, 'ciphertexts', where, SHARE_CIPHERTEXT_BYTES * to.length);
-          commitments.set(clientId, byteField(b, 'seedCommitment', where, 32).slice());
-          to.forEach((r, k) => {
-            let box = inbox.get(r);
-            if (!box) inbox.set(r, (box = new Map()));
-            box.set(clientId, cts.slice(SHARE_CIPHERTEXT_BYTES * k, SHARE_CIPHERTEXT_BYTES * (k + 1)));
-          });
-        },
-      ),
-    );
-    prune(u2, 'share');
-    if (u2.size < Math.max(t, ctx.minResults)) return abort('share', `${u2.size} client(s) shared their keys; at least ${Math.max(t, ctx.minResults)} needed`);
-
-    // ---- Stage 3: verify shares --------------------------------------------------------------
-    // Each client opens the ciphertexts addressed to it and names the senders whose shares do not
-    // decrypt; those senders are excluded before anyone masks with them.
-    const complaints = new Map<string, string[]>();
-    const sendersOf = new Map<string, Set<string>>();
-    const u2v = new Set(
-      await run(
-        'verify',
-        [...u2].map((clientId) => {
-          const senders = within(clientId, u2);
-          sendersOf.set(clientId, new Set(senders));
-          const box = inbox.get(clientId)!;
-          const cts = new Uint8Array(SHARE_CIPHERTEXT_BYTES * senders.length);
-          senders.forEach((p, k) => cts.set(box.get(p)!, SHARE_CIPHERTEXT_BYTES * k));
-          return { clientId, message: { ...base, type: M.verify, senders, ciphertexts: cts } as MessageBase };
-        }),
-        (clientId, reply) => {
-          const where = `secagg share verification from client ${clientId}`;
-          const b = checkReplyHeader(reply, M.verifyResult, ctx, where);
-          const c = idList(b, 'complaints', where, sendersOf.get(clientId)!);
-          if (c.length) complaints.set(clientId, c);
-        },
-      ),
-    );
-    const accused = new Map<string, string[]>();
-    for (const [by, about] of complaints) {
-      if (!u2v.has(by)) continue;
-      events.push({ kind: 'secagg-complaint', clientId: by, message: `client ${by} could not decrypt or parse the shares of ${about.join(', ')}`, about });
-      for (const a of about) accused.set(a, [...(accused.get(a) ?? []), by]);
-    }
-    for (const [id, by] of accused) {
-      if (!u2v.delete(id)) continue;
-      failed.push({ clientId: id, code: 'secagg_bad_shares', reason: `secagg verify: excluded before masking; its share ciphertexts for ${by.join(', ')} did not decrypt to valid shares` });
-    }
-    prune(u2v, 'verify');
-    if (u2v.size < Math.max(t, ctx.minResults)) return abort('verify', `${u2v.size} client(s) remain with verified shares; at least ${Math.max(t, ctx.minResults)} needed`);
-    // Masks cancel only within a connected part: over a disconnected graph the server would learn each part's sum.
-    if (!isConnected(graph, u2v)) return abort('verify', `the ${u2v.size} clients left before masking form a disconnected neighbour graph; the server could learn the sum of each part`, 'secagg_disconnected');
-
-    // ---- Stage 4: masked input ----------------------------------------------------------------
-    const sum = new Uint32Array(total);
-    const metrics = new MetricsMean();
-    const peersOf = new Map<string, string[]>();
-    const u3 = new Set(
-      await run(
-        'masked',
-        [...u2v].map((clientId) => {
-          const peers = within(clientId, u2v);
-          peersOf.set(clientId, peers);
-          return { clientId, message: { ...base, type: M.masked, params: ctx.global.data, config: { ...config, seed: clientSeed(ctx.rng, clientId) }, peers } as MessageBase };
-        }),
-        (clientId, reply) => {
-          const where = `secagg masked input from client ${clientId}`;
-          const b = checkReplyHeader(reply, M.maskedResult, ctx, where);
-          const y = b.masked;
-          if (!isPacked(y, encoding.bits, total)) {
-            throw bad(where, encoding.bits === 32 ? `masked must be a Uint32Array of ${total} values` : `masked must be ${packedBytes(encoding.bits, total)} bytes (${total} values of ${encoding.bits} bits)`);
-          }
-          for (const name of secureMetrics) if ((b.metrics as Metrics | undefined)?.[name] !== undefined) throw bad(where, `metric "${name}" must travel masked, not in the clear`);
-          checkMetrics(b.metrics, where);
-          // Bits above 2^bits are ignored by the final reduction, so no value check is needed.
-          accumulatePacked(sum, y as Uint32Array | Uint8Array, encoding.bits);
-          metrics.add(b.metrics as Metrics, 1);
-        },
-      ),
-    );
-    if (u3.size < Math.max(ctx.minResults, 1)) return abort('masked', `${u3.size} masked input(s) arrived; at least ${Math.max(ctx.minResults, 1)} needed`);
-    const droppedAfterSharing = [...u2v].filter((id) => !u3.has(id)).sort();
-    for (const id of u3) {
-      const alive = peersOf.get(id)!.filter((p) => u3.has(p)).length + 1;
-      if (alive < t) return abort('masked', `only ${alive} of client ${id}'s neighbourhood sent masked inputs; ${t} are needed to unmask (more than ${plan.neighbourhood - t} dropped)`);
-    }
-    // The survivors' graph must be connected too: otherwise unmasking reveals the sum of each component.
-    if (!isConnected(graph, u3)) return abort('masked', `the ${u3.size} clients whose masked inputs arrived form a disconnected neighbour graph; unmasking would reveal the sum of each component`, 'secagg_disconnected');
-
-    // ---- Stage 5: unmasking -------------------------------------------------------------------
-    const seedShares = new Map<string, Array<{ x: number; share: Uint8Array }>>();
-    const keyShares = new Map<string, Array<{ x: number; share: Uint8Array }>>();
-    const asked = new Map<string, { survivors: Set<string>; dropped: Set<string> }>();
-    // SecAgg+: every survivor, so that each client checks the survivors' graph is connected.
-    const allSurvivors = [...u3].sort();
-    const u4 = await run(
-      'unmask',
-      [...u3].map((clientId) => {
-        const peers = peersOf.get(clientId)!;
-        const survivors = [clientId, ...peers.filter((p) => u3.has(p))].sort();
-        const dropped = peers.filter((p) => !u3.has(p));
-        asked.set(clientId, { survivors: new Set(survivors), dropped: new Set(dropped) });
-        return { clientId, message: { ...base, type: M.unmask, survivors, dropped, ...(plus ? { allSurvivors } : {}) } as MessageBase };
-      }),
-      (clientId, reply) => {
-        const where = `secagg unmasking shares from client ${clientId}`;
-        const b = checkReplyHeader(reply, M.unmaskResult, ctx, where);
-        const a = asked.get(clientId)!;
-        const sOf = idList(b, 'seedShareOf', where, a.survivors);
-        const kOf = idList(b, 'keyShareOf', where, a.dropped);
-        const s = byteField(b, 'seedShares', where, SEED_SHARE_BYTES * sOf.length);
-        const k = byteField(b, 'keyShares', where, KEY_SHARE_BYTES * kOf.length);
-        const parts = (ids: string[], bytes: Uint8Array, size: number, secretBytes: number) =>
-          ids.map((id, j) => {
-            const share = bytes.slice(size * j, size * (j + 1));
-            if (!isValidShare(share, secretBytes)) throw bad(where, `the share of ${id}'s secret holds a value outside the field`);
-            return { id, share };
-          });
-        // Validate everything before storing anything: a rejected reply leaves no partial state.
-        const sp = parts(sOf, s, SEED_SHARE_BYTES, SEED_BYTES);
-        const kp = parts(kOf, k, KEY_SHARE_BYTES, KEY_BYTES);
-        const x = index.get(clientId)!;
-        for (const { id, share } of sp) (seedShares.get(id) ?? seedShares.set(id, []).get(id)!).push({ x, share });
-        for (const { id, share } of kp) (keyShares.get(id) ?? keyShares.set(id, []).get(id)!).push({ x, share });
-      },
-    );
-
-    // Reconstruct and remove the masks.
-    const lagrange = new Map<string, Uint32Array>();
-    const reconstruct = (shares: Array<{ x: number; share: Uint8Array }>, bytes: number, check: (secret: Uint8Array) => boolean): Uint8Array | null => {
-      // Sliding windows of t shares: a reconstruction that fails its check (a bad share) is retried without it.
-      for (let start = 0; start + t <= shares.length; start++) {
-        const used = shares.slice(start, start + t);
-        const key = used.map((u) => u.x).join(',');
-        let lambda = lagrange.get(key);
-        if (!lambda) lagrange.set(key, (lambda = lagrangeAtZero(used.map((u) => u.x))));
-        try {
-          const secret = reconstructSecret(used, t, bytes, lambda);
-          if (check(secret)) return secret;
-        } catch {
-          // try the next window
-        }
-      }
-      return null;
-    };
-    const unmasks: Array<{ seed: Uint8Array; sign: 1 | -1 }> = [];
-    for (const id of u3) {
-      const shares = seedShares.get(id) ?? [];
-      const seed = reconstruct(shares, SEED_BYTES, (s) => equalBytes(seedCommitment(s, ctx.runId, ctx.round, id), commitments.get(id)!));
-      if (!seed) return abort('unmask', `the self-mask seed of client ${id} could not be reconstructed (${shares.length} share(s) arrived, ${t} consistent ones needed); ${u4.length} of ${u3.size} survivors answered the unmasking`);
-      unmasks.push({ seed, sign: -1 });
-    }
-    for (const id of droppedAfterSharing) {
-      const neighboursAlive = peersOf.get(id)!.filter((p) => u3.has(p));
-      if (neighboursAlive.length === 0) continue;
-      const shares = keyShares.get(id) ?? [];
-      const secretKey = reconstruct(shares, KEY_BYTES, (s) => equalBytes(x25519PublicKey(s), maskKeys.get(id)!));
-      if (!secretKey) return abort('unmask', `the mask key of dropped client ${id} could not be reconstructed (${shares.length} share(s) arrived, ${t} consistent ones needed)`);
-      const agreement = new KeyAgreement({ secretKey, publicKey: maskKeys.get(id)! });
-      const secrets = await Promise.all(neighboursAlive.map((j) => agreement.sharedSecret(maskKeys.get(j)!, `secagg unmask: mask key of ${j}`)));
-      // j added +mask when j sorts before id, −mask otherwise: undo it.
-      neighboursAlive.forEach((j, k) => unmasks.push({ seed: deriveKey(secrets[k], 'pairwise-mask', ctx.runId, ctx.round, SEED_BYTES), sign: j < id ? -1 : 1 }));
-      secretKey.fill(0);
-    }
-    await accumulateMasks(sum, unmasks);
-
-    // ---- Decode and hand the mean to the strategy ---------------------------------------------
-    const decoded = decodeSum(sum, encoding, secureMetrics.length);
-    const contributors = [...u3].sort();
-    events.push({ ...summary(contributors.length), droppedAfterSharing, weight: decoded.weight });
-    const outcomeBase = { selected, succeeded: contributors, failed, dropped: [...overSelected].sort() };
-    if (!(decoded.weight > 0)) return { ...outcomeBase, status: 'skipped', reason: `secure aggregation: the summed client weight is ${decoded.weight}; nothing to average`, events };
-    this.o.onResult?.({ round: ctx.round, contributors, sum: decoded.sum, weight: decoded.weight, encoding });
-    const mean = new Float32Array(d);
-    for (let i = 0; i < d; i++) mean[i] = decoded.sum[i] / decoded.weight;
-    const aggregation = ctx.strategy.aggregateTrain(ctx.round, ctx.global);
-    let result;
-    try {
-      const clear = metrics.result();
-      if (aggregation.addSecureSum) {
-        const maskedSums: Record<string, number> = {};
-        secureMetrics.forEach((name, k) => (maskedSums[name] = decoded.metrics[k]));
-        const secure: SecureSumResult = { sum: decoded.sum, weight: decoded.weight, weightUnit: weighting === 'uniform' ? 1 : maxWeight, weighting, contributors, metrics: clear, maskedSums };
-        aggregation.addSecureSum(secure);
-      } else {
-        // A strategy that does not know secure sums gets their mean as one result of the sum's weight.
-        aggregation.add({
-          clientId: 'secure-aggregate',
-          update: mean,
-          numExamples: Math.max(1, Math.round(weighting === 'uniform' ? decoded.weight : decoded.weight * maxWeight)),
-          metrics: { ...clear, ...maskedMeans(secureMetrics, decoded.metrics, contributors.length) },
-        });
-      }
-      result = aggregation.finish();
-    } catch (e) {
-      aggregation.discard?.();
-      return { ...outcomeBase, status: 'skipped', code: skipCode(e, 'aggregation_failed'), reason: `aggregation of the secure sum failed: ${describeError(e)}`, events };
-    }
-    const badAt = findNonFinite(result.params);
-    if (badAt >= 0) return { ...outcomeBase, status: 'skipped', code: 'non_finite', reason: `aggregation produced a non-finite parameter at index ${badAt}; global model kept`, events };
     return {
-      ...outcomeBase,
-      status: 'completed',
-      params: result.params,
-      metrics: result.metrics,
-      ...(result.privacy ? { privacy: result.privacy } : {}),
-      events: [...events, ...(result.events ?? [])],
+      ctx,
+      options: this.o,
+      selected,
+      penalised,
+      clients,
+      index: new Map(clients.map((id, i) => [id, i + 1])),
+      n,
+      d,
+      total,
+      waitFor,
+      plan,
+      t: plan.threshold,
+      plus: plan.mode === 'secagg+',
+      encoding,
+      config,
+      secureMetrics,
+      maxWeight: this.o.maxWeight ?? 1000,
+      weighting: this.o.weighting ?? 'examples',
+      graph: completeGraph(clients),
+      failed,
+      stages: {},
+      events: [],
+      overSelected: [],
+      encKeys: new Map(),
+      maskKeys: new Map(),
+      graphCommitments: new Map(),
+      u1: new Set(),
+      reveals: new Map(),
+      participants: [],
+      inbox: new Map(),
+      seedCommitments: new Map(),
+      u2: new Set(),
+      u2v: new Set(),
+      sum: new Uint32Array(total),
+      metrics: new MetricsMean(),
+      peersOf: new Map(),
+      u3: new Set(),
+      droppedAfterSharing: [],
+      seedShares: new Map(),
+      keyShares: new Map(),
+      unmaskAnswers: 0,
     };
   }
 }
