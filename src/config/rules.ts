@@ -8,7 +8,8 @@ import { FederaError } from '../core/errors.js';
 import { planSampling } from '../engine/sampling.js';
 import { createAggregator } from '../robust/settings.js';
 import { resolveSecAgg } from '../secagg/protocol.js';
-import { encodingFor } from '../secagg/encoding.js';
+import { encodingFor, quantizedEncodingFor } from '../secagg/encoding.js';
+import { secAggQuantizedUplink } from '../aggregate/compression.js';
 import { checkStages } from '../aggregate/check.js';
 import { parseWith } from './format.js';
 import { ServerConfigSchema, SimulationConfigSchema, type RunConfig, type ServerConfig, type SimulationConfig } from './schema.js';
@@ -47,7 +48,9 @@ export function checkRun(c: RunConfig, ctx: RunCheckContext): void {
   if (c.secagg?.enabled && perRound !== undefined) {
     try {
       resolveSecAgg(c.secagg, perRound);
-      encodingFor(c.secagg.bits, c.secagg.clippingRange, perRound);
+      const quantize = c.compression ? secAggQuantizedUplink(c.compression.uplink) : undefined;
+      if (quantize) quantizedEncodingFor(quantize.bits, c.secagg.clippingRange, perRound, c.secagg.bits);
+      else encodingFor(c.secagg.bits, c.secagg.clippingRange, perRound);
     } catch (e) {
       throw new FederaError('invalid_config', `${source}: with ${perRound} clients per round, ${e instanceof Error ? e.message : String(e)}`);
     }

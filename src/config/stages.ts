@@ -13,7 +13,7 @@ import { createMeanStage } from '../aggregate/mean.js';
 import { createClipStage } from '../aggregate/clip.js';
 import { createRobustStage } from '../aggregate/robust-strategy.js';
 import { createSecureSumStage, type SecureSumStage } from '../aggregate/secure-sum.js';
-import { createCompressionStage } from '../aggregate/compression.js';
+import { createCompressionStage, secAggQuantizedUplink } from '../aggregate/compression.js';
 import type { AggregationStage } from '../aggregate/stage.js';
 import type { RunConfig } from './schema.js';
 
@@ -100,7 +100,9 @@ export function planStages(c: RunConfig, ctx: StageContext): PlannedStages {
   if (c.secagg?.enabled) {
     const { enabled: _enabled, ...settings } = c.secagg as typeof c.secagg & { randomness?: unknown };
     delete (settings as { randomness?: unknown }).randomness;
-    secure = createSecureSumStage({ ...settings, weighting: c.secagg.weighting ?? (uniform ? 'uniform' : 'examples') });
+    // compression.uplink "rotate,quantize:b" runs inside the secure sum (rotation + its fixed-point codes).
+    const quantize = c.compression ? secAggQuantizedUplink(c.compression.uplink) : undefined;
+    secure = createSecureSumStage({ ...settings, weighting: c.secagg.weighting ?? (uniform ? 'uniform' : 'examples'), ...(quantize ? { quantize } : {}) });
     stages.push(secure);
   }
   const weightCap = c.weightCap;

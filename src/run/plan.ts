@@ -18,6 +18,8 @@ import type { CentralEvaluate, Strategy, StrategyOptions } from '../strategy/str
 import { createStrategy } from '../strategy/registry.js';
 import { compressionServerLayer } from '../compress/layers.js';
 import { describePipeline } from '../compress/spec.js';
+import { secAggQuantizedUplink } from '../aggregate/compression.js';
+import { quantizedEncodingFor } from '../secagg/encoding.js';
 import { AggregationStrategy } from '../aggregate/pipeline.js';
 import { checkRun, clientsPerRoundOf } from '../config/rules.js';
 import { planStages, type DpPlan } from '../config/stages.js';
@@ -124,9 +126,12 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
     ev.federatedEvery > 0 ? { every: ev.federatedEvery, ...(ev.federatedFraction !== undefined ? { fraction: ev.federatedFraction, minClients: 1 } : {}) } : false;
 
   // Compression: the server layer encodes the model and announces the uplink pipeline; clients follow it.
+  // Under secure aggregation "rotate,quantize:b" is the secure sum's own encoding (announced at its setup), not the layers'.
   const k8n = config.compression;
+  const quantizedUplink = config.secagg?.enabled && k8n ? secAggQuantizedUplink(k8n.uplink) : undefined;
+  const announceUplink = quantizedUplink ? [] : (k8n?.uplink ?? []);
   const serverLayers: ServerLayer[] =
-    k8n && (k8n.uplink.length > 0 || k8n.downlink.length > 0) ? [compressionServerLayer({ downlink: k8n.downlink, announceUplink: k8n.uplink, ...(deployment ? {} : { seed: config.seed }) })] : [];
+    k8n && (announceUplink.length > 0 || k8n.downlink.length > 0) ? [compressionServerLayer({ downlink: k8n.downlink, announceUplink, ...(deployment ? {} : { seed: config.seed }) })] : [];
 
   const secagg = config.secagg?.enabled ? config.secagg : undefined;
   const secaggRandomness = deployment ? 'secure' : ((secagg as { randomness?: 'secure' | 'seeded' } | undefined)?.randomness ?? 'secure');
@@ -162,11 +167,15 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
       );
     }
     if (secagg) {
+      const sums = quantizedUplink
+        ? `rotation (block ${quantizedUplink.block}) + ${quantizedUplink.bits}-bit stochastic quantization in the rotated basis, ${quantizedEncodingFor(quantizedUplink.bits, secagg.clippingRange, k, secagg.bits).bits}-bit sums`
+        : `${secagg.bits}-bit sums`;
       lines.push(
-        `secagg    ${secagg.mode}${secagg.threshold ? `, threshold ${secagg.threshold}` : ''}${secagg.mode === 'secagg+' && secagg.neighbours ? `, ${secagg.neighbours} neighbours` : ''}, clip ±${secagg.clippingRange}, ${secagg.bits}-bit sums, ${secaggRandomness} keys`,
+        `secagg    ${secagg.mode}${secagg.threshold ? `, threshold ${secagg.threshold}` : ''}${secagg.mode === 'secagg+' && secagg.neighbours ? `, ${secagg.neighbours} neighbours` : ''}, clip ±${secagg.clippingRange}, ${sums}, ${secaggRandomness} keys`,
       );
     }
-    if (serverLayers.length && k8n) lines.push(`compress  uplink ${describePipeline(k8n.uplink)} · downlink ${describePipeline(k8n.downlink)}`);
+    if (quantizedUplink && k8n) lines.push(`compress  uplink ${describePipeline(k8n.uplink)} (inside secure aggregation) · downlink ${describePipeline(k8n.downlink)}`);
+    else if (serverLayers.length && k8n) lines.push(`compress  uplink ${describePipeline(k8n.uplink)} · downlink ${describePipeline(k8n.downlink)}`);
     return lines;
   };
 

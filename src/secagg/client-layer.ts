@@ -31,7 +31,10 @@ import {
   type KeyPair,
   type RandomSource,
 } from './primitives.js';
-import { encodeUpdate, packMasked, reduce, type EncodingParams } from './encoding.js';
+import { encodeUpdate, packMaskedVector, type EncodingParams } from './encoding.js';
+import { rotate, rotatedLength } from '../compress/hadamard.js';
+import { MAX_ROTATE_BLOCK } from '../compress/spec.js';
+import { isPow2 } from '../compress/format.js';
 import { graphCommitment, graphSeed, isConnected, seededHararyGraph, type NeighbourGraph } from './graph.js';
 import { SECAGG_MESSAGES as M, GRAPH_COMMITMENT_BYTES, GRAPH_REVEAL_BYTES, KEY_SHARE_BYTES, SEED_SHARE_BYTES, SHARE_CIPHERTEXT_BYTES, SHARE_PLAINTEXT_BYTES } from './protocol.js';
 
@@ -68,6 +71,8 @@ interface ClientRoundState {
   /** Metrics summed under the masks instead of sent in the clear (DP's), appended to the vector. */
   secureMetrics: string[];
   encoding: EncodingParams;
+  /** Rotation + quantization: the round's rotation, as the server announced it at setup. */
+  rotation?: { block: number; seed: number };
   maxWeight: number;
   weighting: 'examples' | 'uniform';
   encryption: KeyPair;
@@ -160,7 +165,21 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
       const metricScale = num(body, 'metricScale', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
       const secureMetrics = ids(body, 'secureMetrics', where);
       const maxWeight = num(body, 'maxWeight', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
-      if (2 * clipRange * scale >= 2 ** bits || 2 * weightScale >= 2 ** bits) throw bad(where, `scale ${scale} overflows Z_2^${bits} for one client`);
+      // Rotation + quantization: b-bit codes of one client in a ring of `bits`, with the weight and metrics 32-bit.
+      let quantize: { bits: number } | undefined;
+      let rotation: { block: number; seed: number } | undefined;
+      if (body.quantizeBits !== undefined) {
+        const qb = num(body, 'quantizeBits', where, (v) => v === 1 || v === 2 || v === 4 || v === 8, 'one of 1, 2, 4, 8');
+        const block = num(body, 'rotateBlock', where, (v) => isPow2(v) && v <= MAX_ROTATE_BLOCK, `a power of two ≤ ${MAX_ROTATE_BLOCK}`);
+        const seed = num(body, 'rotateSeed', where, (v) => Number.isInteger(v) && v >= 0 && v <= 0xffffffff, 'a 32-bit unsigned integer');
+        const levels = 2 ** qb - 1;
+        if (levels >= 2 ** bits) throw bad(where, `${qb}-bit codes do not fit Z_2^${bits}`);
+        // The codes must be the quantizer's: 2^b levels spanning [−c, c].
+        if (Math.abs(scale * 2 * clipRange - levels) > 1e-9 * levels) throw refuse(where, `scale ${scale} is not the ${qb}-bit quantizer's ${levels}/(2·${clipRange})`);
+        if (2 * weightScale >= 2 ** 32) throw bad(where, `weightScale ${weightScale} overflows a 32-bit element`);
+        quantize = { bits: qb };
+        rotation = { block, seed };
+      } else if (2 * clipRange * scale >= 2 ** bits || 2 * weightScale >= 2 ** bits) throw bad(where, `scale ${scale} overflows Z_2^${bits} for one client`);
       const weighting = body.weighting;
       if (weighting !== 'examples' && weighting !== 'uniform') throw bad(where, `weighting must be "examples" or "uniform", got ${JSON.stringify(weighting)}`);
       const graphDegree = body.graphDegree === undefined ? undefined : num(body, 'graphDegree', where, (v) => Number.isInteger(v) && v >= 2, 'an integer ≥ 2');
@@ -173,7 +192,8 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
         threshold,
         vectorLength,
         secureMetrics,
-        encoding: { bits, clipRange, scale, weightScale, metricScale },
+        encoding: { bits, clipRange, scale, weightScale, metricScale, ...(quantize ? { quantize } : {}) },
+        ...(rotation ? { rotation } : {}),
         maxWeight,
         weighting,
         encryption: randomness === 'secure' ? await generateSecureKeyPair() : generateKeyPair(random),
@@ -326,8 +346,15 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
         delete clearMetrics[name];
         return v;
       });
-      const total = state.vectorLength + summed.length;
-      const y = encodeUpdate(r.update, weight, state.encoding, roundingRng, new Uint32Array(total), where, summed);
+      // Rotation + quantization: every client of the round rotates with the same seed, so the sum of
+      // the rotated updates is the rotation of their sum (the server inverts it once).
+      let update = r.update;
+      if (state.rotation) {
+        update = new Float32Array(rotatedLength(r.update.length, state.rotation.block));
+        rotate(r.update, state.rotation.block, state.rotation.seed, update);
+      }
+      const total = update.length + 1 + summed.length;
+      const y = encodeUpdate(update, weight, state.encoding, roundingRng, new Uint32Array(total), where, summed);
 
       // Self mask, then a pairwise mask with every peer: + when this client's id sorts first.
       const maskAgreement = new KeyAgreement(state.mask);
@@ -336,10 +363,10 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
         { seed: state.seed!, sign: 1 },
         ...peers.map((p, k) => ({ seed: deriveKey(maskSecrets[k], 'pairwise-mask', state.runId, state.round, SEED_BYTES), sign: (info.clientId < p ? 1 : -1) as 1 | -1 })),
       ]);
-      reduce(y, state.encoding.bits);
+      const packed = packMaskedVector(y, state.encoding, summed.length);
       state.maskPeers = peers;
       state.stage = 'masked';
-      return reply(M.maskedResult, { masked: packMasked(y, state.encoding.bits), metrics: clearMetrics });
+      return reply(M.maskedResult, { masked: packed, metrics: clearMetrics });
     }
 
     function unmask(state: ClientRoundState): MessageBase {

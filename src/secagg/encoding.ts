@@ -26,6 +26,12 @@ export interface EncodingParams {
   readonly weightScale: number;
   /** Fixed-point scale of summed metrics (after the update), clipped to ±METRIC_RANGE. */
   readonly metricScale: number;
+  /**
+   * Rotation + stochastic quantization (see {@link quantizedEncodingFor}): each coordinate is a
+   * b-bit code q ∈ [0, 2^b − 1] of w·clip(x) + c at `scale` = (2^b − 1)/(2c), summed in Z_{2^bits};
+   * the weight and the summed metrics keep 32-bit elements.
+   */
+  readonly quantize?: { readonly bits: number };
 }
 
 /** Metrics summed under the masks (DP's clipping indicator) are clipped to ±this. */
@@ -49,8 +55,85 @@ export function encodingFor(bits: number, clipRange: number, clients: number): E
   return { bits, clipRange, scale: perClient / clipRange, weightScale: perClient, metricScale: perClient / METRIC_RANGE };
 }
 
+/**
+ * The ring of rotation + b-bit stochastic quantization under secure aggregation: every client's
+ * code lies in [0, 2^b − 1], so the sum of `clients` codes lies in [0, n·(2^b − 1)] and needs
+ * ⌈log2(n·(2^b − 1) + 1)⌉ bits to be read back without wrapping. That ring must fit `maxBits`
+ * (secagg.bits, at most 32). The weight and the summed metrics stay 32-bit elements (their scales
+ * those of {@link encodingFor} at 32 bits), so example weights keep their precision.
+ */
+export function quantizedEncodingFor(quantBits: number, clipRange: number, clients: number, maxBits = 32): EncodingParams {
+  if (![1, 2, 4, 8].includes(quantBits)) throw new FederaError('invalid_config', `compression.uplink quantize bits must be one of 1, 2, 4, 8 under secure aggregation, got ${quantBits}`);
+  const head = encodingFor(32, clipRange, clients);
+  if (!Number.isInteger(maxBits) || maxBits < 2 || maxBits > 32) throw new FederaError('invalid_config', `secagg.bits must be an integer in [2, 32], got ${maxBits}`);
+  const levels = 2 ** quantBits - 1;
+  const ring = Math.max(2, Math.ceil(Math.log2(clients * levels + 1)));
+  if (ring > maxBits) {
+    throw new FederaError(
+      'invalid_config',
+      `compression.uplink quantize:${quantBits} under secure aggregation with ${clients} clients per round needs a ${ring}-bit ring (their codes sum to at most ${clients}·${levels} = ${clients * levels}), but secagg.bits = ${maxBits}${maxBits === 32 ? ' (the largest)' : ''}: the sum would wrap; raise secagg.bits to ${ring}${ring > 32 ? ' (impossible: it exceeds 32)' : ''}, or lower clientsPerRound or the quantize bits`,
+    );
+  }
+  return { bits: ring, clipRange, scale: levels / (2 * clipRange), weightScale: head.weightScale, metricScale: head.metricScale, quantize: { bits: quantBits } };
+}
+
+/** Elements 0 and d+1… (weight, metrics) of a quantized vector are 32-bit; 1…d are ring elements. */
+function ringRange(p: EncodingParams, total: number, metricCount: number): [number, number] {
+  return p.quantize ? [1, total - metricCount] : [0, total];
+}
+
+/**
+ * Bytes of a masked vector of `total` elements on the wire. Quantized encodings: the 32-bit head
+ * (weight) and tail (metrics), 4 bytes each, then the coordinates' codes packed at `bits` bits.
+ */
+export function maskedBytes(p: EncodingParams, total: number, metricCount: number): number {
+  if (!p.quantize) return packedBytes(p.bits, total);
+  const [a, b] = ringRange(p, total, metricCount);
+  return 4 * (total - (b - a)) + Math.ceil((p.bits * (b - a)) / 8);
+}
+
+/** True when `y` has the shape of a masked vector of {@link maskedBytes}. */
+export function isMasked(y: unknown, p: EncodingParams, total: number, metricCount: number): y is Uint32Array | Uint8Array {
+  if (!p.quantize) return isPacked(y, p.bits, total);
+  return y instanceof Uint8Array && y.length === maskedBytes(p, total, metricCount);
+}
+
+/** Reduces a masked vector (mod 2^32 everywhere, mod 2^bits on the ring elements) and packs it for the wire. */
+export function packMaskedVector(y: Uint32Array, p: EncodingParams, metricCount: number): Uint32Array | Uint8Array {
+  if (!p.quantize) {
+    reduce(y, p.bits);
+    return packMasked(y, p.bits);
+  }
+  const [a, b] = ringRange(p, y.length, metricCount);
+  const ring = y.subarray(a, b);
+  reduce(ring, p.bits);
+  const head = [...y.subarray(0, a), ...y.subarray(b)];
+  const codes = p.bits === 32 ? new Uint8Array(ring.slice().buffer) : (packMasked(ring, p.bits) as Uint8Array);
+  const out = new Uint8Array(4 * head.length + codes.length);
+  const view = new DataView(out.buffer);
+  head.forEach((v, k) => view.setUint32(4 * k, v, true));
+  out.set(codes, 4 * head.length);
+  return out;
+}
+
+/** acc += unpack(masked) (mod 2^32); the caller checked the shape with {@link isMasked}. */
+export function accumulateMasked(acc: Uint32Array, masked: Uint32Array | Uint8Array, p: EncodingParams, metricCount: number): void {
+  if (!p.quantize) return accumulatePacked(acc, masked, p.bits);
+  const b8 = masked as Uint8Array;
+  const [a, b] = ringRange(p, acc.length, metricCount);
+  const view = new DataView(b8.buffer, b8.byteOffset, b8.byteLength);
+  const headIdx = [...Array(a).keys(), ...Array.from({ length: acc.length - b }, (_, k) => b + k)];
+  headIdx.forEach((i, k) => (acc[i] += view.getUint32(4 * k, true)));
+  const codes = b8.subarray(4 * headIdx.length);
+  if (p.bits === 32) {
+    const ring = acc.subarray(a, b);
+    for (let i = 0; i < ring.length; i++) ring[i] += view.getUint32(4 * headIdx.length + 4 * i, true);
+  } else accumulatePacked(acc.subarray(a, b), codes, p.bits);
+}
+
 /** Largest error of a decoded sum of `clients` vectors, per coordinate (before dividing by weights). */
 export function sumErrorBound(p: EncodingParams, clients: number): number {
+  // Quantized: a code is below one step (1/scale) from its value; the bound is in the rotated basis.
   return clients / p.scale;
 }
 
@@ -67,15 +150,18 @@ function stochasticRound(z: number, rng: Rng): number {
 export function encodeUpdate(update: Float32Array, weight: number, p: EncodingParams, rng: Rng, out: Uint32Array, where: string, metrics: readonly number[] = []): Uint32Array {
   if (out.length !== update.length + 1 + metrics.length) throw new FederaError('shape_mismatch', `${where}: encoding buffer has ${out.length} elements, expected ${update.length + 1 + metrics.length}`);
   if (!(weight >= 0 && weight <= 1)) throw new FederaError('invalid_argument', `${where}: weight must be in [0, 1], got ${weight}`);
-  const modMask = p.bits === 32 ? 0xffffffff : 2 ** p.bits - 1;
+  // Quantized encodings: 32-bit weight and metrics; the codes are < 2^bits, so no mask is needed.
+  const modMask = p.bits === 32 || p.quantize ? 0xffffffff : 2 ** p.bits - 1;
   out[0] = stochasticRound(weight * p.weightScale, rng) & modMask;
   const c = p.clipRange;
   const s = p.scale;
+  // Quantized: the code of w·clip(x) + c ∈ [0, 2c], i.e. one of 2^b levels from −c to c.
+  const offset = p.quantize ? c : 0;
   for (let i = 0; i < update.length; i++) {
     let x = update[i];
     if (!Number.isFinite(x)) throw new FederaError('non_finite', `${where}: coordinate ${i} is ${x}`);
     x = x > c ? c : x < -c ? -c : x;
-    out[i + 1] = stochasticRound(weight * x * s, rng) & modMask;
+    out[i + 1] = stochasticRound((weight * x + offset) * s, rng) & modMask;
   }
   metrics.forEach((v, k) => {
     if (!Number.isFinite(v)) throw new FederaError('non_finite', `${where}: summed metric ${k} is ${v}`);
@@ -85,8 +171,21 @@ export function encodeUpdate(update: Float32Array, weight: number, p: EncodingPa
   return out;
 }
 
-/** Reads a modular sum as signed k-bit integers and divides by the scales: { weight, sum, metrics }. */
-export function decodeSum(sum: Uint32Array, p: EncodingParams, metricCount = 0): { weight: number; sum: Float64Array; metrics: number[] } {
+/**
+ * Reads a modular sum as signed k-bit integers and divides by the scales: { weight, sum, metrics }.
+ * Quantized encodings need `contributors` (the n whose offsets c the codes carry); their sum is in
+ * the rotated basis, which the caller inverts.
+ */
+export function decodeSum(sum: Uint32Array, p: EncodingParams, metricCount = 0, contributors = 0): { weight: number; sum: Float64Array; metrics: number[] } {
+  if (p.quantize) {
+    const head = { ...p, bits: 32, quantize: undefined };
+    const d = sum.length - 1 - metricCount;
+    const decoded = decodeSum(sum, head, metricCount);
+    const ringMask = p.bits === 32 ? 0xffffffff : 2 ** p.bits - 1;
+    const shift = contributors * p.clipRange;
+    for (let i = 1; i <= d; i++) decoded.sum[i - 1] = ((sum[i] & ringMask) >>> 0) / p.scale - shift;
+    return decoded;
+  }
   const modMask = p.bits === 32 ? 0xffffffff : 2 ** p.bits - 1;
   const top = 2 ** (p.bits - 1);
   const full = 2 ** p.bits;

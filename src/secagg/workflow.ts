@@ -24,7 +24,8 @@ import type { ClientFailure, ExchangeOutcome } from '../engine/exchange.js';
 import type { RoundEvent } from '../core/records.js';
 import { clientSeed, skipCode, type RoundContext, type TrainRoundOutcome, type TrainWorkflow } from '../engine/workflow.js';
 import { completeGraph, graphCommitment, graphSeed, isConnected, seededHararyGraph, type NeighbourGraph } from './graph.js';
-import { accumulatePacked, decodeSum, encodingFor, isPacked, packedBytes, type EncodingParams } from './encoding.js';
+import { accumulateMasked, decodeSum, encodingFor, isMasked, maskedBytes, quantizedEncodingFor, type EncodingParams } from './encoding.js';
+import { rotatedLength, unrotate } from '../compress/hadamard.js';
 import { KEY_BYTES, SEED_BYTES, KeyAgreement, accumulateMasks, deriveKey, equalBytes, generateKeyPair, secureRandom, seedCommitment, x25519PublicKey } from './primitives.js';
 import { toHex } from '../wire/crypto.js';
 import { isValidShare, lagrangeAtZero, reconstructSecret } from './shamir.js';
@@ -52,9 +53,25 @@ export interface SecAggRoundResult {
   /** Σ wᵢ. */
   weight: number;
   encoding: EncodingParams;
+  /** Rotation + quantization: the round's rotation and the decoded sum in the rotated basis (before the inverse rotation). */
+  rotation?: { block: number; seed: number; sum: Float64Array };
+}
+
+/**
+ * The uplink pipeline `rotate,quantize:b` under secure aggregation: every client rotates its
+ * update with the round's rotation (one seed per round, announced at setup) and the secure sum's
+ * fixed-point encoding is the b-bit stochastic quantizer, so the masked integers are the codes.
+ */
+export interface SecAggQuantizedUplink {
+  /** Quantizer bits b ∈ {1, 2, 4, 8}. */
+  bits: number;
+  /** Hadamard rotation block (a power of two). */
+  block: number;
 }
 
 export interface SecAggWorkflowOptions extends SecAggSettings {
+  /** Rotation + stochastic quantization of the updates (compression.uplink "rotate,quantize:b"). */
+  quantize?: SecAggQuantizedUplink;
   /** Called with every completed round's decoded sum (never with an individual input). */
   onResult?: (result: SecAggRoundResult) => void;
 }
@@ -132,6 +149,8 @@ interface SecAggRound {
   readonly t: number;
   readonly plus: boolean;
   readonly encoding: EncodingParams;
+  /** Rotation + quantization: the round's rotation (the seed is public) and the rotated length. */
+  readonly rotation?: { block: number; seed: number; length: number };
   readonly config: Config;
   /** Per-client values a stage asked to sum (DP's clipping indicator): they travel under the masks, not in the clear. */
   readonly secureMetrics: string[];
@@ -278,6 +297,7 @@ async function advertiseKeys(r: SecAggRound): Promise<void> {
         maxWeight: r.maxWeight,
         weighting: r.weighting,
         ...(r.plus ? { graphDegree: r.plan.degree } : {}),
+        ...(r.rotation ? { quantizeBits: encoding.quantize!.bits, rotateBlock: r.rotation.block, rotateSeed: r.rotation.seed } : {}),
       } as MessageBase,
     })),
     async (clientId, reply) => {
@@ -436,13 +456,20 @@ async function collectMaskedInputs(r: SecAggRound): Promise<StageResult> {
       const where = `secagg masked input from client ${clientId}`;
       const b = checkReplyHeader(reply, M.maskedResult, ctx, where);
       const y = b.masked;
-      if (!isPacked(y, encoding.bits, total)) {
-        throw bad(where, encoding.bits === 32 ? `masked must be a Uint32Array of ${total} values` : `masked must be ${packedBytes(encoding.bits, total)} bytes (${total} values of ${encoding.bits} bits)`);
+      if (!isMasked(y, encoding, total, r.secureMetrics.length)) {
+        throw bad(
+          where,
+          encoding.quantize
+            ? `masked must be ${maskedBytes(encoding, total, r.secureMetrics.length)} bytes (${1 + r.secureMetrics.length} 32-bit values and ${total - 1 - r.secureMetrics.length} codes of ${encoding.bits} bits)`
+            : encoding.bits === 32
+              ? `masked must be a Uint32Array of ${total} values`
+              : `masked must be ${maskedBytes(encoding, total, 0)} bytes (${total} values of ${encoding.bits} bits)`,
+        );
       }
       for (const name of r.secureMetrics) if ((b.metrics as Metrics | undefined)?.[name] !== undefined) throw bad(where, `metric "${name}" must travel masked, not in the clear`);
       checkMetrics(b.metrics, where);
       // Bits above 2^bits are ignored by the final reduction, so no value check is needed.
-      accumulatePacked(r.sum, y as Uint32Array | Uint8Array, encoding.bits);
+      accumulateMasked(r.sum, y as Uint32Array | Uint8Array, encoding, r.secureMetrics.length);
       r.metrics.add(b.metrics as Metrics, 1);
     },
   );
@@ -548,12 +575,20 @@ async function removeMasks(r: SecAggRound): Promise<StageResult> {
 /** Decodes the unmasked sum and hands it to the strategy (as a secure sum, or as one mean result). */
 function decodeAndAggregate(r: SecAggRound, onResult: SecAggWorkflowOptions['onResult']): TrainRoundOutcome {
   const { ctx, d, secureMetrics, maxWeight, weighting, events } = r;
-  const decoded = decodeSum(r.sum, r.encoding, secureMetrics.length);
   const contributors = [...r.u3].sort();
+  const decoded = decodeSum(r.sum, r.encoding, secureMetrics.length, contributors.length);
+  let rotated: Float64Array | undefined;
+  if (r.rotation) {
+    // The sum of the rotated updates is the rotation of their sum: invert it once, here.
+    rotated = decoded.sum;
+    const original = new Float32Array(d);
+    unrotate(Float32Array.from(rotated), r.rotation.block, r.rotation.seed, original);
+    decoded.sum = Float64Array.from(original);
+  }
   events.push({ ...summary(r, contributors.length), droppedAfterSharing: r.droppedAfterSharing, weight: decoded.weight });
   const outcomeBase = { selected: r.selected, succeeded: contributors, failed: r.failed, dropped: [...r.overSelected].sort() };
   if (!(decoded.weight > 0)) return { ...outcomeBase, status: 'skipped', reason: `secure aggregation: the summed client weight is ${decoded.weight}; nothing to average`, events };
-  onResult?.({ round: ctx.round, contributors, sum: decoded.sum, weight: decoded.weight, encoding: r.encoding });
+  onResult?.({ round: ctx.round, contributors, sum: decoded.sum, weight: decoded.weight, encoding: r.encoding, ...(r.rotation && rotated ? { rotation: { block: r.rotation.block, seed: r.rotation.seed, sum: rotated } } : {}) });
   const mean = new Float32Array(d);
   for (let i = 0; i < d; i++) mean[i] = decoded.sum[i] / decoded.weight;
   const aggregation = ctx.strategy.aggregateTrain(ctx.round, ctx.global);
@@ -637,7 +672,8 @@ export class SecAggWorkflow implements TrainWorkflow {
     let encoding: EncodingParams;
     try {
       plan = resolveSecAgg(this.o, n);
-      encoding = encodingFor(this.o.bits ?? 32, this.o.clippingRange ?? 8, n);
+      const q = this.o.quantize;
+      encoding = q ? quantizedEncodingFor(q.bits, this.o.clippingRange ?? 8, n, this.o.bits ?? 32) : encodingFor(this.o.bits ?? 32, this.o.clippingRange ?? 8, n);
     } catch (e) {
       return { ...empty, status: 'skipped', reason: `secure aggregation cannot run with ${n} clients: ${describeError(e)}` };
     }
@@ -648,7 +684,10 @@ export class SecAggWorkflow implements TrainWorkflow {
     } catch (e) {
       return { ...empty, status: 'skipped', reason: describeError(e) };
     }
-    const total = d + 1 + secureMetrics.length;
+    // One rotation per round for every client (a seed from the round's stream; it need not be secret).
+    const q = this.o.quantize;
+    const rotation = q ? { block: q.block, seed: ctx.rng.stream('secagg-rotation').nextU32(), length: rotatedLength(d, q.block) } : undefined;
+    const total = (rotation ? rotation.length : d) + 1 + secureMetrics.length;
     const failed: ClientFailure[] = penalised.map((id) => ({ clientId: id, code: 'secagg_withheld_reveal', reason: `secagg setup: left out until round ${this.withheld.get(id)!.until}: it withheld its graph reveal in an earlier round` }));
     return {
       ctx,
@@ -665,6 +704,7 @@ export class SecAggWorkflow implements TrainWorkflow {
       t: plan.threshold,
       plus: plan.mode === 'secagg+',
       encoding,
+      ...(rotation ? { rotation } : {}),
       config,
       secureMetrics,
       maxWeight: this.o.maxWeight ?? 1000,
