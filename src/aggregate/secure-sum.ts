@@ -27,6 +27,15 @@ export function createSecureSumStage(options: SecAggWorkflowOptions = {}): Secur
     reducer: 'linear',
     weighting,
     clipsCoordinates: { range: options.clippingRange ?? 8, field: 'secagg.clippingRange' },
+    ...(options.quantize
+      ? {
+          roundsCoordinates: {
+            step: (2 * (options.clippingRange ?? 8)) / (2 ** options.quantize.bits - 1),
+            field: 'compression.uplink',
+            describe: `compression.uplink "rotate,quantize:${options.quantize.bits}" rounds each client's rotated share to ${options.quantize.bits}-bit codes`,
+          },
+        }
+      : {}),
     createWorkflow: () => new SecAggWorkflow(options),
     reduce(round: number, global: Params): Reduction {
       const d = global.layout.size;

@@ -66,6 +66,12 @@ export interface StageDeclaration {
   readonly emitsCoordinates?: { bound: number; describe: string };
   /** The stage clips every coordinate of the clients' updates to [−range, range] (secure aggregation's encoding). */
   readonly clipsCoordinates?: { range: number; field: string };
+  /**
+   * Rounds each client's coordinates onto a coarse grid of `step` (secure aggregation's
+   * rotate + b-bit quantization): a noisy share rounded on its own is not part of the Gaussian sum
+   * the accountant charges, so noise from a stage that `emitsCoordinates` cannot go through it.
+   */
+  readonly roundsCoordinates?: { step: number; field: string; describe: string };
 }
 
 /** One client's update as the server stages see it: the update may be rewritten in place. */

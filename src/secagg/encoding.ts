@@ -71,7 +71,7 @@ export function quantizedEncodingFor(quantBits: number, clipRange: number, clien
   if (ring > maxBits) {
     throw new FederaError(
       'invalid_config',
-      `compression.uplink quantize:${quantBits} under secure aggregation with ${clients} clients per round needs a ${ring}-bit ring (their codes sum to at most ${clients}·${levels} = ${clients * levels}), but secagg.bits = ${maxBits}${maxBits === 32 ? ' (the largest)' : ''}: the sum would wrap; raise secagg.bits to ${ring}${ring > 32 ? ' (impossible: it exceeds 32)' : ''}, or lower clientsPerRound or the quantize bits`,
+      `compression.uplink quantize:${quantBits} under secure aggregation needs a ${ring}-bit ring (their codes sum to at most ${clients}·${levels} = ${clients * levels}), but secagg.bits = ${maxBits}${maxBits === 32 ? ' (the largest)' : ''}: the sum would wrap; raise secagg.bits to ${ring}${ring > 32 ? ' (impossible: it exceeds 32)' : ''}, or lower clientsPerRound or the quantize bits`,
     );
   }
   return { bits: ring, clipRange, scale: levels / (2 * clipRange), weightScale: head.weightScale, metricScale: head.metricScale, quantize: { bits: quantBits } };

@@ -137,6 +137,21 @@ test('(d) top-k and per-client-scale pipelines under secure aggregation are stil
     assert.match(messages[0], why, uplink);
     assert.equal(messages[1], messages[0], `${uplink}: the two configs say the same`);
   }
+  // Differential privacy over the quantized sum: distributed DP's noisy shares rounded to b-bit
+  // codes are not the Gaussian sum the accountant charges; refused by both, in the same words.
+  const dp = { compression: { uplink: 'rotate,quantize:8' }, secagg: { mode: 'secagg' }, privacy: { mode: 'distributed', clipNorm: 0.5, noiseMultiplier: 1 } };
+  const dpMessages = [() => sim(dp), () => server({ ...dp, privacy: { ...dp.privacy, populationSize: 10 } })].map((f) => {
+    try {
+      f();
+    } catch (e) {
+      return (e as Error).message.replace(/^[^:]*: /, '');
+    }
+    return 'accepted';
+  });
+  assert.match(dpMessages[0], /adds Gaussian noise to each client's share and compression\.uplink "rotate,quantize:8" rounds each client's rotated share to 8-bit codes \(step 0\.0627\): the rounded noisy sum is not the Gaussian mechanism the accountant charges/);
+  assert.equal(dpMessages[1], dpMessages[0]);
+  // Without the quantizer, distributed DP under secure aggregation is accepted.
+  sim({ secagg: { mode: 'secagg' }, privacy: dp.privacy });
   // The summable pipeline is accepted by both.
   sim({ compression: { uplink: 'rotate,quantize:8' }, secagg: { mode: 'secagg' } });
   server({ compression: { uplink: 'rotate,quantize:8' }, secagg: { mode: 'secagg' } });
@@ -145,7 +160,7 @@ test('(d) top-k and per-client-scale pipelines under secure aggregation are stil
 test('(e) a ring that cannot hold the sum of the codes is refused, naming the fields', () => {
   // 300 clients' 8-bit codes sum to at most 300·255 = 76,500: 17 bits; secagg.bits = 16 cannot hold it.
   const extra = { compression: { uplink: 'rotate,quantize:8' }, secagg: { mode: 'secagg', bits: 16 } };
-  const want = /with 300 clients per round, compression\.uplink quantize:8 under secure aggregation with 300 clients per round needs a 17-bit ring .* but secagg\.bits = 16: the sum would wrap; raise secagg\.bits to 17, or lower clientsPerRound or the quantize bits/;
+  const want = /with 300 clients per round, compression\.uplink quantize:8 under secure aggregation needs a 17-bit ring .* but secagg\.bits = 16: the sum would wrap; raise secagg\.bits to 17, or lower clientsPerRound or the quantize bits/;
   assert.throws(() => parseSimulationConfig({ rounds: 1, clients: 300, clientsPerRound: 300, ...extra }), want);
   assert.throws(() => parseServerConfig({ rounds: 1, clientsPerRound: 300, input: { numFeatures: 4, numClasses: 2 }, ...extra }), want);
   // 32 bits is the largest ring: beyond it the derivation refuses by itself (n above Shamir's field is refused earlier by the configs).
