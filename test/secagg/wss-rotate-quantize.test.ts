@@ -4,51 +4,27 @@
 // of the inputs within the quantization bound, and the masked inputs take 12-bit codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ParamLayout, makeParams } from '../../src/core/params.js';
-import { parseServerConfig } from '../../src/config/rules.js';
-import { FederaServer, type ServerModel } from '../../src/server/server.js';
 import { Store } from '../../src/server/store.js';
 import { quantizedEncodingFor } from '../../src/secagg/encoding.js';
 import { rotatedLength } from '../../src/compress/hadamard.js';
-import { makeSelfSignedCertificate } from '../deploy/helpers/tls.js';
 import { ROOT, track } from '../deploy/helpers/procs.js';
 import { expectedSum, knownUpdates } from './helpers/clients.js';
 import { WSS_TEST as P } from './helpers/wss-params.js';
+import { startWssSecAggServer } from './helpers/wss-server.js';
 
 const CLIENT = fileURLToPath(new URL('./helpers/wss-client.ts', import.meta.url));
 // Wide enough that no coordinate is clipped in either basis: the sum is then the plain weighted sum.
 const CLIP = 8;
 
 test('10 client processes over wss with rotate,quantize:8 under secagg: the model moves by the weighted mean within the bound', { timeout: 90_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'federa-secagg-rotq-wss-'));
-  const cert = makeSelfSignedCertificate(dir);
-  const layout = ParamLayout.fromShapes([{ name: 'w', shape: [P.dimension] }]);
-  const model: ServerModel = { spec: { name: 'known-updates', numFeatures: 1, numClasses: 2, layout: layout.toJSON() }, initialParams: makeParams(layout) };
-  const tokens = Array.from({ length: P.clients }, (_, i) => `secagg-token-${i}-0123456789`);
-  const config = parseServerConfig({
-    name: 'secagg-rotq-wss',
-    seed: 8,
-    model: 'logreg',
-    rounds: 1,
-    clientsPerRound: P.clients,
-    validationFraction: 0,
-    input: { numFeatures: 1, numClasses: 2 },
-    evaluation: { federatedEvery: 0, centralEvery: 0 },
-    compression: { uplink: 'rotate,quantize:8' },
-    secagg: { clippingRange: CLIP, maxWeight: P.maxWeight, stageTimeoutMs: { setup: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } },
-    server: { port: 0, host: '127.0.0.1', tls: { cert: cert.certFile, key: cert.keyFile }, database: join(dir, 'server.db'), enrollmentTokens: tokens, heartbeatMs: 0 },
-  });
-  const server = new FederaServer(config, { model, processMetrics: false });
-  const { url } = await server.start();
+  const { dir, server, url, tokens, certFile, database } = await startWssSecAggServer('secagg-rotq-wss', { clients: P.clients, seed: 8, extra: { compression: { uplink: 'rotate,quantize:8' } }, secagg: { clippingRange: CLIP, stageTimeoutMs: { setup: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } } });
   t.after(() => server.stop());
   const outputs: string[][] = [];
   const exits = Array.from({ length: P.clients }, (_, i) => {
-    const args = ['--import', 'tsx', CLIENT, url, String(i), tokens[i], join(dir, `client-${i}.json`), cert.certFile];
+    const args = ['--import', 'tsx', CLIENT, url, String(i), tokens[i], join(dir, `client-${i}.json`), certFile];
     const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
     const lines: string[] = (outputs[i] = []);
     child.stdout.on('data', (c) => lines.push(String(c)));
@@ -61,7 +37,7 @@ test('10 client processes over wss with rotate,quantize:8 under secagg: the mode
   const ended = await Promise.all(exits);
   for (let i = 0; i < P.clients; i++) assert.equal(ended[i].code, 0, `client-${i}: ${outputs[i].join('').slice(-800)}`);
 
-  const store = new Store(config.server.database);
+  const store = new Store(database);
   t.after(() => store.close());
   const [record] = store.history('secagg-rotq-wss');
   assert.equal(record.status, 'completed', record.reason);

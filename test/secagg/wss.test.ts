@@ -5,50 +5,27 @@
 // within the quantization bound.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ParamLayout, makeParams } from '../../src/core/params.js';
-import { parseServerConfig } from '../../src/config/rules.js';
-import { FederaServer, type ServerModel } from '../../src/server/server.js';
 import { Store } from '../../src/server/store.js';
 import { encodingFor } from '../../src/secagg/encoding.js';
-import { makeSelfSignedCertificate } from '../deploy/helpers/tls.js';
 import { ROOT, track } from '../deploy/helpers/procs.js';
 import { expectedSum, knownUpdates } from './helpers/clients.js';
 import { WSS_TEST as P } from './helpers/wss-params.js';
+import { startWssSecAggServer } from './helpers/wss-server.js';
 
 const CLIENT = fileURLToPath(new URL('./helpers/wss-client.ts', import.meta.url));
 
 test('10 client processes over wss, 3 killed at different secagg stages: the model moves by the mean of the inputs that arrived', { timeout: 90_000 }, async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'federa-secagg-wss-'));
-  const cert = makeSelfSignedCertificate(dir);
-  const layout = ParamLayout.fromShapes([{ name: 'w', shape: [P.dimension] }]);
-  const model: ServerModel = { spec: { name: 'known-updates', numFeatures: 1, numClasses: 2, layout: layout.toJSON() }, initialParams: makeParams(layout) };
-  const tokens = Array.from({ length: P.clients }, (_, i) => `secagg-token-${i}-0123456789`);
-  const config = parseServerConfig({
-    name: 'secagg-wss',
-    seed: 8,
-    model: 'logreg',
-    rounds: 1,
-    clientsPerRound: P.clients,
-    validationFraction: 0,
-    input: { numFeatures: 1, numClasses: 2 },
-    evaluation: { federatedEvery: 0, centralEvery: 0 },
-    secagg: { clippingRange: P.clip, maxWeight: P.maxWeight, stageTimeoutMs: { setup: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } },
-    server: { port: 0, host: '127.0.0.1', tls: { cert: cert.certFile, key: cert.keyFile }, database: join(dir, 'server.db'), enrollmentTokens: tokens, heartbeatMs: 0 },
-  });
-  const server = new FederaServer(config, { model, processMetrics: false });
-  const { url } = await server.start();
+  const { dir, server, url, tokens, certFile, database } = await startWssSecAggServer('secagg-wss', { clients: P.clients, seed: 8, secagg: { clippingRange: P.clip, stageTimeoutMs: { setup: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } } });
   assert.match(url, /^wss:/);
   t.after(() => server.stop());
 
   const dieAt: Record<number, string> = { 2: 'secagg_share', 5: 'secagg_masked', 8: 'secagg_unmask' };
   const outputs: string[][] = [];
   const exits = Array.from({ length: P.clients }, (_, i) => {
-    const args = ['--import', 'tsx', CLIENT, url, String(i), tokens[i], join(dir, `client-${i}.json`), cert.certFile, ...(dieAt[i] ? [dieAt[i]] : [])];
+    const args = ['--import', 'tsx', CLIENT, url, String(i), tokens[i], join(dir, `client-${i}.json`), certFile, ...(dieAt[i] ? [dieAt[i]] : [])];
     const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
     const lines: string[] = (outputs[i] = []);
     child.stdout.on('data', (c) => lines.push(String(c)));
@@ -64,7 +41,7 @@ test('10 client processes over wss, 3 killed at different secagg stages: the mod
     else assert.equal(ended[i].code, 0, `client-${i}: ${outputs[i].join('').slice(-800)}`);
   }
 
-  const store = new Store(config.server.database);
+  const store = new Store(database);
   t.after(() => store.close());
   const [record] = store.history('secagg-wss');
   assert.equal(record.status, 'completed', record.reason);

@@ -1,0 +1,47 @@
+// The server side shared by the secure-aggregation tests over wss: a FederaServer on 127.0.0.1
+// with a self-signed certificate, the known-updates model of WSS_TEST's dimension, one
+// enrollment token per client, and one round of secure aggregation with `secagg` settings.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ParamLayout, makeParams } from '../../../src/core/params.js';
+import { parseServerConfig } from '../../../src/config/rules.js';
+import { FederaServer, type ServerModel } from '../../../src/server/server.js';
+import { makeSelfSignedCertificate } from '../../deploy/helpers/tls.js';
+import { WSS_TEST as P } from './wss-params.js';
+
+export interface WssSecAggServer {
+  dir: string;
+  server: FederaServer;
+  url: string;
+  tokens: string[];
+  certFile: string;
+  database: string;
+}
+
+export async function startWssSecAggServer(
+  name: string,
+  options: { clients: number; seed: number; secagg: Record<string, unknown>; extra?: Record<string, unknown> },
+): Promise<WssSecAggServer> {
+  const dir = mkdtempSync(join(tmpdir(), `federa-${name}-`));
+  const cert = makeSelfSignedCertificate(dir);
+  const layout = ParamLayout.fromShapes([{ name: 'w', shape: [P.dimension] }]);
+  const model: ServerModel = { spec: { name: 'known-updates', numFeatures: 1, numClasses: 2, layout: layout.toJSON() }, initialParams: makeParams(layout) };
+  const tokens = Array.from({ length: options.clients }, (_, i) => `${name}-token-${i}-0123456789`);
+  const config = parseServerConfig({
+    name,
+    seed: options.seed,
+    model: 'logreg',
+    rounds: 1,
+    clientsPerRound: options.clients,
+    validationFraction: 0,
+    input: { numFeatures: 1, numClasses: 2 },
+    evaluation: { federatedEvery: 0, centralEvery: 0 },
+    ...options.extra,
+    secagg: { maxWeight: P.maxWeight, ...options.secagg },
+    server: { port: 0, host: '127.0.0.1', tls: { cert: cert.certFile, key: cert.keyFile }, database: join(dir, 'server.db'), enrollmentTokens: tokens, heartbeatMs: 0 },
+  });
+  const server = new FederaServer(config, { model, processMetrics: false });
+  const { url } = await server.start();
+  return { dir, server, url, tokens, certFile: cert.certFile, database: join(dir, 'server.db') };
+}
