@@ -21,6 +21,7 @@ import { ParamLayout, makeParams } from '../src/core/params.js';
 import type { MessageBase } from '../src/core/messages.js';
 import { decodeFrame, encodeFrame } from '../src/wire/codec.js';
 import { signFrame } from '../src/wire/crypto.js';
+import { sequenceNonce } from '../src/wire/protocol.js';
 import { WireClient, type WebSocketLike } from '../src/wire/client.js';
 import { createIdentity, nodeFrameCrypto, nodeSigner, verifyFrameSync, ed25519PublicKey } from '../src/node/identity.js';
 import { parseServerConfig } from '../src/config/rules.js';
@@ -62,6 +63,7 @@ async function benchOneUpdate(tls: { cert: string; key: string } | undefined): P
   const identity = createIdentity('bench-client');
   const signer = nodeSigner(identity.privateKey);
   const key = ed25519PublicKey(identity.publicKey);
+  const challenge = nodeFrameCrypto.randomBytes(32); // the connection's, as a server would send it
   const { server, wss, url } = await listen(tls);
   let onMessage: (data: Buffer) => void = () => {};
   wss.on('connection', (s) => s.on('message', (data: Buffer) => onMessage(data)));
@@ -77,12 +79,12 @@ async function benchOneUpdate(tls: { cert: string; key: string } | undefined): P
     const got = new Promise<void>((resolve) => {
       onMessage = (data) => {
         const frame = decodeFrame(new Uint8Array(data.buffer, data.byteOffset, data.byteLength), { maxFrameBytes: 1 << 30, allocFloat32: () => pool });
-        if (!verifyFrameSync(frame, key)) throw new Error('signature');
+        if (!verifyFrameSync(frame, key, challenge)) throw new Error('signature');
         resolve();
       };
     });
-    const frame = encodeFrame({ kind: 'reply', runId: 'bench', round: rep + 1, clientId: 'bench-client', requestId: rep + 1, type: 'train_result', nonce: nodeFrameCrypto.randomBytes(16), body: { update, numExamples: 600, metrics: { loss: 0.1, accuracy: 0.9 } } }, { reserveSignature: true });
-    await signFrame(frame, signer, nodeFrameCrypto);
+    const frame = encodeFrame({ kind: 'reply', runId: 'bench', round: rep + 1, clientId: 'bench-client', requestId: rep + 1, type: 'train_result', nonce: sequenceNonce(rep + 1), body: { update, numExamples: 600, metrics: { loss: 0.1, accuracy: 0.9 } } }, { reserveSignature: true });
+    await signFrame(frame, signer, nodeFrameCrypto, challenge);
     ws.send(frame);
     await got;
     const federa = performance.now() - t0;

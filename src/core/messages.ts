@@ -4,7 +4,8 @@
  */
 import { FederaError } from './errors.js';
 
-export const PROTOCOL_VERSION = 1;
+/** 2: frames are signed for their connection's challenge and their nonces increase on a connection. */
+export const PROTOCOL_VERSION = 2;
 
 export type ConfigValue = number | string | boolean;
 /** Plain key/value settings sent with an instruction (learning rate, epochs, proximal mu, ...). */

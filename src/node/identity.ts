@@ -10,7 +10,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { FederaError, describeError } from '../core/errors.js';
 import type { DecodedFrame } from '../wire/codec.js';
 import { SIGNATURE_BYTES } from '../wire/codec.js';
-import { PUBLIC_KEY_BYTES, signingMessage, toHex, type FrameCrypto, type FrameSigner } from '../wire/crypto.js';
+import { CHALLENGE_BYTES, PUBLIC_KEY_BYTES, signingMessage, toHex, type FrameCrypto, type FrameSigner } from '../wire/crypto.js';
 import { checkClientId } from '../wire/protocol.js';
 
 function b64url(bytes: Uint8Array): string {
@@ -33,11 +33,11 @@ export function sha256(data: Uint8Array): Uint8Array {
   return new Uint8Array(createHash('sha256').update(data).digest());
 }
 
-/** Synchronous signature check of a decoded frame (the server's hot path). */
-export function verifyFrameSync(frame: DecodedFrame, publicKey: KeyObject): boolean {
-  if (frame.signature.length !== SIGNATURE_BYTES) return false;
+/** Synchronous signature check of a decoded frame signed for the connection of `challenge` (the server's hot path). */
+export function verifyFrameSync(frame: DecodedFrame, publicKey: KeyObject, challenge: Uint8Array): boolean {
+  if (frame.signature.length !== SIGNATURE_BYTES || challenge.length !== CHALLENGE_BYTES) return false;
   try {
-    return verify(null, signingMessage(sha256(frame.signedPart)), publicKey, frame.signature);
+    return verify(null, signingMessage(challenge, sha256(frame.signedPart)), publicKey, frame.signature);
   } catch {
     return false;
   }

@@ -5,8 +5,10 @@
  * INSTRUCTION and resolves with the matching signed REPLY.
  *
  * Every client frame is checked in this order: text frames and floods (a token bucket per
- * connection; replies to the server's own requests spend solicited passes instead), size, decoding (version, structure, finite values), client id, signature, run id,
- * replay (nonces per client, run and round). A rejected frame is answered with a NOTICE naming the
+ * connection; replies to the server's own requests spend solicited passes instead), size, decoding (version, structure, finite values), client id, run id,
+ * round, signature (made for this connection's challenge, so a frame captured on another
+ * connection, or before a server restart, never verifies), replay (nonces strictly increase on a
+ * connection), and for a reply its request (open on this connection, same round, answered once). A rejected frame is answered with a NOTICE naming the
  * reason, logged, counted, recorded against the client, and fails that client's pending requests
  * (so the round records why and goes on without it); repeated violations close the connection.
  * A disconnect fails the pending requests of that client at once.
@@ -38,6 +40,7 @@ import {
   DEFAULT_HEARTBEAT_MS,
   PREAUTH_MAX_FRAME_BYTES,
   challengeBody,
+  nonceIncreases,
   noticeBody,
   parseHello,
   welcomeBody,
@@ -145,7 +148,12 @@ interface Conn {
   readonly ws: WebSocket;
   readonly remote: string;
   readonly connectedAt: number;
+  /** Signed into every frame of this connection (see `src/wire/crypto.ts`). */
   readonly challenge: Uint8Array;
+  /** The round its CHALLENGE announced: no honest frame on this connection claims an earlier one. */
+  readonly startRound: number;
+  /** Nonce of the last frame accepted on this connection; the next must be above it. */
+  lastNonce?: Uint8Array;
   readonly req?: IncomingMessage;
   state: 'challenged' | 'ready' | 'closed';
   clientId?: string;
@@ -162,9 +170,9 @@ interface Conn {
   /** Heartbeats without any sign of life (pong or frame); two in a row drop the connection. */
   missed: number;
   lastSeen: number;
-  nextRequestId: number;
   readonly pending: Map<number, Pending>;
-  readonly cancelled: Set<number>;
+  /** Closed requests whose late answer is expected and harmless (id → round), dropped once. */
+  readonly cancelled: Map<number, number>;
   handshakeTimer?: ReturnType<typeof setTimeout>;
   framesIn: number;
   bytesIn: number;
@@ -201,11 +209,15 @@ export class WebSocketGrid implements Grid {
   private readonly logger: Logger;
   private readonly conns = new Set<Conn>();
   private readonly ready = new Map<string, Conn>();
-  private readonly nonces = new Map<string, Map<number, Set<string>>>();
   private readonly waiters = new Set<() => void>();
   private readonly chains = new Map<string, Promise<void>>();
   private readonly heartbeat: ReturnType<typeof setInterval> | undefined;
   private nextConnId = 0;
+  /**
+   * Request ids come from one counter for the whole process, so that no two requests share an id
+   * on any connection (a reply names the request it answers). It wraps after 2³² − 2 requests.
+   */
+  private nextRequestId = 0;
   private currentRound = 0;
   private closing = false;
   readonly maxFrameBytes: number;
@@ -230,12 +242,11 @@ export class WebSocketGrid implements Grid {
     return this.currentRound;
   }
 
-  /** The round announced to connecting clients and used for replay windows. */
+  /** The round announced to connecting clients; frames claiming a later round than the next are refused. */
   setRound(round: number): void {
     if (round <= this.currentRound) return;
     this.currentRound = round;
     for (const key of this.chains.keys()) if (Number(key.split('/')[0]) < round) this.chains.delete(key);
-    for (const byRound of this.nonces.values()) for (const r of byRound.keys()) if (r < round - 1) byRound.delete(r);
   }
 
   // -------------------------------------------------------------------------------------------
@@ -299,13 +310,13 @@ export class WebSocketGrid implements Grid {
     const conn = this.ready.get(clientId);
     if (!conn) return Promise.reject(new FederaError('disconnected', `client ${clientId} is not connected`));
     this.setRound(message.round);
-    const id = (conn.nextRequestId = (conn.nextRequestId % 0xfffffffe) + 1);
+    const id = (this.nextRequestId = (this.nextRequestId % 0xfffffffe) + 1);
     const frame = encodeFrame({ kind: 'instruction', runId: this.o.runId, round: message.round, requestId: id, type: message.type, body: messageBody(message) });
     const bytesDown = webSocketMessageBytes(frame.length, false);
     return new Promise<GridReply>((resolve, reject) => {
       const onAbort = () => {
         if (!conn.pending.delete(id)) return;
-        this.remember(conn, id);
+        this.remember(conn, id, message.round);
         this.sendFrame(conn, { kind: 'cancel', runId: this.o.runId, round: message.round, requestId: id, body: { reason: 'the exchange closed' } });
         reject(signal.reason ?? new FederaError('aborted', 'request aborted'));
       };
@@ -351,6 +362,7 @@ export class WebSocketGrid implements Grid {
       remote,
       connectedAt: nowMs(),
       challenge: new Uint8Array(randomBytes(CHALLENGE_BYTES)),
+      startRound: this.currentRound,
       ...(req ? { req } : {}),
       state: 'challenged',
       tokens: rate.burst,
@@ -359,9 +371,8 @@ export class WebSocketGrid implements Grid {
       violations: 0,
       missed: 0,
       lastSeen: nowMs(),
-      nextRequestId: 0,
       pending: new Map(),
-      cancelled: new Set(),
+      cancelled: new Map(),
       framesIn: 0,
       bytesIn: 0,
     };
@@ -380,7 +391,7 @@ export class WebSocketGrid implements Grid {
     this.sendFrame(conn, {
       kind: 'challenge',
       runId: this.o.runId,
-      round: this.currentRound,
+      round: conn.startRound,
       body: challengeBody({ challenge: conn.challenge, heartbeatMs: this.heartbeatMs, maxFrameBytes: this.maxFrameBytes }),
     });
   }
@@ -473,15 +484,15 @@ export class WebSocketGrid implements Grid {
     for (const [id, p] of [...conn.pending]) {
       if (only !== undefined && id !== only) continue;
       conn.pending.delete(id);
-      this.remember(conn, id);
+      this.remember(conn, id, p.round);
       p.reject(error);
     }
   }
 
-  /** Remembers a request id whose late reply is expected and harmless. */
-  private remember(conn: Conn, id: number): void {
-    conn.cancelled.add(id);
-    if (conn.cancelled.size > 1024) conn.cancelled.delete(conn.cancelled.values().next().value as number);
+  /** Remembers a request id (of `round`) whose late reply is expected and harmless. */
+  private remember(conn: Conn, id: number, round: number): void {
+    conn.cancelled.set(id, round);
+    if (conn.cancelled.size > 1024) conn.cancelled.delete(conn.cancelled.keys().next().value as number);
   }
 
   private sendFrame(conn: Conn, init: FrameInit): void {
@@ -647,8 +658,12 @@ export class WebSocketGrid implements Grid {
       this.reject(conn, 'wrong_run', `hello for run "${frame.runId}"; this server runs "${this.o.runId}"`, fatal);
       return;
     }
+    if (frame.nonce.length !== NONCE_BYTES) {
+      this.reject(conn, 'replay', 'a hello without a nonce (its nonce starts the sequence of this connection)', fatal);
+      return;
+    }
     const key = ed25519PublicKey(hello.publicKey);
-    if (!verifyFrameSync(frame, key)) {
+    if (!verifyFrameSync(frame, key, conn.challenge)) {
       this.reject(conn, 'bad_signature', `the hello of client ${hello.clientId} is not signed by the key it presents`, fatal);
       return;
     }
@@ -678,7 +693,7 @@ export class WebSocketGrid implements Grid {
       }
       this.logger.info({ clientId: hello.clientId }, 'client enrolled');
     }
-    this.checkNonce(hello.clientId, frame); // the challenge already makes a hello single-use
+    conn.lastNonce = frame.nonce; // the challenge already makes a hello single-use
     const previous = this.ready.get(hello.clientId);
     if (previous) {
       this.logger.info({ clientId: hello.clientId }, 'a new connection replaces the previous one of this client');
@@ -709,19 +724,6 @@ export class WebSocketGrid implements Grid {
     for (const w of [...this.waiters]) w();
   }
 
-  /** Records a frame's nonce; false when it was seen before in this run and round. */
-  private checkNonce(clientId: string, frame: DecodedFrame): boolean {
-    let byRound = this.nonces.get(clientId);
-    if (!byRound) this.nonces.set(clientId, (byRound = new Map()));
-    let set = byRound.get(frame.round);
-    if (!set) byRound.set(frame.round, (set = new Set()));
-    const key = toHex(frame.nonce);
-    if (set.has(key)) return false;
-    if (set.size >= 100_000) set.delete(set.values().next().value as string);
-    set.add(key);
-    return true;
-  }
-
   private onClientFrame(conn: Conn, frame: DecodedFrame): void {
     const clientId = conn.clientId!;
     const requestId = frame.requestId || undefined;
@@ -729,15 +731,21 @@ export class WebSocketGrid implements Grid {
       this.release(frame);
       this.reject(conn, code, reason, { requestId });
     };
-    // Cheap checks first, then the signature (the costly one), then the nonce cache, which only
-    // ever records nonces of frames whose signature held.
+    // Cheap checks first, then the signature (the costly one), then the nonce, which only ever
+    // advances for frames whose signature held. A reply's round is checked against its request.
     if (frame.clientId !== clientId) return fail('wrong_client', `frame names client "${frame.clientId}" on the connection of ${clientId}`);
     if (frame.runId !== this.o.runId) return fail('wrong_run', `frame for run "${frame.runId}"; this server runs "${this.o.runId}"`);
     if (frame.round > this.currentRound + 1) return fail('wrong_round', `frame for round ${frame.round}; the run is at round ${this.currentRound}`);
     if (frame.signature.length === 0) return fail('bad_signature', `unsigned ${frame.kind} frame from ${clientId}`);
     if (frame.nonce.length !== NONCE_BYTES) return fail('replay', `${frame.kind} frame without a nonce`);
-    if (!verifyFrameSync(frame, conn.key!)) return fail('bad_signature', `the ${frame.kind} frame's signature does not verify with the enrolled key of ${clientId}`);
-    if (!this.checkNonce(clientId, frame)) return fail('replay', `nonce ${toHex(frame.nonce).slice(0, 12)}… was already used by ${clientId} in round ${frame.round}`);
+    if (!verifyFrameSync(frame, conn.key!, conn.challenge)) {
+      return fail('bad_signature', `the ${frame.kind} frame's signature does not verify with the enrolled key of ${clientId} for this connection (a frame signed for another connection, or before a server restart, never does)`);
+    }
+    if (!nonceIncreases(conn.lastNonce!, frame.nonce)) {
+      return fail('replay', `nonce ${toHex(frame.nonce).slice(-12)} is not above the last one accepted on this connection (${toHex(conn.lastNonce!).slice(-12)}): a replayed or reordered frame`);
+    }
+    conn.lastNonce = frame.nonce;
+    if (frame.kind !== 'reply' && frame.round < conn.startRound) return fail('wrong_round', `stale ${frame.kind} frame: it claims round ${frame.round}, and this connection began in round ${conn.startRound}`);
     switch (frame.kind) {
       case 'reply':
         this.onReply(conn, frame);
@@ -758,8 +766,14 @@ export class WebSocketGrid implements Grid {
     const pending = conn.pending.get(frame.requestId);
     if (!pending) {
       this.release(frame);
-      if (conn.cancelled.delete(frame.requestId)) return; // a late answer to a closed exchange (once)
-      this.reject(conn, 'unexpected_reply', `no open request ${frame.requestId} for ${conn.clientId}`, { requestId: frame.requestId });
+      const closedRound = conn.cancelled.get(frame.requestId);
+      if (closedRound !== undefined) {
+        conn.cancelled.delete(frame.requestId);
+        if (closedRound === frame.round) return; // a late answer to a closed exchange (once)
+        this.reject(conn, 'wrong_round', `reply for round ${frame.round} to the closed request ${frame.requestId} of round ${closedRound}`, { requestId: frame.requestId });
+        return;
+      }
+      this.reject(conn, 'unexpected_reply', `no open request ${frame.requestId} for ${conn.clientId} on this connection`, { requestId: frame.requestId });
       return;
     }
     if (frame.round !== pending.round) {

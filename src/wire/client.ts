@@ -20,6 +20,7 @@ import {
   parseChallenge,
   parseNotice,
   parseWelcome,
+  sequenceNonce,
   type BackoffOptions,
   type Welcome,
 } from './protocol.js';
@@ -102,6 +103,12 @@ interface Connection {
   lastTx: number;
   heartbeat?: ReturnType<typeof setInterval>;
   round: number;
+  /** The server's challenge on this connection: signed into every frame sent on it. */
+  challenge?: Uint8Array;
+  /** Frames signed on this connection (the sequence in their nonces). */
+  sequence: number;
+  /** Signing and sending, one frame at a time, so that nonces leave in increasing order. */
+  tx: Promise<unknown>;
   lastNotice?: string;
   /** Why the socket failed, from its `error` event (before `close`). */
   error?: ConnectError;
@@ -205,9 +212,13 @@ export class WireClient {
     this.stopped = true;
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     const c = this.conn;
-    if (c && !c.dead && c.ws.readyState === OPEN) {
-      void this.sendSigned(c, { kind: 'bye', body: { reason: 'client_stop' } }).finally(() => c.ws.close(1000, 'client stop'));
-    } else if (c) this.kill(c);
+    if (c && !c.dead && c.ws.readyState === OPEN && c.welcome) {
+      const bye = this.sendSigned(c, { kind: 'bye', runId: c.welcome.runId, round: c.round, body: { reason: 'client_stop' } });
+      void bye.catch(() => {}).finally(() => c.ws.close(1000, 'client stop'));
+    } else if (c) {
+      if (!c.dead && c.ws.readyState === OPEN) c.ws.close(1000, 'client stop'); // not welcomed yet: nothing to say goodbye to
+      this.kill(c);
+    }
     this.finish({ reason: 'stopped', runId: this.lastRunId, answered: this.answered });
   }
 
@@ -235,7 +246,7 @@ export class WireClient {
       return;
     }
     ws.binaryType = 'arraybuffer';
-    const c: Connection = { ws, id: ++this.connections, dead: false, opened: false, queue: [], busy: false, cancelled: new Set(), lastRx: now(), lastTx: now(), round: 0 };
+    const c: Connection = { ws, id: ++this.connections, dead: false, opened: false, queue: [], busy: false, cancelled: new Set(), lastRx: now(), lastTx: now(), round: 0, sequence: 0, tx: Promise.resolve() };
     this.conn = c;
     ws.onopen = () => {
       c.opened = true;
@@ -339,8 +350,10 @@ export class WireClient {
     const frame = decodeFrame(bytes, { maxFrameBytes: this.o.maxFrameBytes ?? 1024 * 1024 * 1024, allocFloat32: (n) => sharedBuffers.take(n) });
     switch (frame.kind) {
       case 'challenge': {
+        if (c.challenge) throw new FederaError('malformed_message', 'a second challenge on the same connection');
         const ch = parseChallenge(frame);
         c.round = ch.round;
+        c.challenge = ch.challenge;
         const body = helloBody({ challenge: ch.challenge, publicKey: this.o.signer.publicKey, enrollmentToken: this.token });
         await this.sendSigned(c, { kind: 'hello', runId: ch.runId, round: ch.round, body });
         if (ch.heartbeatMs > 0) this.startHeartbeat(c, ch.heartbeatMs);
@@ -380,6 +393,7 @@ export class WireClient {
         return;
       }
       case 'cancel': {
+        c.round = Math.max(c.round, frame.round);
         c.cancelled.add(frame.requestId);
         const i = c.queue.findIndex((w) => w.frame.requestId === frame.requestId);
         if (i >= 0) this.releaseMessage(c.queue.splice(i, 1)[0].message);
@@ -396,6 +410,7 @@ export class WireClient {
         this.logger.info({ reason: frame.body.reason }, 'the server said goodbye');
         return;
       case 'pong':
+        c.round = Math.max(c.round, frame.round);
         return;
       default:
         throw new FederaError('malformed_message', `unexpected ${frame.kind} frame from the server`);
@@ -457,14 +472,25 @@ export class WireClient {
     for (const a of float32Arrays(m)) sharedBuffers.give(a);
   }
 
-  /** Encodes, signs and sends a frame on `c`; returns its wire size (0 when the connection is gone). */
-  private async sendSigned(c: Connection, init: Omit<FrameInit, 'clientId' | 'nonce'>): Promise<number> {
-    const frame = encodeFrame({ ...init, clientId: this.o.clientId, nonce: this.o.crypto.randomBytes(16) }, { reserveSignature: true });
-    await signFrame(frame, this.o.signer, this.o.crypto);
-    if (c.dead || c.ws.readyState !== OPEN) return 0;
-    c.ws.send(frame);
-    c.lastTx = now();
-    return webSocketMessageBytes(frame.length, true);
+  /**
+   * Encodes, signs (for this connection's challenge, with its next sequence nonce) and sends a
+   * frame on `c`; returns its wire size (0 when the connection is gone). Frames are signed and
+   * sent one after another: a ping signed while a large reply is hashed must not overtake it,
+   * or the server would see the reply's nonce go backwards and refuse it as a replay.
+   */
+  private sendSigned(c: Connection, init: Omit<FrameInit, 'clientId' | 'nonce'>): Promise<number> {
+    const run = c.tx.then(async () => {
+      const challenge = c.challenge;
+      if (!challenge) throw new FederaError('malformed_message', 'cannot sign a frame before the server\'s challenge');
+      const frame = encodeFrame({ ...init, clientId: this.o.clientId, nonce: sequenceNonce(++c.sequence) }, { reserveSignature: true });
+      await signFrame(frame, this.o.signer, this.o.crypto, challenge);
+      if (c.dead || c.ws.readyState !== OPEN) return 0;
+      c.ws.send(frame);
+      c.lastTx = now();
+      return webSocketMessageBytes(frame.length, true);
+    });
+    c.tx = run.catch(() => {});
+    return run;
   }
 
   private startHeartbeat(c: Connection, intervalMs: number): void {

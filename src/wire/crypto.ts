@@ -1,9 +1,13 @@
 /**
  * Frame signatures, isomorphic. A client signs every frame it sends with its Ed25519 key:
  *
- *     signature = Ed25519.sign(key, "federa/frame/v1" || 0x00 || SHA-256(frame before the signature))
+ *     signature = Ed25519.sign(key, "federa/frame/v2" || 0x00 || challenge || SHA-256(frame before the signature))
  *
- * Pure Ed25519 (RFC 8032) over a fixed 48-byte message, so that the expensive part — hashing a
+ * `challenge` is the 32 random bytes of the server's CHALLENGE on this connection: a frame is
+ * bound to the connection it was signed for, so it verifies on no other connection (another
+ * connection of the same client, or any connection after a server restart).
+ *
+ * Pure Ed25519 (RFC 8032) over a fixed 80-byte message, so that the expensive part — hashing a
  * multi-megabyte update — is one SHA-256 pass that every platform does natively (node:crypto,
  * WebCrypto). Nothing here implements a primitive: hashes and signatures come from WebCrypto, or
  * from @noble/curves where a browser lacks WebCrypto Ed25519. The Node side (`src/node/identity.ts`)
@@ -13,8 +17,10 @@ import { ed25519 } from '@noble/curves/ed25519';
 import { FederaError } from '../core/errors.js';
 import { SIGNATURE_BYTES, SIGNATURE_FIELD_BYTES, attachSignature, unsignedPart, type DecodedFrame } from './codec.js';
 
-export const FRAME_SIGNING_CONTEXT: Uint8Array = new TextEncoder().encode('federa/frame/v1\0');
+export const FRAME_SIGNING_CONTEXT: Uint8Array = new TextEncoder().encode('federa/frame/v2\0');
 export const PUBLIC_KEY_BYTES = 32;
+/** Bytes of a connection's challenge (the server's CHALLENGE frame), signed into every frame. */
+export const CHALLENGE_BYTES = 32;
 
 /** Hashing, verification and randomness: node:crypto, WebCrypto or @noble. */
 export interface FrameCrypto {
@@ -23,34 +29,35 @@ export interface FrameCrypto {
   randomBytes(length: number): Uint8Array;
 }
 
-/** A client's identity key: signs 48-byte signing messages. */
+/** A client's identity key: signs 80-byte signing messages. */
 export interface FrameSigner {
   /** Raw 32-byte Ed25519 public key. */
   readonly publicKey: Uint8Array;
   sign(message: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
-/** `context || digest`: the message an Ed25519 frame signature signs. */
-export function signingMessage(digest: Uint8Array): Uint8Array {
-  const m = new Uint8Array(FRAME_SIGNING_CONTEXT.length + digest.length);
+/** `context || challenge || digest`: the message an Ed25519 frame signature signs on the connection of `challenge`. */
+export function signingMessage(challenge: Uint8Array, digest: Uint8Array): Uint8Array {
+  if (challenge.length !== CHALLENGE_BYTES) throw new FederaError('invalid_argument', `signingMessage: the challenge must be ${CHALLENGE_BYTES} bytes, got ${challenge.length}`);
+  const m = new Uint8Array(FRAME_SIGNING_CONTEXT.length + CHALLENGE_BYTES + digest.length);
   m.set(FRAME_SIGNING_CONTEXT);
-  m.set(digest, FRAME_SIGNING_CONTEXT.length);
+  m.set(challenge, FRAME_SIGNING_CONTEXT.length);
+  m.set(digest, FRAME_SIGNING_CONTEXT.length + CHALLENGE_BYTES);
   return m;
 }
 
-/** Signs a frame encoded with `reserveSignature: true`, in place; returns it. */
-export async function signFrame(frame: Uint8Array, signer: FrameSigner, crypto: FrameCrypto): Promise<Uint8Array> {
+/** Signs a frame encoded with `reserveSignature: true`, in place, for the connection whose CHALLENGE was `challenge`; returns it. */
+export async function signFrame(frame: Uint8Array, signer: FrameSigner, crypto: FrameCrypto, challenge: Uint8Array): Promise<Uint8Array> {
   if (frame.length < SIGNATURE_FIELD_BYTES) throw new FederaError('invalid_argument', 'signFrame: frame too short');
-  const digest = await crypto.sha256(unsignedPart(frame));
-  const signature = await signer.sign(signingMessage(digest));
-  return attachSignature(frame, signature);
+  const message = signingMessage(challenge, await crypto.sha256(unsignedPart(frame)));
+  return attachSignature(frame, await signer.sign(message));
 }
 
-/** True when `frame` carries a valid signature by `publicKey`. */
-export async function verifyFrame(frame: DecodedFrame, publicKey: Uint8Array, crypto: FrameCrypto): Promise<boolean> {
-  if (frame.signature.length !== SIGNATURE_BYTES || publicKey.length !== PUBLIC_KEY_BYTES) return false;
+/** True when `frame` carries a valid signature by `publicKey`, made for the connection whose CHALLENGE was `challenge`. */
+export async function verifyFrame(frame: DecodedFrame, publicKey: Uint8Array, crypto: FrameCrypto, challenge: Uint8Array): Promise<boolean> {
+  if (frame.signature.length !== SIGNATURE_BYTES || publicKey.length !== PUBLIC_KEY_BYTES || challenge.length !== CHALLENGE_BYTES) return false;
   const digest = await crypto.sha256(frame.signedPart);
-  return crypto.verify(publicKey, signingMessage(digest), frame.signature);
+  return crypto.verify(publicKey, signingMessage(challenge, digest), frame.signature);
 }
 
 function subtle(): SubtleCrypto | undefined {

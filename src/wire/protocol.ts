@@ -8,8 +8,10 @@
  * client PINGs, server CANCELs and NOTICEs → BYE or close.
  */
 import { FederaError } from '../core/errors.js';
-import type { Frame, WireRecord, WireValue } from './codec.js';
-import { PUBLIC_KEY_BYTES } from './crypto.js';
+import { NONCE_BYTES, type Frame, type WireRecord, type WireValue } from './codec.js';
+import { CHALLENGE_BYTES, PUBLIC_KEY_BYTES } from './crypto.js';
+
+export { CHALLENGE_BYTES };
 
 /** WebSocket close codes of the protocol (4000–4999 are the application's). */
 export const CloseCode = {
@@ -32,7 +34,6 @@ export const FATAL_CLOSE_CODES: ReadonlySet<number> = new Set([CloseCode.unautho
 
 /** Largest frame accepted before a connection has authenticated. */
 export const PREAUTH_MAX_FRAME_BYTES = 64 * 1024;
-export const CHALLENGE_BYTES = 32;
 export const DEFAULT_HEARTBEAT_MS = 10_000;
 export const SOFTWARE = 'federa/0.1';
 
@@ -88,6 +89,28 @@ export interface Welcome {
   seed: number | string;
   validationFraction: number;
   model: ModelSpec;
+}
+
+/**
+ * The nonce of a connection's `sequence`-th client frame (its HELLO is 1): 16 bytes, `sequence`
+ * big-endian in the last 8. On a connection nonces strictly increase (as 128-bit big-endian
+ * numbers): the server refuses a frame whose nonce is not above the last one it accepted there,
+ * so a replay on the same connection is refused with a store of one nonce per connection.
+ */
+export function sequenceNonce(sequence: number): Uint8Array {
+  if (!Number.isSafeInteger(sequence) || sequence < 1) throw new FederaError('invalid_argument', `sequenceNonce: the sequence must be a positive safe integer, got ${sequence}`);
+  const nonce = new Uint8Array(NONCE_BYTES);
+  const view = new DataView(nonce.buffer);
+  view.setUint32(8, Math.floor(sequence / 2 ** 32));
+  view.setUint32(12, sequence >>> 0);
+  return nonce;
+}
+
+/** Whether `nonce` is above `previous` as big-endian numbers of the same length (the replay rule). */
+export function nonceIncreases(previous: Uint8Array, nonce: Uint8Array): boolean {
+  if (nonce.length !== previous.length) return false;
+  for (let i = 0; i < nonce.length; i++) if (nonce[i] !== previous[i]) return nonce[i] > previous[i];
+  return false;
 }
 
 export interface Notice {

@@ -101,8 +101,9 @@ test('10,000 random and mutated frames: the server stays healthy and the run fin
   // Phase A: an authenticated fuzzer.
   const fuzzer = createIdentity('fuzzer');
   const signer = nodeSigner(fuzzer.privateKey);
+  // Signed for the fuzzer's current connection, so that they get past the signature check.
   const resign = (unsigned: Uint8Array) => {
-    const sig = signer.sign(signingMessage(sha256(unsigned))) as Uint8Array;
+    const sig = signer.sign(signingMessage(conn!.challenge!, sha256(unsigned))) as Uint8Array;
     return new Uint8Array([...unsigned, 0x7a, 0x40, ...sig]);
   };
   const templates: FrameInit[] = [
@@ -116,6 +117,7 @@ test('10,000 random and mutated frames: the server stays healthy and the run fin
   let sentA = 0;
   let connectionsA = 0;
   let conn: RawConnection | undefined;
+  let round = 0; // of the connection's welcome: a ping may not claim an earlier one
   while (sentA < 9500) {
     if (!conn || conn.isClosed) {
       conn = await RawConnection.open(url);
@@ -123,26 +125,32 @@ test('10,000 random and mutated frames: the server stays healthy and the run fin
       connectionsA++;
       const r = await conn.hello('fuzzer', signer, connectionsA === 1 ? { token: 'tok-fuzzer' } : {});
       assert.ok(r.welcome, `the fuzzer authenticates: ${JSON.stringify(r.notice)}`);
+      round = r.welcome.round;
     }
     for (let i = 0; i < 100 && sentA < 9500 && !conn.isClosed; i++) {
       const template = templates[int(templates.length)];
-      const nonce = rng.next() < 0.9 ? randomBytes(16) : new Uint8Array(16);
+      // Mostly the connection's next nonce (accepted), sometimes a used one (a replay).
+      const nonce = rng.next() < 0.9 ? conn.nextNonce() : new Uint8Array(16);
       const unsigned = encodeFrame({ ...template, nonce });
       let bytes: Uint8Array;
       switch (int(5)) {
         case 0: bytes = randomBytes(int(600)); break;
-        case 1: bytes = mutate(await frameBytes({ ...template, nonce }, signer)); break;
+        case 1: bytes = mutate(await conn.frameBytes({ ...template, nonce }, signer)); break;
         case 2: bytes = resign(mutate(unsigned)); break;
-        case 3: bytes = await frameBytes({ ...template, nonce }, signer); break; // well-formed but wrong in context
+        case 3: bytes = await conn.frameBytes({ ...template, nonce }, signer); break; // well-formed but wrong in context
         default: bytes = resign(unsigned.subarray(0, int(unsigned.length))); break;
       }
       conn.send(bytes);
       sentA++;
     }
-    // Let the server catch up: a valid ping must come back as a pong.
+    // Let the server catch up: a valid ping must come back as a pong (with the largest nonce: a
+    // mutated, re-signed frame may have moved the connection's nonce anywhere).
     if (!conn.isClosed) {
-      await conn.sendFrame({ kind: 'ping', runId: 'fuzz', round: 0, clientId: 'fuzzer' }, signer).catch(() => {});
+      await conn.sendFrame({ kind: 'ping', runId: 'fuzz', round, clientId: 'fuzzer' }, signer, { nonce: new Uint8Array(16).fill(0xff) }).catch(() => {});
       await conn.next('pong', 30_000).catch(() => {});
+      // Every later frame on this connection would be a replay: go on with a fresh connection.
+      conn.close();
+      conn = undefined;
     }
   }
   conn?.close();

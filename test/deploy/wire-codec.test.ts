@@ -20,8 +20,8 @@ import {
   type WireRecord,
   type WireValue,
 } from '../../src/wire/codec.js';
-import { generateSecretKey, nobleSigner, signFrame, verifyFrame, webCryptoSigner, webFrameCrypto } from '../../src/wire/crypto.js';
-import { backoffDelay } from '../../src/wire/protocol.js';
+import { CHALLENGE_BYTES, generateSecretKey, nobleSigner, signFrame, signingMessage, verifyFrame, webCryptoSigner, webFrameCrypto } from '../../src/wire/crypto.js';
+import { backoffDelay, nonceIncreases, sequenceNonce } from '../../src/wire/protocol.js';
 import { createIdentity, nodeFrameCrypto, nodeSigner, verifyFrameSync, ed25519PublicKey } from '../../src/node/identity.js';
 
 function roundTrip(message: MessageBase, extra: Partial<FrameInit> = {}): MessageBase {
@@ -84,8 +84,8 @@ test('decoding refuses bad frames with a clear reason', () => {
 
   const ok = encodeFrame(good);
   const wrongVersion = ok.slice();
-  wrongVersion[1] = 2;
-  expect(wrongVersion, 'malformed_message', /protocol version 2 is not supported \(this side speaks version 1\)/);
+  wrongVersion[1] = 1; // a peer of protocol 1 (frames signed without the connection's challenge)
+  expect(wrongVersion, 'malformed_message', /protocol version 1 is not supported \(this side speaks version 2\)/);
   expect(new Uint8Array(0), 'malformed_message', /empty frame/);
   expect(ok, 'payload_too_large', /exceeds the limit of 16 bytes/, { maxFrameBytes: 16 });
   expect(encodeFrame({ ...good, body: { update: new Float32Array([1, Number.NaN]) } }), 'non_finite', /update\[1\] is NaN/);
@@ -107,13 +107,13 @@ test('decoding refuses bad frames with a clear reason', () => {
   expect(withTail([0x7a, 0x03, 1, 2, 3]), 'malformed_message', /signature is 3 bytes, expected 64/);
   expect(ok.subarray(0, ok.length - 3), 'malformed_message', /claims \d+ bytes but only \d+ remain|premature EOF/);
   // A body field whose f32 payload is not a whole number of floats, and invalid UTF-8 in a name.
-  const f32Odd = new Uint8Array([0x08, 0x01, 0x10, 0x05, 0x3a, 0x01, 0x74, 0x4a, 0x0a, 0x0a, 0x01, 0x61, 0x12, 0x05, 0x2a, 0x03, 1, 2, 3]);
+  const f32Odd = new Uint8Array([0x08, 0x02, 0x10, 0x05, 0x3a, 0x01, 0x74, 0x4a, 0x0a, 0x0a, 0x01, 0x61, 0x12, 0x05, 0x2a, 0x03, 1, 2, 3]);
   expect(f32Odd, 'malformed_message', /a: float32 array of 3 bytes is not a whole number of 4-byte values/);
-  const badName = new Uint8Array([0x08, 0x01, 0x10, 0x08, 0x4a, 0x07, 0x0a, 0x01, 0xff, 0x12, 0x02, 0x18, 0x01]);
+  const badName = new Uint8Array([0x08, 0x02, 0x10, 0x08, 0x4a, 0x07, 0x0a, 0x01, 0xff, 0x12, 0x02, 0x18, 0x01]);
   expect(badName, 'malformed_message', /not valid UTF-8/);
-  const proto = new Uint8Array([0x08, 0x01, 0x10, 0x08, 0x4a, 0x0f, 0x0a, 0x09, ...Buffer.from('__proto__'), 0x12, 0x02, 0x18, 0x01]);
+  const proto = new Uint8Array([0x08, 0x02, 0x10, 0x08, 0x4a, 0x0f, 0x0a, 0x09, ...Buffer.from('__proto__'), 0x12, 0x02, 0x18, 0x01]);
   expect(proto, 'malformed_message', /"__proto__" is reserved/);
-  const twoMembers = new Uint8Array([0x08, 0x01, 0x10, 0x08, 0x4a, 0x09, 0x0a, 0x01, 0x61, 0x12, 0x04, 0x18, 0x01, 0x18, 0x00]);
+  const twoMembers = new Uint8Array([0x08, 0x02, 0x10, 0x08, 0x4a, 0x09, 0x0a, 0x01, 0x61, 0x12, 0x04, 0x18, 0x01, 0x18, 0x00]);
   expect(twoMembers, 'malformed_message', /more than one member of Value/);
   const dupBody = encodeFrame({ kind: 'ping', body: { a: 1 } });
   expect(new Uint8Array([...dupBody, ...dupBody.subarray(4)]), 'malformed_message', /body field "a" appears twice/);
@@ -133,20 +133,27 @@ test('records round-trip on their own (strategy state in checkpoints)', () => {
   assert.deepEqual(decodeRecord(encodeRecord(state)), state);
 });
 
-test('frames signed with node:crypto, @noble and WebCrypto verify everywhere; any change breaks the signature', async () => {
+test('frames signed with node:crypto, @noble and WebCrypto verify everywhere for their connection only; any change breaks the signature', async () => {
   const identity = createIdentity('alice');
   const web = webFrameCrypto();
   const noble = nobleSigner(generateSecretKey());
   const pair = (await crypto.subtle.generateKey({ name: 'Ed25519' }, false, ['sign', 'verify'])) as CryptoKeyPair;
   const webSigner = await webCryptoSigner(pair);
+  const challenge = nodeFrameCrypto.randomBytes(CHALLENGE_BYTES);
+  const another = nodeFrameCrypto.randomBytes(CHALLENGE_BYTES);
   for (const [name, signer] of [['node', nodeSigner(identity.privateKey)], ['noble', noble], ['webcrypto', webSigner]] as const) {
-    const bytes = encodeFrame({ kind: 'reply', runId: 'r', round: 2, clientId: 'alice', requestId: 5, type: 'train_result', nonce: nodeFrameCrypto.randomBytes(16), body: { update: new Float32Array(100).fill(0.5), numExamples: 10 } }, { reserveSignature: true });
-    await signFrame(bytes, signer, name === 'node' ? nodeFrameCrypto : web);
+    const bytes = encodeFrame({ kind: 'reply', runId: 'r', round: 2, clientId: 'alice', requestId: 5, type: 'train_result', nonce: sequenceNonce(7), body: { update: new Float32Array(100).fill(0.5), numExamples: 10 } }, { reserveSignature: true });
+    await signFrame(bytes, signer, name === 'node' ? nodeFrameCrypto : web, challenge);
     const frame = decodeFrame(bytes);
     assert.equal(frame.signedPart.length, bytes.length - SIGNATURE_FIELD_BYTES);
-    assert.ok(verifyFrameSync(frame, ed25519PublicKey(signer.publicKey)), `${name}-signed frame verifies with node:crypto`);
-    assert.ok(await verifyFrame(frame, signer.publicKey, web), `${name}-signed frame verifies with @noble`);
-    assert.ok(await verifyFrame(frame, signer.publicKey, nodeFrameCrypto), `${name}-signed frame verifies via nodeFrameCrypto`);
+    const key = ed25519PublicKey(signer.publicKey);
+    assert.ok(verifyFrameSync(frame, key, challenge), `${name}-signed frame verifies with node:crypto`);
+    assert.ok(await verifyFrame(frame, signer.publicKey, web, challenge), `${name}-signed frame verifies with @noble`);
+    assert.ok(await verifyFrame(frame, signer.publicKey, nodeFrameCrypto, challenge), `${name}-signed frame verifies via nodeFrameCrypto`);
+    // Bound to its connection: the same bytes do not verify for any other challenge.
+    assert.equal(verifyFrameSync(frame, key, another), false, `${name}: a frame signed for one connection must not verify on another`);
+    assert.equal(await verifyFrame(frame, signer.publicKey, web, another), false);
+    assert.equal(verifyFrameSync(frame, key, new Uint8Array(16)), false, 'a challenge of the wrong size verifies nothing');
     for (const at of [3, 20, Math.floor(bytes.length / 2), bytes.length - SIGNATURE_FIELD_BYTES - 1, bytes.length - 1]) {
       const tampered = bytes.slice();
       tampered[at] ^= 0x01;
@@ -156,10 +163,33 @@ test('frames signed with node:crypto, @noble and WebCrypto verify everywhere; an
       } catch {
         continue; // no longer a frame at all
       }
-      assert.equal(verifyFrameSync(f, ed25519PublicKey(signer.publicKey)), false, `${name}: flipping byte ${at} must break the signature`);
+      assert.equal(verifyFrameSync(f, key, challenge), false, `${name}: flipping byte ${at} must break the signature`);
     }
-    assert.equal(verifyFrameSync(frame, ed25519PublicKey(createIdentity().publicKey)), false, 'another key does not verify');
+    assert.equal(verifyFrameSync(frame, ed25519PublicKey(createIdentity().publicKey), challenge), false, 'another key does not verify');
   }
+});
+
+test('the signing message is "federa/frame/v2" || 0x00 || challenge || SHA-256(frame before the signature)', () => {
+  const challenge = Uint8Array.from({ length: 32 }, (_, i) => i);
+  const digest = Uint8Array.from({ length: 32 }, (_, i) => 255 - i);
+  const m = signingMessage(challenge, digest);
+  assert.equal(m.length, 80);
+  assert.equal(new TextDecoder().decode(m.subarray(0, 16)), 'federa/frame/v2\u0000');
+  assert.deepEqual(m.subarray(16, 48), challenge);
+  assert.deepEqual(m.subarray(48), digest);
+  assert.throws(() => signingMessage(new Uint8Array(31), digest), /challenge must be 32 bytes/);
+});
+
+test('sequence nonces increase as big-endian numbers; a repeated or smaller one does not', () => {
+  assert.deepEqual(sequenceNonce(1), Uint8Array.from([...new Array(15).fill(0), 1]));
+  assert.deepEqual(sequenceNonce(2 ** 32 + 2).subarray(8), Uint8Array.from([0, 0, 0, 1, 0, 0, 0, 2]));
+  for (const [a, b] of [[1, 2], [255, 256], [2 ** 32 - 1, 2 ** 32], [7, 2 ** 52]]) {
+    assert.equal(nonceIncreases(sequenceNonce(a), sequenceNonce(b)), true, `${a} < ${b}`);
+    assert.equal(nonceIncreases(sequenceNonce(b), sequenceNonce(a)), false, `${b} > ${a}`);
+  }
+  assert.equal(nonceIncreases(sequenceNonce(5), sequenceNonce(5)), false, 'the same nonce twice is a replay');
+  assert.equal(nonceIncreases(sequenceNonce(5), new Uint8Array(8).fill(0xff)), false, 'another length never increases');
+  assert.throws(() => sequenceNonce(0), /positive safe integer/);
 });
 
 test('fuzz: 20,000 random and mutated frames are decoded or refused with a FederaError, never anything else', () => {
@@ -197,7 +227,7 @@ test('fuzz: 20,000 random and mutated frames are decoded or refused with a Feder
     }
     try {
       const f = decodeFrame(bytes, { maxFrameBytes: 4096 });
-      assert.ok(typeof f.kind === 'string' && f.version === 1);
+      assert.ok(typeof f.kind === 'string' && f.version === 2);
       counts.decoded++;
     } catch (e) {
       if (!(e instanceof FederaError) || !(e.code in counts)) assert.fail(`frame ${i} (mode ${mode}) threw ${String(e)}: ${Buffer.from(bytes).toString('hex')}`);

@@ -99,7 +99,7 @@ describe('the browser client page with bad and good input', { timeout: 120_000, 
       const web1 = await m.loadOrCreateBrowserIdentity({ server, name: 'web' });
       const web2 = await m.loadOrCreateBrowserIdentity({ server, name: 'web' });
       const other = await m.loadOrCreateBrowserIdentity({ server: 'wss://other.example.org', name: 'web' });
-      const msg = new TextEncoder().encode('federa/frame/v1\u0000 48 bytes of a signing message, more or less');
+      const msg = new TextEncoder().encode('federa/frame/v2\u0000 ‖ 32-byte challenge ‖ 32-byte digest: 80 bytes, more or less');
       return {
         raw: [raw1.identity.storage, raw1.created, raw2.created, raw1.identity.clientId === raw2.identity.clientId],
         web: [web1.identity.storage, web1.created, web2.created, web1.identity.clientId === web2.identity.clientId],

@@ -1,9 +1,10 @@
 // A hand-driven protocol peer for security and fuzz tests: sends exactly the frames a test makes
-// (well-formed, forged, replayed or garbage) and records what the server answers.
+// (well-formed, forged, replayed or garbage) and records what the server answers. Like a real
+// client it signs for the challenge of its connection and numbers its nonces 1, 2, 3, …
 import { WebSocket } from 'ws';
 import { decodeFrame, encodeFrame, type DecodedFrame, type FrameInit } from '../../../src/wire/codec.js';
 import { signFrame, type FrameSigner } from '../../../src/wire/crypto.js';
-import { helloBody, parseChallenge, parseNotice, type Notice } from '../../../src/wire/protocol.js';
+import { CHALLENGE_BYTES, helloBody, parseChallenge, parseNotice, sequenceNonce, type Notice } from '../../../src/wire/protocol.js';
 import { nodeFrameCrypto } from '../../../src/node/identity.js';
 import { within } from '../../helpers/deadline.js';
 
@@ -20,6 +21,10 @@ export class RawConnection {
   private cursor = 0;
   isClosed = false;
   closeInfo?: { code: number; reason: string };
+  /** The server's challenge on this connection (once it arrived): what frames are signed for. */
+  challenge?: Uint8Array;
+  /** Nonces used so far (the next frame's nonce is `sequenceNonce(sequence + 1)`). */
+  sequence = 0;
 
   private constructor(readonly ws: WebSocket) {
     this.closedPromise = new Promise((resolve) =>
@@ -33,7 +38,9 @@ export class RawConnection {
     ws.on('error', () => {});
     ws.on('message', (data: Buffer) => {
       try {
-        this.frames.push(decodeFrame(new Uint8Array(data), { maxFrameBytes: 1 << 30 }));
+        const f = decodeFrame(new Uint8Array(data), { maxFrameBytes: 1 << 30 });
+        if (f.kind === 'challenge' && !this.challenge) this.challenge = parseChallenge(f).challenge;
+        this.frames.push(f);
       } catch {
         // the server only sends valid frames; ignore anything else
       }
@@ -124,9 +131,22 @@ export class RawConnection {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(bytes);
   }
 
-  /** Encodes (and signs, with `signer`) a frame; returns its bytes after sending them. */
-  async sendFrame(init: FrameInit, signer?: FrameSigner, options: { nonce?: Uint8Array } = {}): Promise<Uint8Array> {
-    const bytes = await frameBytes({ nonce: options.nonce ?? nodeFrameCrypto.randomBytes(16), ...init }, signer);
+  /** The next nonce of this connection's sequence. */
+  nextNonce(): Uint8Array {
+    return sequenceNonce(++this.sequence);
+  }
+
+  /**
+   * Encodes (and signs, with `signer`, for this connection's challenge unless `options.challenge`
+   * says otherwise) a frame with this connection's next nonce (or `options.nonce`); not sent.
+   */
+  async frameBytes(init: FrameInit, signer?: FrameSigner, options: { nonce?: Uint8Array; challenge?: Uint8Array } = {}): Promise<Uint8Array> {
+    return frameBytes({ nonce: options.nonce ?? this.nextNonce(), ...init }, signer, options.challenge ?? this.challenge);
+  }
+
+  /** As `frameBytes`, and sends them; returns the bytes. */
+  async sendFrame(init: FrameInit, signer?: FrameSigner, options: { nonce?: Uint8Array; challenge?: Uint8Array } = {}): Promise<Uint8Array> {
+    const bytes = await this.frameBytes(init, signer, options);
     this.send(bytes);
     return bytes;
   }
@@ -155,7 +175,8 @@ export class RawConnection {
   }
 }
 
-export async function frameBytes(init: FrameInit, signer?: FrameSigner): Promise<Uint8Array> {
+/** A frame's bytes, signed by `signer` for the connection of `challenge` (default: 32 zero bytes, no real connection's). */
+export async function frameBytes(init: FrameInit, signer?: FrameSigner, challenge: Uint8Array = new Uint8Array(CHALLENGE_BYTES)): Promise<Uint8Array> {
   const bytes = encodeFrame(init, { reserveSignature: Boolean(signer) });
-  return signer ? signFrame(bytes, signer, nodeFrameCrypto) : bytes;
+  return signer ? signFrame(bytes, signer, nodeFrameCrypto, challenge) : bytes;
 }
