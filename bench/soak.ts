@@ -10,7 +10,7 @@
  *
  * The adversary holds two enrolled identities: "mallory" answers instructions with poisoned or
  * malformed replies (float32-limit and NaN updates, wrong shapes, absurd example counts, 20 MiB
- * error strings, 50,000 metric names, faked evaluations, no answer at all); "eve" speaks the wire
+ * error strings, 50,000 metric names, faked evaluations, late answers after the round timeout); "eve" speaks the wire
  * protocol by hand (floods, replays on the same and on another connection, forged signatures,
  * garbage). Strangers open unauthenticated connections with 60 MiB frames and idle TCP sockets, and
  * call the HTTP API with malformed paths and huge pages. Goals: the run completes, the final
@@ -76,7 +76,9 @@ const REPLY_ATTACKS: Array<[string, (m: TrainInstruction) => Record<string, unkn
   ['20 MiB error strings', (m) => ({ type: 'error', runId: m.runId, round: m.round, code: 'c'.repeat(10_000), message: 'm'.repeat(20 * 2 ** 20) })],
   ['50,000 metric names', (m) => ({ type: 'train_result', runId: m.runId, round: m.round, update: new Float32Array(D), numExamples: 100, metrics: Object.fromEntries(Array.from({ length: 50_000 }, (_, i) => [`metric_${i}_${'x'.repeat(40)}`, i])) })],
   ['absurd example count', (m) => ({ type: 'train_result', runId: m.runId, round: m.round, update: new Float32Array(D).fill(1), numExamples: 2 ** 53, metrics: { loss: 0.1 } })],
-  ['no answer (straggler)', () => new Promise(() => {})],
+  // Answers after the round's 5 s timeout: a late reply to a cancelled request (and the
+  // instruction queue moves on, so the cycle continues).
+  ['late answer (straggler)', (m) => new Promise((resolve) => setTimeout(() => resolve({ type: 'train_result', runId: m.runId, round: m.round, update: new Float32Array(D), numExamples: 100, metrics: { loss: 0.1 } }), 6_000))],
 ];
 const EVAL_ATTACKS: Array<[string, (m: TrainInstruction) => Record<string, unknown>]> = [
   ['faked evaluation (loss 0, 1e15 examples)', (m) => ({ type: 'evaluate_result', runId: m.runId, round: m.round, loss: 0, numExamples: 1e15, metrics: { accuracy: 1 } })],
