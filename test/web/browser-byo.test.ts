@@ -14,7 +14,7 @@ import { loadMnist } from '../../src/node/mnist.js';
 import { parseServerConfig } from '../../src/config/rules.js';
 import { FederaServer } from '../../src/server/server.js';
 import { silentLogger } from '../../src/core/log.js';
-import { launchChromium } from '../helpers/chromium.js';
+import { BROWSER_SKIP, launchChromium } from '../helpers/chromium.js';
 import { buildBrowserClient, openClientPage, type ClientPage } from './helpers-browser-client.js';
 
 let browser: Browser;
@@ -22,6 +22,7 @@ let server: FederaServer;
 let pages: ClientPage[] = [];
 
 before(async () => {
+  if (BROWSER_SKIP) return;
   await initBackend('wasm');
   const dir = mkdtempSync(join(tmpdir(), 'federa-web-byo-'));
   // The user's model, saved as model.save('file://…') would (topology only: seeded initial weights).
@@ -57,7 +58,7 @@ after(async () => {
   await server?.stop();
 });
 
-test('two Chromium tabs train the server’s model.json; the global model improves', { timeout: 180_000 }, async () => {
+test('two Chromium tabs train the server’s model.json; the global model improves', { timeout: 180_000, skip: BROWSER_SKIP }, async () => {
   const outcome = await server.done;
   assert.equal(outcome.status, 'completed');
   const h = server.history();

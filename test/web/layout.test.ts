@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from '../helpers/chromium.js';
+import { BROWSER_SKIP, launchChromium } from '../helpers/chromium.js';
 import { writeReport } from '../../src/node/report-file.js';
 import { fakeHistory, meta } from '../report/fixtures.js';
 import { startDashboardRun } from './dashboard-run.js';
 
 let browser: Browser;
 before(async () => {
-  browser = await launchChromium();
+  if (!BROWSER_SKIP) browser = await launchChromium();
 });
 after(async () => {
   await browser?.close();
@@ -73,7 +73,7 @@ function assertLaidOut(l: Layout, where: string, expectCharts: number): void {
   assert.deepEqual(l.truncated, [], `${where}: stat text cut off`);
 }
 
-test('report.html: charts fit their cards and nothing scrolls sideways at 1280 and 390 px, on first load and after a resize', { timeout: 60_000 }, async (t) => {
+test('report.html: charts fit their cards and nothing scrolls sideways at 1280 and 390 px, on first load and after a resize', { timeout: 60_000, skip: BROWSER_SKIP }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'federa-layout-report-'));
   const file = await writeReport(dir, meta({ rounds: 30, model: '2nn', note: 'a fairly long configuration value that must wrap rather than widen the page' }), fakeHistory(30));
   for (const width of [1280, 390]) {
@@ -102,7 +102,7 @@ test('report.html: charts fit their cards and nothing scrolls sideways at 1280 a
   assertLaidOut(await measure(page), 'report resized back to 1280 px', 3);
 });
 
-test('dashboard: charts fit their cards, no sideways scrolling at 1280 and 390 px, joins listed under Events', { timeout: 120_000 }, async (t) => {
+test('dashboard: charts fit their cards, no sideways scrolling at 1280 and 390 px, joins listed under Events', { timeout: 120_000, skip: BROWSER_SKIP }, async (t) => {
   const run = await startDashboardRun({ rounds: 40, delayMs: 150 }); // long enough that the clients are still connected for both pages
   t.after(() => run.stop());
   await run.startClients();
