@@ -4,34 +4,21 @@
 // of the inputs within the quantization bound, and the masked inputs take 12-bit codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Store } from '../../src/server/store.js';
 import { quantizedEncodingFor } from '../../src/secagg/encoding.js';
 import { rotatedLength } from '../../src/compress/hadamard.js';
-import { ROOT, track } from '../deploy/helpers/procs.js';
 import { expectedSum, knownUpdates } from './helpers/clients.js';
 import { WSS_TEST as P } from './helpers/wss-params.js';
-import { startWssSecAggServer } from './helpers/wss-server.js';
+import { spawnWssClients, startWssSecAggServer } from './helpers/wss-server.js';
 
-const CLIENT = fileURLToPath(new URL('./helpers/wss-client.ts', import.meta.url));
 // Wide enough that no coordinate is clipped in either basis: the sum is then the plain weighted sum.
 const CLIP = 8;
 
 test('10 client processes over wss with rotate,quantize:8 under secagg: the model moves by the weighted mean within the bound', { timeout: 90_000 }, async (t) => {
-  const { dir, server, url, tokens, certFile, database } = await startWssSecAggServer('secagg-rotq-wss', { clients: P.clients, seed: 8, extra: { compression: { uplink: 'rotate,quantize:8' } }, secagg: { clippingRange: CLIP, stageTimeoutMs: { setup: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } } });
+  const wss = await startWssSecAggServer('secagg-rotq-wss', { clients: P.clients, seed: 8, extra: { compression: { uplink: 'rotate,quantize:8' } }, secagg: { clippingRange: CLIP, stageTimeoutMs: { setup: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } } });
+  const { server, database } = wss;
   t.after(() => server.stop());
-  const outputs: string[][] = [];
-  const exits = Array.from({ length: P.clients }, (_, i) => {
-    const args = ['--import', 'tsx', CLIENT, url, String(i), tokens[i], join(dir, `client-${i}.json`), certFile];
-    const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
-    const lines: string[] = (outputs[i] = []);
-    child.stdout.on('data', (c) => lines.push(String(c)));
-    child.stderr.on('data', (c) => lines.push(String(c)));
-    t.after(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
-    return new Promise<{ code: number | null }>((resolve) => child.on('exit', (code) => resolve({ code })));
-  });
+  const { outputs, exits } = spawnWssClients(t, wss, P.clients);
   const outcome = await server.done;
   assert.equal(outcome.status, 'completed');
   const ended = await Promise.all(exits);

@@ -4,36 +4,23 @@
 // peer lists against it; the new global model is the weighted mean of the inputs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Store } from '../../src/server/store.js';
 import { encodingFor } from '../../src/secagg/encoding.js';
-import { ROOT, track } from '../deploy/helpers/procs.js';
 import { expectedSum, knownUpdates } from './helpers/clients.js';
 import { WSS_TEST as P } from './helpers/wss-params.js';
-import { startWssSecAggServer } from './helpers/wss-server.js';
+import { spawnWssClients, startWssSecAggServer } from './helpers/wss-server.js';
 
-const CLIENT = fileURLToPath(new URL('./helpers/wss-client.ts', import.meta.url));
 const CLIENTS = 6;
 
 test('SecAgg+ with 6 client processes over wss: graph stage, sparse graph, the model moves by the mean', { timeout: 90_000 }, async (t) => {
-  const { dir, server, url, tokens, certFile, database } = await startWssSecAggServer('secagg-plus-wss', { clients: CLIENTS, seed: 9, secagg: { mode: 'secagg+', neighbours: 4, threshold: 3, clippingRange: P.clip, stageTimeoutMs: { setup: 20_000, graph: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } } });
+  const wss = await startWssSecAggServer('secagg-plus-wss', { clients: CLIENTS, seed: 9, secagg: { mode: 'secagg+', neighbours: 4, threshold: 3, clippingRange: P.clip, stageTimeoutMs: { setup: 20_000, graph: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } } });
+  const { server, database } = wss;
   t.after(() => server.stop());
-  const outputs: string[][] = [];
-  const exits = Array.from({ length: CLIENTS }, (_, i) => {
-    const args = ['--import', 'tsx', CLIENT, url, String(i), tokens[i], join(dir, `client-${i}.json`), certFile];
-    const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
-    const lines: string[] = (outputs[i] = []);
-    child.stdout.on('data', (c) => lines.push(String(c)));
-    child.stderr.on('data', (c) => lines.push(String(c)));
-    t.after(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
-    return new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  });
+  const { outputs, exits } = spawnWssClients(t, wss, CLIENTS);
   const outcome = await server.done;
   assert.equal(outcome.status, 'completed');
   const ended = await Promise.all(exits);
-  ended.forEach((code, i) => assert.equal(code, 0, `client-${i}: ${outputs[i].join('').slice(-800)}`));
+  ended.forEach(({ code }, i) => assert.equal(code, 0, `client-${i}: ${outputs[i].join('').slice(-800)}`));
 
   const store = new Store(database);
   t.after(() => store.close());

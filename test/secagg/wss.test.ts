@@ -5,34 +5,21 @@
 // within the quantization bound.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { Store } from '../../src/server/store.js';
 import { encodingFor } from '../../src/secagg/encoding.js';
-import { ROOT, track } from '../deploy/helpers/procs.js';
 import { expectedSum, knownUpdates } from './helpers/clients.js';
 import { WSS_TEST as P } from './helpers/wss-params.js';
-import { startWssSecAggServer } from './helpers/wss-server.js';
+import { spawnWssClients, startWssSecAggServer } from './helpers/wss-server.js';
 
-const CLIENT = fileURLToPath(new URL('./helpers/wss-client.ts', import.meta.url));
 
 test('10 client processes over wss, 3 killed at different secagg stages: the model moves by the mean of the inputs that arrived', { timeout: 90_000 }, async (t) => {
-  const { dir, server, url, tokens, certFile, database } = await startWssSecAggServer('secagg-wss', { clients: P.clients, seed: 8, secagg: { clippingRange: P.clip, stageTimeoutMs: { setup: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } } });
+  const wss = await startWssSecAggServer('secagg-wss', { clients: P.clients, seed: 8, secagg: { clippingRange: P.clip, stageTimeoutMs: { setup: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } } });
+  const { server, url, database } = wss;
   assert.match(url, /^wss:/);
   t.after(() => server.stop());
 
   const dieAt: Record<number, string> = { 2: 'secagg_share', 5: 'secagg_masked', 8: 'secagg_unmask' };
-  const outputs: string[][] = [];
-  const exits = Array.from({ length: P.clients }, (_, i) => {
-    const args = ['--import', 'tsx', CLIENT, url, String(i), tokens[i], join(dir, `client-${i}.json`), certFile, ...(dieAt[i] ? [dieAt[i]] : [])];
-    const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
-    const lines: string[] = (outputs[i] = []);
-    child.stdout.on('data', (c) => lines.push(String(c)));
-    child.stderr.on('data', (c) => lines.push(String(c)));
-    t.after(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
-    return new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  });
+  const { outputs, exits } = spawnWssClients(t, wss, P.clients, (i) => (dieAt[i] ? [dieAt[i]] : []));
   const outcome = await server.done;
   assert.equal(outcome.status, 'completed');
   const ended = await Promise.all(exits);

@@ -1,6 +1,7 @@
 // The server side shared by the secure-aggregation tests over wss: a FederaServer on 127.0.0.1
 // with a self-signed certificate, the known-updates model of WSS_TEST's dimension, one
 // enrollment token per client, and one round of secure aggregation with `secagg` settings.
+import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,12 @@ import { ParamLayout, makeParams } from '../../../src/core/params.js';
 import { parseServerConfig } from '../../../src/config/rules.js';
 import { FederaServer, type ServerModel } from '../../../src/server/server.js';
 import { makeSelfSignedCertificate } from '../../deploy/helpers/tls.js';
+import { fileURLToPath } from 'node:url';
+import type { TestContext } from 'node:test';
+import { ROOT, track } from '../../deploy/helpers/procs.js';
 import { WSS_TEST as P } from './wss-params.js';
+
+const CLIENT = fileURLToPath(new URL('./wss-client.ts', import.meta.url));
 
 export interface WssSecAggServer {
   dir: string;
@@ -44,4 +50,22 @@ export async function startWssSecAggServer(
   const server = new FederaServer(config, { model, processMetrics: false });
   const { url } = await server.start();
   return { dir, server, url, tokens, certFile: cert.certFile, database: join(dir, 'server.db') };
+}
+
+/**
+ * Starts `count` client processes (helpers/wss-client.ts) against `s`; `extraArgs(i)` is appended
+ * to client i's arguments (e.g. the stage to die at). Each is killed after the test.
+ */
+export function spawnWssClients(t: TestContext, s: WssSecAggServer, count: number, extraArgs: (i: number) => string[] = () => []) {
+  const outputs: string[][] = [];
+  const exits = Array.from({ length: count }, (_, i) => {
+    const args = ['--import', 'tsx', CLIENT, s.url, String(i), s.tokens[i], join(s.dir, `client-${i}.json`), s.certFile, ...extraArgs(i)];
+    const child = track(spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
+    const lines: string[] = (outputs[i] = []);
+    child.stdout.on('data', (c) => lines.push(String(c)));
+    child.stderr.on('data', (c) => lines.push(String(c)));
+    t.after(() => child.exitCode === null && child.signalCode === null && child.kill('SIGKILL'));
+    return new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  });
+  return { outputs, exits };
 }
