@@ -31,20 +31,14 @@ export function checkStages(stages: readonly StageDeclaration[], where = 'aggreg
       }
     }
   }
-  // DP under b-bit secure quantization. Distributed DP's Gaussian shares rounded one by one: the
-  // released sum is Σ round(xᵢ + nᵢ), not the Gaussian mechanism the accountant charges (that
-  // needs discrete noise added to the integer codes; not built). Central DP: rounding moves a
-  // client's contribution by up to step·√d beyond the clip norm, which the accountant does not
-  // charge. (The 32-bit encoding's step, c·m/2³¹, is below 10⁻⁶ of the range and is kept.)
+  // Distributed DP under b-bit secure quantization: each noisy share rounded on its own releases
+  // Σ round(xᵢ + nᵢ), not the Gaussian mechanism the accountant charges (that needs discrete
+  // noise added to the integer codes; not built). The 32-bit encoding's step, c·m/2³¹, is below
+  // 10⁻⁶ of the range and is kept. (Central DP never reaches here: it needs the updates.)
   const rounding = stages.find((s) => s.roundsCoordinates)?.roundsCoordinates;
-  if (rounding) {
-    for (const e of stages) {
-      if (e.emitsCoordinates) {
-        refuse(`${e.title} adds Gaussian noise to each client's share and ${rounding.describe} (step ${rounding.step.toPrecision(3)}): the rounded noisy sum is not the Gaussian mechanism the accountant charges; drop ${rounding.field} (secure aggregation's 32-bit encoding keeps the noise) or use central DP without it`);
-      } else if (e.boundsSensitivity) {
-        refuse(`${e.title} bounds each client's contribution by its clip norm, but ${rounding.describe} (step ${rounding.step.toPrecision(3)}), which moves a contribution by up to step·√d beyond it, uncharged by the accountant; drop ${rounding.field} under differential privacy`);
-      }
-    }
+  const noisy = rounding && stages.find((s) => s.emitsCoordinates);
+  if (rounding && noisy) {
+    refuse(`${noisy.title} adds Gaussian noise to each client's share and ${rounding.describe} (step ${rounding.step.toPrecision(3)}): the rounded noisy sum is not the Gaussian mechanism the accountant charges; drop ${rounding.field} (secure aggregation's 32-bit encoding keeps the noise) or use central DP without it`);
   }
   const reducers = stages.filter((s) => s.reducer);
   if (reducers.length > 1) refuse(`${reducers.map((r) => r.title).join(' and ')} each reduce the round's updates; use one of them`);
