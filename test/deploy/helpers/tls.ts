@@ -37,6 +37,17 @@ function oid(dotted: string): Buffer {
   return tlv(0x06, Buffer.from(out));
 }
 
+/**
+ * A random positive serial in its minimal DER form: the first byte is 0x01–0x7f (a leading 0x00
+ * before a byte below 0x80 is a non-minimal INTEGER, which OpenSSL refuses as "illegal padding";
+ * with 12 random bytes that happened once in 256 certificates).
+ */
+export function serialNumber(): Buffer {
+  const b = randomBytes(12);
+  b[0] = (b[0] % 0x7f) + 1;
+  return b;
+}
+
 export interface TestCertificate {
   certPem: string;
   keyPem: string;
@@ -62,7 +73,7 @@ export function makeSelfSignedCertificate(dir: string, commonName = 'federa test
   );
   const tbs = seq(
     ctx(0, int(Buffer.from([2]))), // v3
-    int(randomBytes(12)),
+    int(serialNumber()),
     ecdsaSha256,
     name,
     seq(utcTime(new Date(now - 3600_000)), utcTime(new Date(now + 7 * 86400_000))),
