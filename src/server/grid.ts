@@ -4,105 +4,38 @@
  * one-time token the first time), and become available for selection; `request` sends an
  * INSTRUCTION and resolves with the matching signed REPLY.
  *
- * Every client frame is checked in this order: text frames and floods (a token bucket per
- * connection; replies to the server's own requests spend solicited passes instead), size, decoding (version, structure, finite values), client id, run id,
- * round, signature (made for this connection's challenge, so a frame captured on another
- * connection, or before a server restart, never verifies), replay (nonces strictly increase on a
- * connection), and for a reply its request (open on this connection, same round, answered once). A rejected frame is answered with a NOTICE naming the
+ * Every client frame is checked in this order: text frames and floods (`rate-limit.ts`: a token
+ * bucket per connection; replies to the server's own requests spend solicited passes instead),
+ * size, decoding (version, structure, finite values), then the handshake (`handshake.ts`) or the
+ * replay guard (`replay-guard.ts`: client id, run id, round, signature for this connection,
+ * increasing nonces), and for a reply its request (open on this connection, same round, answered
+ * once). A rejected frame is answered with a NOTICE naming the
  * reason, logged, counted, recorded against the client, and fails that client's pending requests
  * (so the round records why and goes on without it); repeated violations close the connection.
  * A disconnect fails the pending requests of that client at once.
  */
 import type { IncomingMessage } from 'node:http';
-import { randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { WebSocket } from 'ws';
-import { FederaError, describeError, isFederaError, type FederaErrorCode } from '../core/errors.js';
+import { FederaError, describeError, isFederaError } from '../core/errors.js';
 import type { MessageBase } from '../core/messages.js';
 import { silentLogger, type Logger } from '../core/log.js';
 import { sharedBuffers } from '../core/buffers.js';
 import type { Grid, GridReply } from '../engine/grid.js';
-import {
-  DEFAULT_MAX_FRAME_BYTES,
-  NONCE_BYTES,
-  decodeFrame,
-  encodeFrame,
-  float32Arrays,
-  frameMessage,
-  messageBody,
-  webSocketMessageBytes,
-  type DecodedFrame,
-  type FrameInit,
-} from '../wire/codec.js';
-import { toHex } from '../wire/crypto.js';
-import {
-  CHALLENGE_BYTES,
-  CloseCode,
-  DEFAULT_HEARTBEAT_MS,
-  PREAUTH_MAX_FRAME_BYTES,
-  challengeBody,
-  nonceIncreases,
-  noticeBody,
-  parseHello,
-  welcomeBody,
-  type Welcome,
-} from '../wire/protocol.js';
-import { ed25519PublicKey, verifyFrameSync } from '../node/identity.js';
+import { DEFAULT_MAX_FRAME_BYTES, decodeFrame, encodeFrame, float32Arrays, frameMessage, messageBody, webSocketMessageBytes, type DecodedFrame, type FrameInit } from '../wire/codec.js';
+import { CHALLENGE_BYTES, CloseCode, DEFAULT_HEARTBEAT_MS, PREAUTH_MAX_FRAME_BYTES, challengeBody, noticeBody, welcomeBody, type Welcome } from '../wire/protocol.js';
 import type { ClientDirectory } from './store.js';
 import type { GridMetrics } from './metrics.js';
 import { WIRE_LIMITS, describeTruncations, limitReplyStrings, truncateString } from '../wire/limits.js';
+import { REJECTION_ERROR, type RejectionCode } from './rejections.js';
+import { DEFAULT_RATE_LIMIT, FloodGate, type RateLimit } from './rate-limit.js';
+import { connectionStatus, rememberClosed, type Conn, type ConnectionStatus } from './connection.js';
+import { authenticate } from './handshake.js';
+import { guardFrame } from './replay-guard.js';
 
-/** Why a frame was rejected (sent in NOTICEs, logged, counted, stored). */
-export type RejectionCode =
-  | 'text_frame'
-  | 'malformed_message'
-  | 'non_finite'
-  | 'payload_too_large'
-  | 'rate_limited'
-  | 'unauthenticated'
-  | 'bad_challenge'
-  | 'unknown_client'
-  | 'invalid_token'
-  | 'identity_conflict'
-  | 'wrong_key'
-  | 'revoked'
-  | 'bad_signature'
-  | 'wrong_client'
-  | 'wrong_run'
-  | 'wrong_round'
-  | 'replay'
-  | 'unexpected_frame'
-  | 'unexpected_reply'
-  | 'oversized_string';
-
-const ERROR_CODE: Record<RejectionCode, FederaErrorCode> = {
-  text_frame: 'malformed_message',
-  malformed_message: 'malformed_message',
-  non_finite: 'non_finite',
-  payload_too_large: 'payload_too_large',
-  rate_limited: 'rate_limited',
-  unauthenticated: 'unauthorized',
-  bad_challenge: 'unauthorized',
-  unknown_client: 'unauthorized',
-  invalid_token: 'unauthorized',
-  identity_conflict: 'unauthorized',
-  wrong_key: 'unauthorized',
-  revoked: 'unauthorized',
-  bad_signature: 'unauthorized',
-  wrong_client: 'unauthorized',
-  wrong_run: 'unauthorized',
-  wrong_round: 'malformed_message',
-  replay: 'unauthorized',
-  unexpected_frame: 'malformed_message',
-  unexpected_reply: 'malformed_message',
-  oversized_string: 'malformed_message',
-};
-
-export interface RateLimit {
-  /** Sustained frames per second per connection (default 20). */
-  framesPerSecond: number;
-  /** Bucket size: frames allowed in a burst (default 40). */
-  burst: number;
-}
+export type { RejectionCode } from './rejections.js';
+export type { RateLimit } from './rate-limit.js';
+export type { ConnectionStatus } from './connection.js';
 
 export interface WebSocketGridOptions {
   runId: string;
@@ -133,64 +66,6 @@ export interface WebSocketGridOptions {
   orderedReplies?: boolean;
 }
 
-interface Pending {
-  readonly id: number;
-  readonly round: number;
-  readonly type: string;
-  readonly sentAt: number;
-  readonly bytesDown: number;
-  resolve(reply: GridReply): void;
-  reject(error: unknown): void;
-}
-
-interface Conn {
-  readonly id: number;
-  readonly ws: WebSocket;
-  readonly remote: string;
-  readonly connectedAt: number;
-  /** Signed into every frame of this connection (see `src/wire/crypto.ts`). */
-  readonly challenge: Uint8Array;
-  /** The round its CHALLENGE announced: no honest frame on this connection claims an earlier one. */
-  readonly startRound: number;
-  /** Nonce of the last frame accepted on this connection; the next must be above it. */
-  lastNonce?: Uint8Array;
-  readonly req?: IncomingMessage;
-  state: 'challenged' | 'ready' | 'closed';
-  clientId?: string;
-  key?: KeyObject;
-  tokens: number;
-  refilledAt: number;
-  /**
-   * Solicited passes: one per request sent (at most {@link MAX_SOLICITED_PASSES}); a reply to an
-   * open or recently closed request spends one instead of a flood-bucket token, so the replies
-   * the server asked for never count against the rate limit, however short the rounds.
-   */
-  passes: number;
-  violations: number;
-  /** Heartbeats without any sign of life (pong or frame); two in a row drop the connection. */
-  missed: number;
-  lastSeen: number;
-  readonly pending: Map<number, Pending>;
-  /** Closed requests whose late answer is expected and harmless (id → round), dropped once. */
-  readonly cancelled: Map<number, number>;
-  handshakeTimer?: ReturnType<typeof setTimeout>;
-  framesIn: number;
-  bytesIn: number;
-}
-
-export interface ConnectionStatus {
-  clientId?: string;
-  remote: string;
-  state: string;
-  connectedMs: number;
-  lastSeenMs: number;
-  violations: number;
-  pending: Array<{ requestId: number; type: string; round: number; sinceMs: number }>;
-}
-
-/** Most solicited passes a connection banks (replies it may send without charging the flood bucket). */
-export const MAX_SOLICITED_PASSES = 1024;
-
 function nowMs(): number {
   return performance.now();
 }
@@ -198,10 +73,6 @@ function nowMs(): number {
 /** A client-chosen value as a log field: strings cut to the message cap. */
 function logString(v: unknown): unknown {
   return typeof v === 'string' ? truncateString(v, WIRE_LIMITS.errorMessage).value : v;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 export class WebSocketGrid implements Grid {
@@ -316,7 +187,7 @@ export class WebSocketGrid implements Grid {
     return new Promise<GridReply>((resolve, reject) => {
       const onAbort = () => {
         if (!conn.pending.delete(id)) return;
-        this.remember(conn, id, message.round);
+        rememberClosed(conn, id, message.round);
         this.sendFrame(conn, { kind: 'cancel', runId: this.o.runId, round: message.round, requestId: id, body: { reason: 'the exchange closed' } });
         reject(signal.reason ?? new FederaError('aborted', 'request aborted'));
       };
@@ -338,7 +209,7 @@ export class WebSocketGrid implements Grid {
         },
       });
       this.o.metrics?.frameOut(frame.length);
-      conn.passes = Math.min(MAX_SOLICITED_PASSES, conn.passes + 1);
+      conn.gate.grant();
       conn.ws.send(frame, (err) => {
         if (err && conn.pending.has(id)) this.failPending(conn, new FederaError('disconnected', `could not send to client ${clientId}: ${err.message}`), id);
       });
@@ -355,7 +226,6 @@ export class WebSocketGrid implements Grid {
       return;
     }
     const remote = `${req?.socket.remoteAddress ?? '?'}:${req?.socket.remotePort ?? '?'}`;
-    const rate = this.o.rateLimit ?? { framesPerSecond: 20, burst: 40 };
     const conn: Conn = {
       id: ++this.nextConnId,
       ws,
@@ -365,9 +235,7 @@ export class WebSocketGrid implements Grid {
       startRound: this.currentRound,
       ...(req ? { req } : {}),
       state: 'challenged',
-      tokens: rate.burst,
-      refilledAt: nowMs(),
-      passes: 0,
+      gate: new FloodGate(this.o.rateLimit ?? DEFAULT_RATE_LIMIT, nowMs),
       violations: 0,
       missed: 0,
       lastSeen: nowMs(),
@@ -419,15 +287,7 @@ export class WebSocketGrid implements Grid {
 
   status(): { connections: number; authenticated: number; clients: ConnectionStatus[] } {
     const t = nowMs();
-    const clients = [...this.conns].map((c) => ({
-      ...(c.clientId ? { clientId: c.clientId } : {}),
-      remote: c.remote,
-      state: c.state,
-      connectedMs: Math.round(t - c.connectedAt),
-      lastSeenMs: Math.round(t - c.lastSeen),
-      violations: c.violations,
-      pending: [...c.pending.values()].map((p) => ({ requestId: p.id, type: p.type, round: p.round, sinceMs: Math.round(t - p.sentAt) })),
-    }));
+    const clients = [...this.conns].map((c) => connectionStatus(c, t));
     return { connections: this.conns.size, authenticated: this.ready.size, clients };
   }
 
@@ -484,15 +344,9 @@ export class WebSocketGrid implements Grid {
     for (const [id, p] of [...conn.pending]) {
       if (only !== undefined && id !== only) continue;
       conn.pending.delete(id);
-      this.remember(conn, id, p.round);
+      rememberClosed(conn, id, p.round);
       p.reject(error);
     }
-  }
-
-  /** Remembers a request id (of `round`) whose late reply is expected and harmless. */
-  private remember(conn: Conn, id: number, round: number): void {
-    conn.cancelled.set(id, round);
-    if (conn.cancelled.size > 1024) conn.cancelled.delete(conn.cancelled.keys().next().value as number);
   }
 
   private sendFrame(conn: Conn, init: FrameInit): void {
@@ -521,7 +375,7 @@ export class WebSocketGrid implements Grid {
         this.logger.error({ error: describeError(e) }, 'cannot record a client event');
       }
       // The round goes on without this client's pending answers; their failure says why.
-      if (conn.pending.size) this.failPending(conn, new FederaError(ERROR_CODE[code], `${code}: ${reason}`, { rejection: code }));
+      if (conn.pending.size) this.failPending(conn, new FederaError(REJECTION_ERROR[code], `${code}: ${reason}`, { rejection: code }));
     }
     this.sendFrame(conn, { kind: 'notice', body: noticeBody({ code, reason, requestId: options.requestId }) });
     const limit = this.o.maxViolations ?? 10;
@@ -564,30 +418,6 @@ export class WebSocketGrid implements Grid {
     return false;
   }
 
-  private takeToken(conn: Conn): boolean {
-    const rate = this.o.rateLimit ?? { framesPerSecond: 20, burst: 40 };
-    const t = nowMs();
-    conn.tokens = Math.min(rate.burst, conn.tokens + ((t - conn.refilledAt) / 1000) * rate.framesPerSecond);
-    conn.refilledAt = t;
-    if (conn.tokens < 1) return false;
-    conn.tokens -= 1;
-    return true;
-  }
-
-  /**
-   * For a frame that arrived while the connection held solicited passes: a reply to an open (or
-   * recently cancelled) request spends a pass; any other frame takes a bucket token. False when
-   * neither is left.
-   */
-  private spendPass(conn: Conn, frame: DecodedFrame): boolean {
-    const solicited = frame.kind === 'reply' && (conn.pending.has(frame.requestId) || conn.cancelled.has(frame.requestId));
-    if (solicited) {
-      conn.passes--;
-      return true;
-    }
-    return this.takeToken(conn);
-  }
-
   private onMessage(conn: Conn, data: unknown, isBinary: boolean): void {
     if (conn.state === 'closed') return;
     const bytes = data instanceof Uint8Array ? data : Array.isArray(data) ? Buffer.concat(data as Buffer[]) : new Uint8Array(data as ArrayBuffer);
@@ -599,8 +429,8 @@ export class WebSocketGrid implements Grid {
     // A frame is charged to the flood bucket unless it is a reply the server asked for; those
     // spend a solicited pass (so the bucket only has to hold pings and unsolicited frames). With
     // neither a token nor a pass left the frame is dropped before it is decoded.
-    const deferred = conn.state === 'ready' && conn.passes > 0;
-    if (!deferred && !this.takeToken(conn)) {
+    const deferred = conn.state === 'ready' && conn.gate.holdsPasses;
+    if (!deferred && !conn.gate.take()) {
       this.reject(conn, 'rate_limited', 'more frames than the per-connection rate limit allows');
       return;
     }
@@ -617,7 +447,8 @@ export class WebSocketGrid implements Grid {
       this.reject(conn, code, e instanceof Error ? e.message : String(e), { close: conn.state === 'ready' ? undefined : CloseCode.protocolViolation });
       return;
     }
-    if (deferred && !this.spendPass(conn, frame)) {
+    const solicited = frame.kind === 'reply' && (conn.pending.has(frame.requestId) || conn.cancelled.has(frame.requestId));
+    if (deferred && !conn.gate.admit(solicited)) {
       this.release(frame);
       this.reject(conn, 'rate_limited', 'more frames than the per-connection rate limit allows');
       return;
@@ -637,89 +468,40 @@ export class WebSocketGrid implements Grid {
   }
 
   private onHello(conn: Conn, frame: DecodedFrame): void {
-    const fatal = { close: CloseCode.unauthorized };
-    if (frame.kind !== 'hello') {
+    const result = authenticate(frame, conn.challenge, this.o.runId, this.o.directory, this.logger);
+    if (!result.ok) {
       this.release(frame);
-      this.reject(conn, 'unauthenticated', `a ${frame.kind} frame before authentication; the first frame must be a signed hello`, fatal);
+      this.reject(conn, result.code, result.reason, { close: result.close });
       return;
     }
-    let hello;
-    try {
-      hello = parseHello(frame);
-    } catch (e) {
-      this.reject(conn, 'malformed_message', (e as Error).message, { close: CloseCode.protocolViolation });
-      return;
-    }
-    if (!sameBytes(hello.challenge, conn.challenge)) {
-      this.reject(conn, 'bad_challenge', 'the hello does not answer this connection\'s challenge (a replayed or forged hello)', fatal);
-      return;
-    }
-    if (frame.runId !== this.o.runId) {
-      this.reject(conn, 'wrong_run', `hello for run "${frame.runId}"; this server runs "${this.o.runId}"`, fatal);
-      return;
-    }
-    if (frame.nonce.length !== NONCE_BYTES) {
-      this.reject(conn, 'replay', 'a hello without a nonce (its nonce starts the sequence of this connection)', fatal);
-      return;
-    }
-    const key = ed25519PublicKey(hello.publicKey);
-    if (!verifyFrameSync(frame, key, conn.challenge)) {
-      this.reject(conn, 'bad_signature', `the hello of client ${hello.clientId} is not signed by the key it presents`, fatal);
-      return;
-    }
-    let enrolled = false;
-    const known = this.o.directory.lookup(hello.clientId);
-    if (known) {
-      if (known.revoked) {
-        this.reject(conn, 'revoked', `client ${hello.clientId} has been revoked`, fatal);
-        return;
-      }
-      if (!sameBytes(known.publicKey, hello.publicKey)) {
-        this.reject(conn, 'wrong_key', `client ${hello.clientId} is enrolled with another key`, fatal);
-        return;
-      }
-    } else {
-      if (hello.enrollmentToken === undefined) {
-        this.reject(conn, 'unknown_client', `client ${hello.clientId} is not enrolled; connect once with an enrollment token`, fatal);
-        return;
-      }
-      try {
-        this.o.directory.enroll(hello.clientId, hello.publicKey, hello.enrollmentToken);
-        enrolled = true;
-      } catch (e) {
-        const reason = isFederaError(e, 'unauthorized') && e.details?.reason === 'identity_conflict' ? 'identity_conflict' : 'invalid_token';
-        this.reject(conn, reason, `enrollment of ${hello.clientId} refused: ${e instanceof Error ? e.message : String(e)}`, fatal);
-        return;
-      }
-      this.logger.info({ clientId: hello.clientId }, 'client enrolled');
-    }
+    const { clientId, key, enrolled } = result;
     conn.lastNonce = frame.nonce; // the challenge already makes a hello single-use
-    const previous = this.ready.get(hello.clientId);
+    const previous = this.ready.get(clientId);
     if (previous) {
-      this.logger.info({ clientId: hello.clientId }, 'a new connection replaces the previous one of this client');
+      this.logger.info({ clientId }, 'a new connection replaces the previous one of this client');
       this.closeConn(previous, CloseCode.replaced, 'replaced by a newer connection of the same client');
     }
     if (conn.handshakeTimer) clearTimeout(conn.handshakeTimer);
     try {
       this.o.onAuthenticated?.(conn.ws, conn.req);
     } catch (e) {
-      this.logger.error({ clientId: hello.clientId, error: describeError(e) }, 'cannot finish the authentication of a connection');
+      this.logger.error({ clientId: clientId, error: describeError(e) }, 'cannot finish the authentication of a connection');
       this.closeConn(conn, 1011, 'internal error');
       return;
     }
     conn.state = 'ready';
-    conn.clientId = hello.clientId;
+    conn.clientId = clientId;
     conn.key = key;
-    this.ready.set(hello.clientId, conn);
-    this.o.directory.seen?.(hello.clientId);
+    this.ready.set(clientId, conn);
+    this.o.directory.seen?.(clientId);
     this.sendFrame(conn, {
       kind: 'welcome',
       runId: this.o.runId,
       round: this.currentRound,
-      clientId: hello.clientId,
-      body: welcomeBody({ ...this.o.welcome, clientId: hello.clientId, enrolled, heartbeatMs: this.heartbeatMs, maxFrameBytes: this.maxFrameBytes }),
+      clientId: clientId,
+      body: welcomeBody({ ...this.o.welcome, clientId: clientId, enrolled, heartbeatMs: this.heartbeatMs, maxFrameBytes: this.maxFrameBytes }),
     });
-    this.logger.info({ clientId: hello.clientId, remote: conn.remote, software: logString(hello.software) }, 'client joined');
+    this.logger.info({ clientId: clientId, remote: conn.remote, software: logString(result.software) }, 'client joined');
     this.reportConnections();
     for (const w of [...this.waiters]) w();
   }
@@ -731,21 +513,8 @@ export class WebSocketGrid implements Grid {
       this.release(frame);
       this.reject(conn, code, reason, { requestId });
     };
-    // Cheap checks first, then the signature (the costly one), then the nonce, which only ever
-    // advances for frames whose signature held. A reply's round is checked against its request.
-    if (frame.clientId !== clientId) return fail('wrong_client', `frame names client "${frame.clientId}" on the connection of ${clientId}`);
-    if (frame.runId !== this.o.runId) return fail('wrong_run', `frame for run "${frame.runId}"; this server runs "${this.o.runId}"`);
-    if (frame.round > this.currentRound + 1) return fail('wrong_round', `frame for round ${frame.round}; the run is at round ${this.currentRound}`);
-    if (frame.signature.length === 0) return fail('bad_signature', `unsigned ${frame.kind} frame from ${clientId}`);
-    if (frame.nonce.length !== NONCE_BYTES) return fail('replay', `${frame.kind} frame without a nonce`);
-    if (!verifyFrameSync(frame, conn.key!, conn.challenge)) {
-      return fail('bad_signature', `the ${frame.kind} frame's signature does not verify with the enrolled key of ${clientId} for this connection (a frame signed for another connection, or before a server restart, never does)`);
-    }
-    if (!nonceIncreases(conn.lastNonce!, frame.nonce)) {
-      return fail('replay', `nonce ${toHex(frame.nonce).slice(-12)} is not above the last one accepted on this connection (${toHex(conn.lastNonce!).slice(-12)}): a replayed or reordered frame`);
-    }
-    conn.lastNonce = frame.nonce;
-    if (frame.kind !== 'reply' && frame.round < conn.startRound) return fail('wrong_round', `stale ${frame.kind} frame: it claims round ${frame.round}, and this connection began in round ${conn.startRound}`);
+    const refused = guardFrame(conn, frame, this.o.runId, this.currentRound);
+    if (refused) return fail(refused.code, refused.reason);
     switch (frame.kind) {
       case 'reply':
         this.onReply(conn, frame);
