@@ -15,6 +15,7 @@ import type { Params } from '../core/params.js';
 import { FederaError } from '../core/errors.js';
 import type { RoundEvent } from '../core/records.js';
 import type { AggregatedEvaluation, AggregatedTrain, CentralEvaluate, EvaluateResult, Strategy, StrategyState, TrainAggregation, TrainResult } from '../strategy/strategy.js';
+import { sharedBuffers } from '../core/buffers.js';
 import { checkStages } from './check.js';
 import { createMeanStage } from './mean.js';
 import { WeightCap, type WeightCapOptions } from './weight-cap.js';
@@ -133,7 +134,10 @@ export class AggregationStrategy implements Strategy {
         ran.push(s);
         s.aggregate(a, global);
       }
-      const update = a.update ?? meanOf(a);
+      // The mean goes into a pooled buffer (borrowed by `add`, as every update is): a fresh
+      // parameter-sized array each round costs page faults, and outside the vector arena the
+      // base's running sum would copy it once more.
+      const update = a.update ?? meanOf(a, sharedBuffers.take(a.sum.length));
       const inner = this.base.aggregateTrain(round, global);
       try {
         inner.add({ clientId: `aggregate:${this.reducer.name}`, update, numExamples: 1, metrics: a.metrics });
@@ -141,6 +145,8 @@ export class AggregationStrategy implements Strategy {
       } catch (e) {
         inner.discard?.();
         throw e;
+      } finally {
+        if (update !== a.update) sharedBuffers.give(update);
       }
     } catch (e) {
       undo();
@@ -176,9 +182,9 @@ export class AggregationStrategy implements Strategy {
 }
 
 /** sum / weight as float32. */
-export function meanOf(a: RoundAggregate): Float32Array {
+export function meanOf(a: RoundAggregate, out: Float32Array = new Float32Array(a.sum.length)): Float32Array {
   if (!(a.weight > 0)) throw new FederaError('insufficient_results', `round ${a.round}: the updates' weights sum to ${a.weight}; nothing to average`);
-  const out = new Float32Array(a.sum.length);
+  if (out.length !== a.sum.length) throw new FederaError('shape_mismatch', `meanOf: output has ${out.length} values, the sum ${a.sum.length}`);
   const inv = 1 / a.weight;
   for (let i = 0; i < out.length; i++) out[i] = a.sum[i] * inv;
   return out;

@@ -15,6 +15,7 @@ import type { PrivacyRecord, RoundEvent } from '../core/records.js';
  */
 export interface TrainResult {
   readonly clientId: string;
+  /** Borrowed for the call to `add`: the engine reuses the buffer afterwards (a strategy that keeps an update copies it). */
   readonly update: Float32Array;
   readonly numExamples: number;
   readonly metrics: Metrics;

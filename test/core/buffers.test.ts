@@ -53,8 +53,12 @@ test('subtract in place inside the arena equals the scalar result', () => {
 test('a running sum fed arena buffers (no copy) equals one fed ordinary arrays, bit for bit', () => {
   const pool = new BufferPool();
   const inputs = Array.from({ length: 5 }, (_, i) => random(N, `u${i}`));
-  const first = new WeightedSum(N); // takes the arena's accumulator
-  const second = new WeightedSum(N); // the accumulator is taken: gets private memory
+  const arena = VectorArena.forLength(N)!;
+  const first = new WeightedSum(N); // takes one of the arena's accumulators
+  const drained = [];
+  for (let r = arena.takeAccumulator(); r; r = arena.takeAccumulator()) drained.push(r);
+  const second = new WeightedSum(N); // every accumulator is taken: gets private memory
+  drained.forEach((r) => arena.returnAccumulator(r));
   for (const [i, u] of inputs.entries()) {
     const buf = pool.take(N);
     buf.set(u);
@@ -72,4 +76,22 @@ test('a running sum fed arena buffers (no copy) equals one fed ordinary arrays, 
   assert.throws(() => first.add(bad, 1), /index 70000/);
   pool.give(bad);
   assert.deepEqual(first.sum(), before);
+});
+
+test('several running sums of one length alive at once each get an accumulator of the arena', () => {
+  const n = 70_003; // a length no other test uses: a fresh arena
+  const arena = VectorArena.forLength(n)!;
+  const sums = Array.from({ length: VectorArena.ACCUMULATORS }, () => new WeightedSum(n));
+  assert.equal(arena.takeAccumulator(), null, `${VectorArena.ACCUMULATORS} sums took every region`);
+  // All of them add arena buffers in place and agree with the plain float64 sum.
+  const pool = new BufferPool();
+  const u = random(n, 'several');
+  const buf = pool.take(n);
+  buf.set(u);
+  sums.forEach((s, i) => s.add(buf, i + 1));
+  pool.give(buf);
+  sums.forEach((s, i) => {
+    const total = s.sum();
+    for (const j of [0, 1, n >> 1, n - 1]) assert.equal(total[j], Math.fround((i + 1) * u[j])); // float32 partial sums
+  });
 });
