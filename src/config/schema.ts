@@ -354,7 +354,10 @@ export const ServerSettingsSchema = z
     enrollmentTokens: doc(z.array(z.string().min(1).max(512)).default([]), { help: 'one-time enrollment tokens accepted from clients (stored hashed)', group: 'server' }),
     heartbeatMs: doc(z.number().int().min(0).default(10_000), { help: 'WebSocket ping interval; a client silent for two is dropped (0 = off)', group: 'server' }),
     handshakeTimeoutMs: doc(positiveInt.default(10_000), { help: 'time a new TCP connection has to finish TLS and authenticate (or send an HTTP request); then it is closed', group: 'server' }),
-    maxMessageBytes: doc(positiveInt.default(64 * 1024 * 1024), { help: 'largest WebSocket message accepted from an authenticated client', group: 'server' }),
+    maxMessageBytes: doc(positiveInt.optional(), {
+      help: 'largest WebSocket message accepted from an authenticated client (default: what the largest honest reply needs, 8 bytes per model parameter + 4 MiB)',
+      group: 'server',
+    }),
     maxConnections: doc(positiveInt.default(10_000), { help: 'simultaneous connections (authenticated or not)', group: 'server' }),
     maxConnectionsPerAddress: doc(positiveInt.default(100), { help: 'open TCP connections per remote address; more are closed at once', group: 'server' }),
     rateLimit: z

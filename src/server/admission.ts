@@ -145,3 +145,15 @@ export function checkReceiverLimit(ws: WebSocket, expected: number): void {
     throw new FederaError('internal', `the ws package's per-socket payload limit is not where federa expects it (_receiver._maxPayload is ${String(receiverMaxPayload(ws))}, expected ${expected}); pin ws 8.x`);
   }
 }
+
+/**
+ * The default limit on an authenticated client's messages: what the largest honest reply needs.
+ * An update travels as at most 4 bytes per value, and rotation pads it to a power of two (at most
+ * twice the values), hence 8 bytes per parameter; 4 MiB covers everything else a reply carries
+ * (metrics, capped strings, secure-aggregation key shares for thousands of peers). Anything larger
+ * is refused by the WebSocket layer before it is buffered (close code 1009), so an enrolled client
+ * cannot make the server hold tens of megabytes per frame for a small model.
+ */
+export function defaultMaxMessageBytes(parameters: number): number {
+  return 8 * parameters + 4 * 1024 * 1024;
+}

@@ -33,7 +33,7 @@ import { rebuildReport } from './rebuild-report.js';
 import { CloseCode, PREAUTH_MAX_FRAME_BYTES, type ModelSpec } from '../wire/protocol.js';
 import { isLoopbackHost } from '../wire/client.js';
 import { CommitMarker } from './commit-marker.js';
-import { ConnectionAdmission, checkReceiverLimit, raiseMaxPayload } from './admission.js';
+import { ConnectionAdmission, checkReceiverLimit, defaultMaxMessageBytes, raiseMaxPayload } from './admission.js';
 import { runDefinition, startQuorum } from '../config/rules.js';
 import type { ServerConfig } from '../config/schema.js';
 import { Store, type ClientDirectory, type RunRow } from './store.js';
@@ -278,6 +278,7 @@ export class FederaServer implements ServerView {
         strategy.setState(checkpoint.strategyState);
       }
 
+      const maxMessageBytes = s.maxMessageBytes ?? defaultMaxMessageBytes(layout.size);
       const grid = new WebSocketGrid({
         runId: this.runId,
         directory: this.observedDirectory(),
@@ -286,12 +287,12 @@ export class FederaServer implements ServerView {
         metrics: this.metrics,
         heartbeatMs: s.heartbeatMs,
         handshakeTimeoutMs: s.handshakeTimeoutMs,
-        maxFrameBytes: s.maxMessageBytes,
+        maxFrameBytes: maxMessageBytes,
         rateLimit: s.rateLimit,
         maxViolations: s.maxViolations,
         orderedReplies: s.deterministic,
         onAuthenticated: (ws, req) => {
-          raiseMaxPayload(ws, s.maxMessageBytes);
+          raiseMaxPayload(ws, maxMessageBytes);
           if (req) this.admission?.settle(req.socket);
         },
       });

@@ -64,6 +64,11 @@ export interface WireClientOptions {
   stayAfterRun?: boolean;
   /** Largest frame accepted from the server (default 1 GiB: the server is trusted more than clients). */
   maxFrameBytes?: number;
+  /**
+   * Send frames over the limit the server announced anyway (attack simulations: the server then
+   * closes the connection). By default such a reply is replaced by an error reply saying why.
+   */
+  ignoreServerLimit?: boolean;
   logger?: Logger;
   /** Observers for tests and benchmarks. */
   onInstruction?: (info: { type: string; round: number; requestId: number; bytes: number; at: number }) => void;
@@ -483,6 +488,12 @@ export class WireClient {
       const challenge = c.challenge;
       if (!challenge) throw new FederaError('malformed_message', 'cannot sign a frame before the server\'s challenge');
       const frame = encodeFrame({ ...init, clientId: this.o.clientId, nonce: sequenceNonce(++c.sequence) }, { reserveSignature: true });
+      // The server refuses larger messages at the WebSocket layer and closes the connection; say
+      // why instead (the caller answers with a small error reply the round records).
+      const limit = c.welcome?.maxFrameBytes;
+      if (limit !== undefined && frame.length > limit && !this.o.ignoreServerLimit) {
+        throw new FederaError('payload_too_large', `a ${init.kind} frame of ${frame.length} bytes is over the server's limit of ${limit} bytes (server.maxMessageBytes)`);
+      }
       await signFrame(frame, this.o.signer, this.o.crypto, challenge);
       if (c.dead || c.ws.readyState !== OPEN) return 0;
       c.ws.send(frame);

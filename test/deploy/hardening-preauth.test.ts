@@ -211,6 +211,20 @@ test('pre-auth: 16 peers × 60 MiB cannot grow the server; idle sockets close at
   await closedWithin(tcp, 30_000, 'the server to close an idle TCP connection');
   await closedWithin(tls, 30_000, 'the server to close a TLS connection that sent nothing');
   await closedWithin(ws, 30_000, 'the server to close a WebSocket that never sent a hello');
+  // The default limit after authentication is what the largest honest reply needs: 8 bytes per
+  // parameter + 4 MiB (the logistic regression here has 10). The WELCOME announces it; a frame
+  // over it is refused by the WebSocket layer (1009) before it is buffered; one under it is used.
+  {
+    const limit = 8 * 10 + 4 * MiB;
+    const c = await RawConnection.open(b.url, { ca });
+    const signer = nodeSigner(createIdentity('big-frames').privateKey);
+    const { welcome } = await c.hello('big-frames', signer, { token: 'tok-big-frames-xx' });
+    assert.equal(welcome?.body.maxFrameBytes, limit);
+    await c.sendFrame({ kind: 'reply', runId: 'deadline', round: 0, clientId: 'big-frames', requestId: 77, type: 'train_result', body: { pad: new Uint8Array(limit - 4096) } }, signer);
+    assert.equal((await c.notice()).code, 'unexpected_reply', 'a frame under the limit reaches the protocol');
+    await c.sendFrame({ kind: 'reply', runId: 'deadline', round: 0, clientId: 'big-frames', requestId: 78, type: 'error', body: { code: 'x', message: 'm'.repeat(20 * MiB) } }, signer);
+    assert.equal((await c.closed).code, 1009, 'a 20 MiB error string is refused before it is buffered');
+  }
   // The server itself is fine and serves HTTP (a request settles the deadline).
   assert.equal((await httpJson(`${b.httpUrl}/health`, { ca })).body.status, 'ok');
   assert.equal((await httpJson(`${a.httpUrl}/health`, { ca })).body.status, 'ok');

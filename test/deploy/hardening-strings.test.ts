@@ -34,7 +34,10 @@ test('20 MiB error messages and 50,000 metric names are cut, counted against the
       rounds: ROUNDS,
       clientsPerRound: 3,
       evaluation: { federatedEvery: 0, centralEvery: 0 },
-      server: { host: '127.0.0.1', port: 0, database: db, enrollmentTokens: ['token-0', 'token-1', 'token-2'], adminToken: ADMIN, minClients: 3, roundTimeoutMs: 60_000, heartbeatMs: 0 },
+      server: { host: '127.0.0.1', port: 0, database: db, enrollmentTokens: ['token-0', 'token-1', 'token-2'], adminToken: ADMIN, minClients: 3, roundTimeoutMs: 60_000, heartbeatMs: 0, maxMessageBytes: 64 * MiB },
+      // An operator's raised limit: by default (8 bytes per parameter + 4 MiB) the WebSocket layer
+      // refuses these frames before they are buffered (hardening-preauth.test.ts); here they reach
+      // the protocol, which must cut them.
     }),
   );
   const procs: Proc[] = [];

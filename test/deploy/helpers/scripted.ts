@@ -22,6 +22,8 @@ export interface ScriptedClientOptions {
   /** Answers a train instruction (the reply's type, run and round are the caller's to set). */
   train: (instruction: TrainInstruction) => MessageBase | Promise<MessageBase>;
   onReplySent?: WireClientOptions['onReplySent'];
+  /** Send frames over the server's announced limit (default true: scripted clients play hostile ones). */
+  ignoreServerLimit?: boolean;
 }
 
 export function scriptedWireClient(url: string, o: ScriptedClientOptions): WireClient {
@@ -34,6 +36,7 @@ export function scriptedWireClient(url: string, o: ScriptedClientOptions): WireC
     crypto: nodeFrameCrypto,
     enrollmentToken: o.token ?? `token-${o.index}`,
     onWelcome: () => async (m: MessageBase) => o.train(m as TrainInstruction),
+    ignoreServerLimit: o.ignoreServerLimit ?? true,
     ...(o.onReplySent ? { onReplySent: o.onReplySent } : {}),
   });
 }
