@@ -251,7 +251,12 @@ export class WebSocketGrid implements Grid {
       conn.missed = 0;
     });
     ws.on('close', (code, reason) => this.onClose(conn, code, reason.toString()));
-    ws.on('error', (e) => this.logger.debug({ remote, clientId: conn.clientId, error: describeError(e) }, 'connection error'));
+    ws.on('error', (e) => {
+      // A message over the payload limit is refused by the WebSocket layer from its header (close
+      // 1009), before any of it reaches onMessage: counted and recorded like any other rejection.
+      if ((e as { code?: string }).code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') this.overLimit(conn);
+      else this.logger.debug({ remote, clientId: conn.clientId, error: describeError(e) }, 'connection error');
+    });
     conn.handshakeTimer = setTimeout(() => {
       if (conn.state === 'challenged') this.closeConn(conn, CloseCode.handshakeTimeout, 'no valid hello within the handshake timeout');
     }, this.o.handshakeTimeoutMs ?? 10_000);
@@ -381,6 +386,23 @@ export class WebSocketGrid implements Grid {
     const limit = this.o.maxViolations ?? 10;
     if (options.close !== undefined) this.closeConn(conn, options.close, `${code}: ${reason}`);
     else if (conn.violations >= limit) this.closeConn(conn, code === 'rate_limited' ? CloseCode.rateLimited : CloseCode.protocolViolation, `too many rejected frames (last: ${code})`);
+  }
+
+  private overLimit(conn: Conn): void {
+    const limit = conn.state === 'ready' ? this.maxFrameBytes : PREAUTH_MAX_FRAME_BYTES;
+    const reason = `a message over the ${limit}-byte limit ${conn.state === 'ready' ? 'for authenticated clients (server.maxMessageBytes)' : 'before authentication'}; the connection was closed (1009) before it was buffered`;
+    conn.violations++;
+    this.o.metrics?.rejected('payload_too_large');
+    const who = conn.clientId ?? `unauthenticated@${conn.remote}`;
+    if (conn.clientId !== undefined || this.preauthLogBudget()) this.logger.warn({ clientId: who, code: 'payload_too_large', reason }, `rejected a frame from ${who}: payload_too_large`);
+    if (conn.clientId && conn.state === 'ready') {
+      try {
+        this.o.directory.mark?.(conn.clientId, 'payload_too_large', reason, this.o.runId, this.currentRound);
+      } catch (e) {
+        this.logger.error({ error: describeError(e) }, 'cannot record a client event');
+      }
+      if (conn.pending.size) this.failPending(conn, new FederaError('payload_too_large', `payload_too_large: ${reason}`, { rejection: 'payload_too_large' }));
+    }
   }
 
   /** A violation in a frame that was still used (strings cut to their caps): counted, recorded, told. */

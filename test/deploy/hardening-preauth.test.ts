@@ -224,6 +224,7 @@ test('pre-auth: 16 peers × 60 MiB cannot grow the server; idle sockets close at
     assert.equal((await c.notice()).code, 'unexpected_reply', 'a frame under the limit reaches the protocol');
     await c.sendFrame({ kind: 'reply', runId: 'deadline', round: 0, clientId: 'big-frames', requestId: 78, type: 'error', body: { code: 'x', message: 'm'.repeat(20 * MiB) } }, signer);
     assert.equal((await c.closed).code, 1009, 'a 20 MiB error string is refused before it is buffered');
+    await waitFor('the refusal to be counted on /metrics', async () => /federa_rejected_frames_total\{reason="payload_too_large"\} [1-9]/.test((await httpJson(`${b.httpUrl}/metrics`, { ca })).text), 10_000, 200);
   }
   // The server itself is fine and serves HTTP (a request settles the deadline).
   assert.equal((await httpJson(`${b.httpUrl}/health`, { ca })).body.status, 'ok');
