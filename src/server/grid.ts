@@ -388,21 +388,11 @@ export class WebSocketGrid implements Grid {
     else if (conn.violations >= limit) this.closeConn(conn, code === 'rate_limited' ? CloseCode.rateLimited : CloseCode.protocolViolation, `too many rejected frames (last: ${code})`);
   }
 
+  /** The WebSocket layer refused a message over the payload limit (close 1009, nothing buffered). */
   private overLimit(conn: Conn): void {
     const limit = conn.state === 'ready' ? this.maxFrameBytes : PREAUTH_MAX_FRAME_BYTES;
-    const reason = `a message over the ${limit}-byte limit ${conn.state === 'ready' ? 'for authenticated clients (server.maxMessageBytes)' : 'before authentication'}; the connection was closed (1009) before it was buffered`;
-    conn.violations++;
-    this.o.metrics?.rejected('payload_too_large');
-    const who = conn.clientId ?? `unauthenticated@${conn.remote}`;
-    if (conn.clientId !== undefined || this.preauthLogBudget()) this.logger.warn({ clientId: who, code: 'payload_too_large', reason }, `rejected a frame from ${who}: payload_too_large`);
-    if (conn.clientId && conn.state === 'ready') {
-      try {
-        this.o.directory.mark?.(conn.clientId, 'payload_too_large', reason, this.o.runId, this.currentRound);
-      } catch (e) {
-        this.logger.error({ error: describeError(e) }, 'cannot record a client event');
-      }
-      if (conn.pending.size) this.failPending(conn, new FederaError('payload_too_large', `payload_too_large: ${reason}`, { rejection: 'payload_too_large' }));
-    }
+    const when = conn.state === 'ready' ? 'for authenticated clients (server.maxMessageBytes)' : 'before authentication';
+    this.reject(conn, 'payload_too_large', `a message over the ${limit}-byte limit ${when}; the connection was closed (1009) before it was buffered`);
   }
 
   /** A violation in a frame that was still used (strings cut to their caps): counted, recorded, told. */

@@ -17,7 +17,7 @@ import { FedAvg } from '../../src/strategy/fedavg.js';
 import { throwsCode } from '../helpers/assertions.js';
 import { FakeTrainer } from '../helpers/fake-trainer.js';
 import { FederaClient } from '../../src/node/client.js';
-import { scriptedWireClient, toyModel as toyModelOf, toyServerConfig } from './helpers/scripted.js';
+import { runWithClients, scriptedWireClient, toyModel as toyModelOf, toyServerConfig } from './helpers/scripted.js';
 
 const D = 8;
 const toyModel = (): ServerModel => toyModelOf(D);
@@ -90,10 +90,7 @@ test('[privacy] in deployment samples Poisson from the CSPRNG: cohorts vary, onl
         train: (ins) => ({ type: 'train_result', runId: ins.runId, round: ins.round, update: new Float32Array(D).fill(0.1), numExamples: 5, metrics: { loss: 1 } }) as MessageBase,
       }),
     );
-    const done = clients.map((c) => c.start());
-    const outcome = await server.done;
-    clients.forEach((c) => c.stop());
-    await Promise.allSettled(done);
+    const outcome = await runWithClients(server, clients);
     assert.equal(outcome.status, 'completed');
     const history = server.history().rounds;
     assert.equal(history.length, 16);
@@ -192,10 +189,7 @@ test('[privacy] with [robust] normBound over wss: both clips apply (clipping onl
         train: (ins) => ({ type: 'train_result', runId: ins.runId, round: ins.round, update: new Float32Array(D).fill(i + 1), numExamples: 5, metrics: { loss: 1 } }) as MessageBase,
       }),
     );
-    const done = clients.map((c) => c.start());
-    const outcome = await server.done;
-    clients.forEach((c) => c.stop());
-    await Promise.allSettled(done);
+    const outcome = await runWithClients(server, clients);
     assert.equal(outcome.status, 'completed');
     // Every update (norms 2.8, 5.7, 8.5) is clipped to the norm bound 0.5 < C = 1: each coordinate
     // of each moves by 0.5/√8, and so does their mean, every round.

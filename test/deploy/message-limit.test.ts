@@ -11,7 +11,7 @@ import type { MessageBase, TrainInstruction } from '../../src/core/messages.js';
 import { createIdentity } from '../../src/node/identity.js';
 import { FederaServer } from '../../src/server/server.js';
 import { defaultMaxMessageBytes } from '../../src/server/admission.js';
-import { scriptedWireClient, toyModel, toyServerConfig } from './helpers/scripted.js';
+import { runWithClients, scriptedWireClient, toyModel, toyServerConfig } from './helpers/scripted.js';
 
 const D = 6;
 
@@ -35,10 +35,7 @@ test('a reply over the announced limit becomes an error reply naming the limit; 
             : { type: 'train_result', runId: m.runId, round: m.round, update: new Float32Array(D).fill(0.1), numExamples: 5, metrics: {} }) as unknown as MessageBase,
       }),
     );
-    const done = clients.map((c) => c.start());
-    const outcome = await server.done;
-    clients.forEach((c) => c.stop());
-    await Promise.allSettled(done);
+    const outcome = await runWithClients(server, clients);
     assert.equal(outcome.status, 'completed');
     const history = server.history().rounds;
     assert.equal(history.length, rounds);

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { MessageBase, TrainInstruction } from '../../src/core/messages.js';
 import { createIdentity } from '../../src/node/identity.js';
 import { FederaServer } from '../../src/server/server.js';
-import { scriptedWireClient, toyModel, toyServerConfig } from './helpers/scripted.js';
+import { runWithClients, scriptedWireClient, toyModel, toyServerConfig } from './helpers/scripted.js';
 
 const D = 6;
 
@@ -34,10 +34,7 @@ test('a claim of 10¹² examples is capped on the plain path and in federated ev
             : { type: 'train_result', runId: m.runId, round: m.round, update: new Float32Array(D).fill(liar ? -100 : 0.1), numExamples: liar ? 1e12 : 5, metrics: { loss: 1 } }) as unknown as MessageBase,
       });
     });
-    const done = clients.map((c) => c.start());
-    const outcome = await server.done;
-    clients.forEach((c) => c.stop());
-    await Promise.allSettled(done);
+    const outcome = await runWithClients(server, clients);
     assert.equal(outcome.status, 'completed');
     const history = server.history().rounds;
     // Median claim 5 → cap 50: each round moves every coordinate by (3·5·0.1 + 50·(−100)) / 65.

@@ -6,7 +6,7 @@ import { WebSocket } from 'ws';
 import { ParamLayout, makeParams } from '../../../src/core/params.js';
 import { parseServerConfig } from '../../../src/config/rules.js';
 import type { ServerConfig } from '../../../src/config/schema.js';
-import type { ServerModel } from '../../../src/server/server.js';
+import type { FederaServer, ServerModel } from '../../../src/server/server.js';
 import type { MessageBase, TrainInstruction } from '../../../src/core/messages.js';
 import { WireClient, type WebSocketLike, type WireClientOptions } from '../../../src/wire/client.js';
 import { createIdentity, nodeFrameCrypto, nodeSigner, type ClientIdentity } from '../../../src/node/identity.js';
@@ -39,6 +39,17 @@ export function scriptedWireClient(url: string, o: ScriptedClientOptions): WireC
     ignoreServerLimit: o.ignoreServerLimit ?? true,
     ...(o.onReplySent ? { onReplySent: o.onReplySent } : {}),
   });
+}
+
+/** Starts `clients`, waits for the server's run to end, then stops them; returns the run's outcome. */
+export async function runWithClients(server: FederaServer, clients: readonly WireClient[]): Promise<Awaited<FederaServer['done']>> {
+  const done = clients.map((c) => c.start());
+  try {
+    return await server.done;
+  } finally {
+    clients.forEach((c) => c.stop());
+    await Promise.allSettled(done);
+  }
 }
 
 /** A toy model of `d` parameters for servers whose clients are scripted. */
