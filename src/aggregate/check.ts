@@ -31,14 +31,15 @@ export function checkStages(stages: readonly StageDeclaration[], where = 'aggreg
       }
     }
   }
-  // Distributed DP under b-bit secure quantization: each noisy share rounded on its own releases
-  // Σ round(xᵢ + nᵢ), not the Gaussian mechanism the accountant charges (that needs discrete
-  // noise added to the integer codes; not built). The 32-bit encoding's step, c·m/2³¹, is below
-  // 10⁻⁶ of the range and is kept. (Central DP never reaches here: it needs the updates.)
+  // Float noise under b-bit secure quantization: each noisy share rounded on its own releases
+  // Σ round(xᵢ + nᵢ), not the Gaussian mechanism the accountant charges. Distributed DP asks the
+  // quantized sum for Skellam noise on its integer codes instead (it then emits no float noise);
+  // local DP's full per-client noise has no such form. The 32-bit encoding's step, c·m/2³¹, is
+  // below 10⁻⁶ of the range and is kept. (Central DP never reaches here: it needs the updates.)
   const rounding = stages.find((s) => s.roundsCoordinates)?.roundsCoordinates;
   const noisy = rounding && stages.find((s) => s.emitsCoordinates);
   if (rounding && noisy) {
-    refuse(`${noisy.title} adds Gaussian noise to each client's share and ${rounding.describe} (step ${rounding.step.toPrecision(3)}): the rounded noisy sum is not the Gaussian mechanism the accountant charges; drop ${rounding.field} (secure aggregation's 32-bit encoding keeps the noise) or use central DP without it`);
+    refuse(`${noisy.title} adds Gaussian noise to each client's share and ${rounding.describe} (step ${rounding.step.toPrecision(3)}): the rounded noisy sum is not the Gaussian mechanism the accountant charges; use privacy.mode "distributed" (the secure sum then adds Skellam noise to its codes), or drop ${rounding.field} (secure aggregation's 32-bit encoding keeps the noise)`);
   }
   const reducers = stages.filter((s) => s.reducer);
   if (reducers.length > 1) refuse(`${reducers.map((r) => r.title).join(' and ')} each reduce the round's updates; use one of them`);

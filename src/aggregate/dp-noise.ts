@@ -22,6 +22,12 @@
  * mechanism; to spend the privacy of one Gaussian with multiplier z, the update noise is raised to
  * z_Δ = (z⁻² − (2σ_b)⁻²)^(−1/2) (Andrew et al. 2021, Thm. 1), and the accountant charges z.
  *
+ * Distributed DP under quantized secure aggregation (`discrete`): a rounded Gaussian share is not
+ * the Gaussian the accountant charges, so the clients add no float noise; the stage asks the secure
+ * sum (SECURE_NOISE_CONFIG) for Skellam noise on its integer codes with the same variance, checks
+ * the sum reports exactly that noise, and charges the distributed Skellam mechanism
+ * (privacy/accountant/skellam.ts) with the rounded codes' sensitivity.
+ *
  * Under a secure sum the stage receives the sum of the clients' clipped, noised updates and the
  * masked sums of their indicators; it refuses a sum whose total weight is not the number of its
  * contributors (example weights would scale one client's contribution beyond C).
@@ -34,13 +40,15 @@ import type { Params } from '../core/params.js';
 import type { Rng } from '../core/rng.js';
 import { FederaError } from '../core/errors.js';
 import type { PrivacyRecord } from '../core/records.js';
-import { MASKED_METRICS_CONFIG_KEY, type StrategyState } from '../strategy/strategy.js';
+import { MASKED_METRICS_CONFIG_KEY, SECURE_NOISE_CONFIG, type SecureSumNoise, type StrategyState } from '../strategy/strategy.js';
 import { SecureGaussian, SeededGaussian, type GaussianSource } from '../privacy/noise.js';
 import { normalSf } from '../privacy/special.js';
 import type { AccountantKind } from '../privacy/accountant/calibrate.js';
 import { checkClipNorm, checkDelta, checkNoiseMultiplier } from '../privacy/validate.js';
 import { DP_CONFIG, DP_METRICS, DP_MODES, DP_PREFIX, type DpMode } from '../privacy/protocol.js';
 import { PrivacyLedger, type PendingCharge } from '../privacy/ledger.js';
+import type { SkellamStep } from '../privacy/accountant/skellam.js';
+import { discreteNoiseFor } from '../secagg/encoding.js';
 import { CLIPPED_TALLY } from './clip.js';
 import type { AggregationStage, RoundAggregate, StageUpdate } from './stage.js';
 
@@ -87,6 +95,13 @@ export interface DpFedAvgOptions {
    * every round, adaptive clipping included, so that C + 6σᵢ ≤ c (σᵢ the per-client noise std).
    */
   coordinateRange?: number;
+  /**
+   * Distributed DP under secure aggregation with rotation + quantization: the noise is Skellam on
+   * the secure sum's codes. `scale`: codes per unit of the update ((2^b − 1)/(2c)); `dimension`:
+   * the rotated length, needed for the planned ε (the rounding's sensitivity grows with it); unset
+   * while a config is only checked, when the planned ε is not computed.
+   */
+  discrete?: { scale: number; dimension?: number };
 }
 
 /**
@@ -177,15 +192,58 @@ export class DpNoiseStage implements AggregationStage {
     }
     this.mode = mode;
     this.o = options;
-    this.ledger = new PrivacyLedger({ delta: this.delta, samplingRate: this.samplingRate, noiseMultiplier: this.noiseMultiplier, mode, accountant: options.accountant, targetEpsilon: options.targetEpsilon });
+    const discrete = options.discrete;
+    if (discrete) {
+      if (mode !== 'distributed') throw new FederaError('invalid_config', `DP-FedAvg: discrete (Skellam) noise on a quantized secure sum is the distributed mode's; privacy.mode is "${mode}"`);
+      if (!(discrete.scale > 0 && Number.isFinite(discrete.scale))) throw new FederaError('invalid_config', `DP-FedAvg: the secure sum's scale must be a finite number > 0, got ${discrete.scale}`);
+      if (discrete.dimension !== undefined) checkInteger('the rotated dimension', discrete.dimension);
+    }
+    this.ledger = new PrivacyLedger({
+      delta: this.delta,
+      samplingRate: this.samplingRate,
+      noiseMultiplier: this.noiseMultiplier,
+      mode,
+      accountant: options.accountant,
+      targetEpsilon: options.targetEpsilon,
+      ...(discrete && this.noiseMultiplier > 0 ? { plannedSkellam: () => this.skellamStep(this.plannedNoise(), this.clientsPerRound) } : {}),
+    });
     this.targetEpsilon = this.ledger.targetEpsilon;
     this.needsUpdates =
       mode === 'central'
         ? { reason: 'privacy.mode "central" has the server clip and noise each update', hint: 'use privacy.mode "distributed" (noise added by each client before masking)' }
         : undefined;
-    if (this.targetEpsilon !== undefined && options.plannedRounds !== undefined) {
+    if (this.targetEpsilon !== undefined && options.plannedRounds !== undefined && this.canPlan) {
       this.ledger.checkPlan(options.plannedRounds, `noise multiplier ${this.noiseMultiplier}, ${mode}`);
     }
+  }
+
+  /** The planned ε can be computed (discrete noise needs the rotated dimension). */
+  get canPlan(): boolean {
+    return !this.o.discrete || this.noiseMultiplier === 0 || this.o.discrete.dimension !== undefined;
+  }
+
+  /** Discrete noise: the secure sum's noise at the current clip norm and full participation. */
+  private plannedNoise(): SecureSumNoise {
+    const d = this.o.discrete!;
+    if (d.dimension === undefined) throw new FederaError('internal', 'DP-FedAvg: the planned ε of discrete noise needs the model dimension');
+    const n = discreteNoiseFor(this.clip, this.clientNoiseFactor * this.clip, d.scale, d.dimension);
+    return { lambda: n.lambda, l2Sensitivity: n.roundingBound, l1Sensitivity: n.l1Bound, scale: d.scale, clipNorm: this.clip, std: this.clientNoiseFactor * this.clip };
+  }
+
+  /** The Skellam round `noise` amounts to when `reported` clients added it (their λ sum). */
+  private skellamStep(noise: SecureSumNoise, reported: number): SkellamStep {
+    const a = this.o.adaptive;
+    // The count: each client adds N(0, σ_b²/m) to its ±1/2 indicator, so the reported sum carries σ_b²·r/m.
+    const countRho = a ? this.clientsPerRound / (8 * a.countNoiseMultiplier ** 2 * reported) : 0;
+    // As for Gaussian noise, the shares of clients beyond m are not credited (the charge never falls below m's).
+    return { mu: noise.lambda * Math.min(reported, this.clientsPerRound), l2: noise.l2Sensitivity, l1: noise.l1Sensitivity, ...(countRho > 0 ? { countRho } : {}) };
+  }
+
+  /** Discrete noise: Δ₂ / (s·C), how much the rounding of the codes raises the sensitivity (undefined otherwise). */
+  get roundingInflation(): number | undefined {
+    if (!this.o.discrete || this.o.discrete.dimension === undefined || this.clientNoiseFactor === 0) return undefined;
+    const n = this.plannedNoise();
+    return n.l2Sensitivity / (n.scale * n.clipNorm);
   }
 
   /** The current clip norm C. */
@@ -202,13 +260,15 @@ export class DpNoiseStage implements AggregationStage {
   /** The largest clip norm whose noisy coordinates stay within `coordinateRange` (C + 6σᵢ ≤ c); ∞ without one. */
   get maxClipNorm(): number {
     const c = this.o.coordinateRange;
+    // Discrete noise is added to the codes, after the coordinates were clipped: no float noise to keep in range.
+    if (this.o.discrete) return Infinity;
     return c === undefined ? Infinity : c / (1 + CLIP_RANGE_SIGMAS * this.clientNoiseFactor);
   }
 
   /** Declared for the composition check: a coordinate of a client's share is within C + 6σᵢ but for ≈ 2·10⁻⁹. */
   get emitsCoordinates(): AggregationStage['emitsCoordinates'] {
     const f = this.clientNoiseFactor;
-    if (f === 0) return undefined;
+    if (f === 0 || this.o.discrete) return undefined;
     const sigma = f * this.clip;
     return {
       bound: this.clip + CLIP_RANGE_SIGMAS * sigma,
@@ -250,6 +310,12 @@ export class DpNoiseStage implements AggregationStage {
       [DP_CONFIG.noiseStd]: this.clientNoiseFactor * this.clip,
       [MASKED_METRICS_CONFIG_KEY]: DP_MASKED_METRICS.join(','),
     };
+    if (this.o.discrete && this.clientNoiseFactor > 0) {
+      // The clients add no float noise; the secure sum adds Skellam noise of this std to its codes.
+      out[DP_CONFIG.noiseStd] = 0;
+      out[SECURE_NOISE_CONFIG.clipNorm] = this.clip;
+      out[SECURE_NOISE_CONFIG.std] = this.clientNoiseFactor * this.clip;
+    }
     if (this.o.adaptive) out[DP_CONFIG.countNoiseStd] = perClient * this.o.adaptive.countNoiseMultiplier;
     return out;
   }
@@ -258,6 +324,9 @@ export class DpNoiseStage implements AggregationStage {
     const where = `DP-FedAvg: update from client ${u.clientId}`;
     const central = this.mode === 'central';
     let centered = u.metrics[DP_METRICS.unclippedCentered];
+    if (this.o.discrete && this.clientNoiseFactor > 0) {
+      throw new FederaError('malformed_message', `${where} arrived in the clear, but this run's noise is added by the quantized secure sum`);
+    }
     if (!central && u.metrics[DP_METRICS.noised] !== 1) {
       throw new FederaError('malformed_message', `${where} carries no DP noise (${this.mode} mode needs the DP client layer, dpClientLayer())`);
     }
@@ -287,7 +356,15 @@ export class DpNoiseStage implements AggregationStage {
     if (reported === 0) throw new FederaError('insufficient_results', `round ${a.round}: no training result to aggregate`);
     if (a.secure) {
       if (this.mode === 'central') throw new FederaError('invalid_config', `${where}: central DP clips and noises each update on the server, which secure aggregation hides; use the distributed mode`);
-      if (this.updateNoiseMultiplier > 0 && Math.round(a.metricSums[DP_METRICS.noised] ?? 0) !== reported) {
+      const discrete = this.o.discrete && this.updateNoiseMultiplier > 0;
+      if (discrete) {
+        const n = a.secureNoise;
+        const std = this.clientNoiseFactor * this.clip;
+        if (!n) throw new FederaError('invalid_config', `${where}: the secure sum added no discrete noise; distributed DP under quantized secure aggregation needs it (SECURE_NOISE_CONFIG)`);
+        if (n.clipNorm !== this.clip || Math.abs(n.std - std) > 1e-12 * std) {
+          throw new FederaError('invalid_config', `${where}: the secure sum's noise (clip ${n.clipNorm}, std ${n.std}) is not the noise this round asked for (clip ${this.clip}, std ${std})`);
+        }
+      } else if (this.updateNoiseMultiplier > 0 && Math.round(a.metricSums[DP_METRICS.noised] ?? 0) !== reported) {
         throw new FederaError('malformed_message', `${where}: not every client added its DP noise (${this.mode} mode needs dpClientLayer() inside the secure-aggregation layer)`);
       }
       if (this.o.adaptive && !Number.isFinite(a.metricSums[DP_METRICS.unclippedCentered])) {
@@ -304,8 +381,14 @@ export class DpNoiseStage implements AggregationStage {
       throw new FederaError('invalid_config', `DP-FedAvg is configured for ${m} clients per round (q = ${this.samplingRate}) but ${reported} reported; the sampling rate would be understated`);
     }
     // The multiplier this round actually got (distributed: only the reporting clients' shares).
-    const charged = this.mode === 'distributed' ? this.noiseMultiplier * Math.min(1, Math.sqrt(reported / m)) : this.noiseMultiplier;
-    const charge = this.ledger.prepare(a.round, charged, a.contributors);
+    const skellam = a.secure && a.secureNoise && this.o.discrete && this.updateNoiseMultiplier > 0 ? this.skellamStep(a.secureNoise, reported) : undefined;
+    // Skellam: the Gaussian equivalent √(2μ)/Δ₂ of the update noise, for the record (the charge is the Skellam RDP).
+    const charged = skellam
+      ? Math.sqrt(2 * skellam.mu) / skellam.l2
+      : this.mode === 'distributed'
+        ? this.noiseMultiplier * Math.min(1, Math.sqrt(reported / m))
+        : this.noiseMultiplier;
+    const charge = this.ledger.prepare(a.round, charged, a.contributors, this.samplingRate, skellam);
 
     const total = new Float64Array(a.sum); // Σ clipped updates (+ the clients' noise)
     if (this.mode === 'central') this.noiseSource(a.round, 'update').addTo(total, this.updateNoiseMultiplier * this.clip);
@@ -336,6 +419,10 @@ export class DpNoiseStage implements AggregationStage {
       clipNorm: this.clip,
     };
     if (this.mode === 'local') privacy.centralEpsilon = charge.centralEpsilon;
+    if (skellam) {
+      privacy.skellamMu = skellam.mu;
+      privacy.l2Sensitivity = skellam.l2;
+    }
     if (unclippedFraction !== undefined) {
       privacy.unclippedFraction = unclippedFraction;
       privacy.nextClipNorm = nextClip;

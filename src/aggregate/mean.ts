@@ -36,6 +36,7 @@ export function secureAggregate(round: number, s: SecureSumResult): RoundAggrega
     weighting: s.weighting,
     metrics: s.metrics,
     metricSums: { ...s.maskedSums },
+    ...(s.noise ? { secureNoise: s.noise } : {}),
     stageMetrics: {},
     events: [],
   };

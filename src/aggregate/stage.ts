@@ -17,7 +17,7 @@
 import type { Config, Metrics } from '../core/messages.js';
 import type { Params } from '../core/params.js';
 import type { PrivacyRecord, RoundEvent } from '../core/records.js';
-import type { SecureSumResult, StrategyState } from '../strategy/strategy.js';
+import type { SecureSumNoise, SecureSumResult, StrategyState } from '../strategy/strategy.js';
 
 export type { SecureSumResult };
 
@@ -69,7 +69,8 @@ export interface StageDeclaration {
   /**
    * Rounds each client's coordinates onto a coarse grid of `step` (secure aggregation's
    * rotate + b-bit quantization): a noisy share rounded on its own is not part of the Gaussian sum
-   * the accountant charges, so noise from a stage that `emitsCoordinates` cannot go through it.
+   * the accountant charges, so noise from a stage that `emitsCoordinates` cannot go through it. A
+   * DP stage asks such a sum for discrete noise on its codes instead (`discreteNoise`).
    */
   readonly roundsCoordinates?: { step: number; field: string; describe: string };
 }
@@ -101,6 +102,8 @@ export interface RoundAggregate {
   readonly contributors: readonly string[];
   /** The sum came from a secure sum: the server never saw an individual update. */
   readonly secure: boolean;
+  /** Discrete noise the clients added to the secure sum's codes (asked for by a stage). */
+  readonly secureNoise?: SecureSumNoise;
   readonly weighting: 'examples' | 'uniform';
   /** Example-weighted means of the clients' metrics (what the history shows as train metrics). */
   readonly metrics: Metrics;

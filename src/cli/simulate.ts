@@ -53,16 +53,22 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
   const data = prepareData(config);
   const headline = headlineOf(config.task);
   const numClients = data.partitions.length;
-  // The run plan (strategy, stages, workflow, layers, sampling, DP budget) is checked before anything is written or run.
   let attack: ReturnType<typeof planAttack> | undefined;
   let triggered: Dataset | undefined;
-  let serverTrainer: Trainer | undefined;
+  // TensorFlow.js loads only here, for commands that train.
+  const model: ResolvedModel = await resolveModel(config.model, dataShapeOf(data.train, config.task), { seed: config.seed });
+  const { activeBackend } = await import('../models/backend.js');
+  const serverTrainer: Trainer = await model.createTrainer();
+  const initial = model.initialParams;
+  const backend = await activeBackend();
+  // The run plan (strategy, stages, workflow, layers, sampling, DP budget) is checked before anything is written or run.
   const plan = planRun(config, {
+    dimension: initial.layout.size,
     population: numClients,
     source: 'config',
     evaluate: async (_round, params) => {
-      serverTrainer!.setParameters(params.data);
-      const r = await serverTrainer!.evaluate(data.test);
+      serverTrainer.setParameters(params.data);
+      const r = await serverTrainer.evaluate(data.test);
       const metrics = { ...r.metrics };
       if (triggered) metrics.backdoor_success = await backdoorSuccessRate(serverTrainer!, triggered);
       return { loss: r.loss, metrics };
@@ -75,12 +81,6 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
   writeFileSync(historyFile, '');
   const fileLog = pino({ base: undefined, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ dest: join(runDir, 'log.jsonl'), sync: true }));
 
-  // TensorFlow.js loads only here, for commands that train.
-  const model: ResolvedModel = await resolveModel(config.model, dataShapeOf(data.train, config.task), { seed: config.seed });
-  const { activeBackend } = await import('../models/backend.js');
-  serverTrainer = await model.createTrainer();
-  const initial = model.initialParams;
-  const backend = await activeBackend();
 
   // Simulated attackers (config.attack): chosen by the seed; the backdoor is measured centrally.
   attack = config.attack ? planAttack(config.attack, data.clientIds ?? defaultClientIds(numClients), config.seed) : undefined;

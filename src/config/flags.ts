@@ -94,7 +94,8 @@ function parserFor(f: FieldInfo): ((v: string) => unknown) | undefined {
   };
   if (f.path === 'seed') return (v) => (/^-?\d+$/.test(v) ? Number(v) : v);
   if (f.meta.shorthand) return undefined;
-  if (types.includes('array')) return (v) => v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  // A union with a string (the codec pipelines' shorthand) takes the string as written.
+  if (types.includes('array') && !types.includes('string')) return (v) => v.split(',').map((x) => x.trim()).filter((x) => x !== '');
   if (types.includes('boolean') && types.includes('string')) {
     return (v) => (v === 'true' ? true : v === 'false' ? false : v);
   }

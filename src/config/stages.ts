@@ -15,6 +15,7 @@ import { createRobustStage } from '../aggregate/robust-strategy.js';
 import { createSecureSumStage, type SecureSumStage } from '../aggregate/secure-sum.js';
 import { createCompressionStage, secAggQuantizedUplink } from '../aggregate/compression.js';
 import type { AggregationStage } from '../aggregate/stage.js';
+import { rotatedLength } from '../compress/hadamard.js';
 import type { RunConfig } from './schema.js';
 
 export interface StageContext {
@@ -26,6 +27,8 @@ export interface StageContext {
   noiseRng?: Rng;
   /** Refuse a DP plan above its budget (off while checking a config whose population is not known yet). */
   checkBudget?: boolean;
+  /** d: the model's parameter count, once known (the planned ε of Skellam noise depends on it). */
+  dimension?: number;
 }
 
 /** DP-FedAvg as planned for a run: the multiplier in use and what the planned rounds spend. */
@@ -49,35 +52,51 @@ function dpOptions(c: RunConfig, ctx: StageContext): { options: DpFedAvgOptions;
   const p = c.privacy!;
   const m = Math.min(ctx.population, ctx.clientsPerRound);
   const q = m / ctx.population;
+  // Distributed DP under rotation + quantization: Skellam noise on the secure sum's codes.
+  const quantize = c.secagg?.enabled && c.compression ? secAggQuantizedUplink(c.compression.uplink) : undefined;
+  const discrete =
+    quantize && p.mode === 'distributed'
+      ? { scale: (2 ** quantize.bits - 1) / (2 * c.secagg!.clippingRange), ...(ctx.dimension !== undefined ? { dimension: rotatedLength(ctx.dimension, quantize.block) } : {}) }
+      : undefined;
+  const adaptiveOf = (sigma: number) =>
+    p.adaptive
+      ? { targetQuantile: p.adaptive.targetQuantile, clipLearningRate: p.adaptive.clipLearningRate, countNoiseMultiplier: p.adaptive.countNoiseMultiplier ?? Math.max(m / 20, sigma) }
+      : undefined;
+  const base = {
+    clipNorm: p.clipNorm,
+    mode: p.mode,
+    delta: p.delta,
+    populationSize: ctx.population,
+    clientsPerRound: m,
+    accountant: p.accountant,
+    noiseRng: ctx.noiseRng,
+    sampling: p.sampling ?? 'poisson',
+    ...(discrete ? { discrete } : {}),
+  } satisfies Partial<DpFedAvgOptions>;
   let sigma = p.noiseMultiplier;
   let calibrated = false;
   if (sigma === undefined) {
     if (p.targetEpsilon === undefined) throw new FederaError('invalid_config', 'privacy: give a noise multiplier (privacy.noiseMultiplier, --dp-noise) or a budget to calibrate it to (privacy.targetEpsilon, --target-epsilon)');
     // Local mode: a client may take part in every round, each a Gaussian with sensitivity 2C.
+    // Skellam noise (once the dimension is known): the smallest z whose planned Skellam ε meets the target.
+    const skellamEpsilon =
+      discrete?.dimension !== undefined ? (z: number) => new DpNoiseStage({ ...base, noiseMultiplier: z, adaptive: adaptiveOf(z) }).plannedEpsilon(c.rounds) : undefined;
     sigma =
       p.mode === 'local'
         ? 2 * calibrateNoiseMultiplier({ q: 1, steps: c.rounds, delta: p.delta, epsilon: p.targetEpsilon, accountant: p.accountant })
-        : calibrateNoiseMultiplier({ q, steps: c.rounds, delta: p.delta, epsilon: p.targetEpsilon, accountant: p.accountant });
+        : calibrateNoiseMultiplier({ q, steps: c.rounds, delta: p.delta, epsilon: p.targetEpsilon, accountant: p.accountant, ...(skellamEpsilon ? { epsilonOf: skellamEpsilon } : {}) });
     calibrated = true;
   }
-  const adaptive = p.adaptive
-    ? { targetQuantile: p.adaptive.targetQuantile, clipLearningRate: p.adaptive.clipLearningRate, countNoiseMultiplier: p.adaptive.countNoiseMultiplier ?? Math.max(m / 20, sigma) }
-    : undefined;
+  const adaptive = adaptiveOf(sigma);
   return {
     calibrated,
     options: {
-      clipNorm: p.clipNorm,
+      ...base,
       noiseMultiplier: sigma,
       mode: p.mode,
       adaptive,
-      delta: p.delta,
-      populationSize: ctx.population,
-      clientsPerRound: m,
-      accountant: p.accountant,
       targetEpsilon: ctx.checkBudget === false ? undefined : p.targetEpsilon,
       plannedRounds: c.rounds,
-      noiseRng: ctx.noiseRng,
-      sampling: p.sampling ?? 'poisson',
       // Secure aggregation clips each coordinate of the noisy shares to [−c, c]: keep C + 6σᵢ ≤ c.
       ...(c.secagg?.enabled ? { coordinateRange: c.secagg.clippingRange } : {}),
     },
@@ -93,7 +112,7 @@ export function planStages(c: RunConfig, ctx: StageContext): PlannedStages {
     const { options, calibrated } = dpOptions(c, ctx);
     const stage = new DpNoiseStage(options);
     stages.push(...dpFedAvgStages(stage));
-    dp = { stage, noiseMultiplier: options.noiseMultiplier, calibrated, plannedEpsilon: stage.plannedEpsilon(c.rounds), samplingRate: stage.samplingRate, clientsPerRound: stage.clientsPerRound };
+    dp = { stage, noiseMultiplier: options.noiseMultiplier, calibrated, plannedEpsilon: stage.canPlan ? stage.plannedEpsilon(c.rounds) : NaN, samplingRate: stage.samplingRate, clientsPerRound: stage.clientsPerRound };
   }
   if (c.compression && c.compression.uplink.length > 0) stages.push(createCompressionStage(c.compression.uplink));
   let secure: SecureSumStage | undefined;

@@ -9,6 +9,8 @@
 import { FederaError } from '../core/errors.js';
 import type { StrategyState } from '../strategy/strategy.js';
 import { createAccountant, type AccountantKind, type PrivacyAccountant } from './accountant/calibrate.js';
+import { RdpAccountant } from './accountant/rdp.js';
+import { checkSkellamStep, rdpPoissonSkellam, type SkellamStep } from './accountant/skellam.js';
 import { checkEpsilon, checkNoiseMultiplier, checkSamplingRate } from './validate.js';
 import type { DpMode } from './protocol.js';
 
@@ -24,12 +26,27 @@ export interface PrivacyLedgerOptions {
   mode: DpMode;
   accountant?: AccountantKind;
   targetEpsilon?: number;
+  /**
+   * Distributed DP under quantized secure aggregation: rounds are charged as the distributed
+   * Skellam mechanism (accountant/skellam.ts), this the step of a round at full participation with
+   * the current clip norm (for the planned ε and the budget). RDP only.
+   */
+  plannedSkellam?: () => SkellamStep;
 }
 
 interface Charge {
   q: number;
   sigma: number;
   rounds: number;
+  /** A Skellam round (σ is then its Gaussian equivalent √(2μ)/Δ₂, for the record). */
+  skellam?: SkellamStep;
+}
+
+const SKELLAM_KEYS = ['mu', 'l2', 'l1', 'countRho'] as const;
+
+function sameStep(a: SkellamStep | undefined, b: SkellamStep | undefined): boolean {
+  if (!a || !b) return a === b;
+  return SKELLAM_KEYS.every((k) => (a[k] ?? 0) === (b[k] ?? 0));
 }
 
 /** What one round's release would cost; handed back to `commit`. */
@@ -40,6 +57,7 @@ export interface PendingCharge {
   readonly epsilon: number;
   readonly centralEpsilon: number;
   readonly contributors: readonly string[];
+  readonly skellam?: SkellamStep;
 }
 
 function checkInteger(name: string, v: unknown): number {
@@ -58,6 +76,7 @@ export class PrivacyLedger {
   private charges: Charge[] = [];
   private readonly participations = new Map<string, number>();
   private spent = 0;
+  private readonly plannedSkellam: (() => SkellamStep) | undefined;
 
   constructor(o: PrivacyLedgerOptions) {
     this.delta = o.delta;
@@ -66,6 +85,10 @@ export class PrivacyLedger {
     this.mode = o.mode;
     this.kind = o.accountant ?? 'rdp';
     this.accountant = createAccountant(this.kind);
+    this.plannedSkellam = o.plannedSkellam;
+    if (o.plannedSkellam && this.kind !== 'rdp') {
+      throw new FederaError('invalid_config', `privacy.accountant "${this.kind}" composes Gaussian privacy loss distributions, but distributed DP under quantized secure aggregation adds Skellam noise, which federa accounts in RDP: set privacy.accountant = "rdp"`);
+    }
     this.targetEpsilon = o.targetEpsilon === undefined ? undefined : checkEpsilon(o.targetEpsilon, 'targetEpsilon');
   }
 
@@ -88,7 +111,8 @@ export class PrivacyLedger {
   plannedEpsilon(rounds: number): number {
     if (this.noiseMultiplier === 0) return rounds > 0 || this.spent === Infinity ? Infinity : this.spent;
     if (this.mode === 'local') return this.localEpsilon(Math.max(0, ...this.participations.values()) + rounds);
-    return this.accountant.clone().compose(this.samplingRate, this.noiseMultiplier, rounds).getEpsilon(this.delta);
+    if (rounds === 0) return this.spent;
+    return compose(this.accountant.clone(), this.samplingRate, this.noiseMultiplier, rounds, this.plannedSkellam?.()).getEpsilon(this.delta);
   }
 
   /** The most rounds (< `upTo`) that fit the budget from the current state (ε grows with rounds). */
@@ -126,9 +150,10 @@ export class PrivacyLedger {
    * What releasing `round` with multiplier `sigma`, sampled at rate `q`, with these contributors
    * would cost; throws `privacy_budget` (nothing released) when it exceeds the target.
    */
-  prepare(round: number, sigma: number, contributors: readonly string[], q = this.samplingRate): PendingCharge {
+  prepare(round: number, sigma: number, contributors: readonly string[], q = this.samplingRate, skellam?: SkellamStep): PendingCharge {
+    if (skellam) checkSkellamStep(skellam, `round ${round}`);
     // σ = 0 (clipping only) releases the clipped sum as is: no finite ε holds.
-    const centralEpsilon = sigma === 0 ? Infinity : this.accountant.clone().compose(q, sigma, 1).getEpsilon(this.delta);
+    const centralEpsilon = sigma === 0 ? Infinity : compose(this.accountant.clone(), q, sigma, 1, skellam).getEpsilon(this.delta);
     let most = 0;
     for (const id of contributors) most = Math.max(most, (this.participations.get(id) ?? 0) + 1);
     for (const n of this.participations.values()) most = Math.max(most, n);
@@ -136,14 +161,14 @@ export class PrivacyLedger {
     if (this.targetEpsilon !== undefined && epsilon > this.targetEpsilon) {
       throw new FederaError('privacy_budget', `privacy budget: releasing round ${round} would take ε to ${epsilon.toPrecision(4)}, above the target ${this.targetEpsilon}; nothing released`);
     }
-    return { round, q, sigma, epsilon, centralEpsilon, contributors: [...contributors] };
+    return { round, q, sigma, epsilon, centralEpsilon, contributors: [...contributors], ...(skellam ? { skellam } : {}) };
   }
 
   commit(p: PendingCharge): void {
-    if (p.sigma > 0) this.accountant.compose(p.q, p.sigma, 1);
+    if (p.sigma > 0) compose(this.accountant, p.q, p.sigma, 1, p.skellam);
     const last = this.charges.at(-1);
-    if (last && last.sigma === p.sigma && last.q === p.q) last.rounds++;
-    else this.charges.push({ q: p.q, sigma: p.sigma, rounds: 1 });
+    if (last && last.sigma === p.sigma && last.q === p.q && sameStep(last.skellam, p.skellam)) last.rounds++;
+    else this.charges.push({ q: p.q, sigma: p.sigma, rounds: 1, ...(p.skellam ? { skellam: p.skellam } : {}) });
     for (const id of p.contributors) this.participations.set(id, (this.participations.get(id) ?? 0) + 1);
     this.spent = p.epsilon;
   }
@@ -156,6 +181,7 @@ export class PrivacyLedger {
       state[`${LEDGER_STATE.charges}.${k}.rounds`] = c.rounds;
       // Written only when it differs from the run's rate, so older checkpoints read the same.
       if (c.q !== this.samplingRate) state[`${LEDGER_STATE.charges}.${k}.q`] = c.q;
+      if (c.skellam) for (const key of SKELLAM_KEYS) if (c.skellam[key] !== undefined) state[`${LEDGER_STATE.charges}.${k}.skellam.${key}`] = c.skellam[key];
     });
     if (this.mode === 'local') for (const [id, n] of this.participations) state[`${LEDGER_STATE.participation}.${id}`] = n;
     return state;
@@ -179,8 +205,14 @@ export class PrivacyLedger {
         const sigma = raw === 0 ? 0 : checkNoiseMultiplier(raw, `state charge ${k} noise multiplier`);
         const rounds = checkInteger(`state charge ${k} rounds`, take(`${LEDGER_STATE.charges}.${k}.rounds`) ?? NaN);
         const q = checkSamplingRate(take(`${LEDGER_STATE.charges}.${k}.q`) ?? this.samplingRate, `state charge ${k} sampling rate`);
-        if (sigma > 0) accountant.compose(q, sigma, rounds);
-        charges.push({ q, sigma, rounds });
+        const mu = take(`${LEDGER_STATE.charges}.${k}.skellam.mu`);
+        const l2 = take(`${LEDGER_STATE.charges}.${k}.skellam.l2`);
+        const l1 = take(`${LEDGER_STATE.charges}.${k}.skellam.l1`);
+        const countRho = take(`${LEDGER_STATE.charges}.${k}.skellam.countRho`);
+        const skellam = mu === undefined && l2 === undefined && l1 === undefined ? undefined : checkSkellamStep({ mu: mu ?? NaN, l2: l2 ?? NaN, l1: l1 ?? NaN, ...(countRho !== undefined ? { countRho } : {}) }, `state charge ${k}`);
+        if (skellam && this.kind !== 'rdp') throw new FederaError('invalid_config', `DP-FedAvg state: charge ${k} is a Skellam round, which only the RDP accountant composes`);
+        if (sigma > 0) compose(accountant, q, sigma, rounds, skellam);
+        charges.push({ q, sigma, rounds, ...(skellam ? { skellam } : {}) });
       }
       this.accountant = accountant;
       this.charges = charges;
@@ -193,4 +225,11 @@ export class PrivacyLedger {
       this.participations.set(key.slice(LEDGER_STATE.participation.length + 1), checkInteger(`state ${key}`, take(key) ?? NaN));
     }
   }
+}
+
+/** Composes `rounds` rounds into `accountant`: Poisson-subsampled Gaussian steps, or Skellam steps (RDP only). */
+function compose(accountant: PrivacyAccountant, q: number, sigma: number, rounds: number, skellam: SkellamStep | undefined): PrivacyAccountant {
+  if (!skellam) return accountant.compose(q, sigma, rounds);
+  if (!(accountant instanceof RdpAccountant)) throw new FederaError('invalid_config', 'Skellam rounds are accounted in RDP only (privacy.accountant = "rdp")');
+  return accountant.composeRdp(rdpPoissonSkellam(q, skellam, accountant.orders), rounds);
 }

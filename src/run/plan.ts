@@ -45,6 +45,8 @@ export interface RunPlanOptions {
   innerLayers?: (clientId: string, index: number) => readonly ClientLayer[];
   /** Prefix of error messages. */
   source?: string;
+  /** d: the model's parameter count (the planned ε of distributed DP under quantized secure aggregation depends on it). */
+  dimension?: number;
   /**
    * Run the config's cross-field rules again for this population (default true: a simulation whose
    * clients come from the data learns its population only now). A server's parse already checked
@@ -105,6 +107,7 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
     population: N,
     clientsPerRound: k,
     noiseRng: deployment ? undefined : new Rng(config.seed).stream('dp-noise'),
+    ...(o.dimension !== undefined ? { dimension: o.dimension } : {}),
   });
   const dp = planned.dp;
   const strategyOptions: StrategyOptions = { trainConfig: trainConfigOf(config), evaluate: o.evaluate };
@@ -159,8 +162,9 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
     if (dp && p) {
       const q = dp.samplingRate;
       const clipOnly = dp.noiseMultiplier === 0;
+      const skellam = quantizedUplink && p.mode === 'distributed' && !clipOnly ? ', Skellam noise on the secure sum\'s codes' : '';
       lines.push(
-        `privacy   DP-FedAvg ${p.mode}${p.adaptive ? ', adaptive clipping' : ''}, clip ${p.clipNorm}, ` +
+        `privacy   DP-FedAvg ${p.mode}${skellam}${p.adaptive ? ', adaptive clipping' : ''}, clip ${p.clipNorm}, ` +
           (clipOnly
             ? 'noise multiplier 0: clipping only, ε = ∞ (no privacy guarantee)'
             : `noise multiplier ${dp.noiseMultiplier.toPrecision(4)}${dp.calibrated ? ` (calibrated to ε ≤ ${p.targetEpsilon})` : ''}, q = ${q.toPrecision(4)}${poisson ? ' (Poisson sampling)' : ''}, δ = ${p.delta}; planned ε = ${dp.plannedEpsilon.toPrecision(4)} (${p.accountant.toUpperCase()})`),
@@ -196,7 +200,14 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
   const noiseWarnings = (dimension: number): string[] => {
     if (!dp || !p || dp.noiseMultiplier === 0) return [];
     const a = assessDpNoise({ noiseMultiplier: dp.noiseMultiplier, clipNorm: p.clipNorm, clientsPerRound: dp.clientsPerRound, dimension });
-    return a.swamped && a.warning ? [a.warning] : [];
+    const out = a.swamped && a.warning ? [a.warning] : [];
+    const rounding = dp.stage.roundingInflation;
+    if (rounding !== undefined && rounding > 1.1 && quantizedUplink && secagg) {
+      out.push(
+        `the rounding of the ${quantizedUplink.bits}-bit codes raises the sensitivity the accountant charges by ${rounding.toPrecision(3)}× (quantization step ${((2 * secagg.clippingRange) / (2 ** quantizedUplink.bits - 1)).toPrecision(3)} against a clip norm ${p.clipNorm} spread over ${dimension} coordinates): lower secagg.clippingRange toward a few times clipNorm/√d (${((4 * p.clipNorm) / Math.sqrt(dimension)).toPrecision(3)}) or raise the quantize bits`,
+      );
+    }
+    return out;
   };
 
   return {

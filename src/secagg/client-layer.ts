@@ -31,7 +31,7 @@ import {
   type KeyPair,
   type RandomSource,
 } from './primitives.js';
-import { encodeUpdate, packMaskedVector, type EncodingParams } from './encoding.js';
+import { encodeUpdate, packMaskedVector, type DiscreteNoise, type EncodingParams } from './encoding.js';
 import { rotate, rotatedLength } from '../compress/hadamard.js';
 import { MAX_ROTATE_BLOCK } from '../compress/spec.js';
 import { isPow2 } from '../compress/format.js';
@@ -168,6 +168,7 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
       // Rotation + quantization: b-bit codes of one client in a ring of `bits`, with the weight and metrics 32-bit.
       let quantize: { bits: number } | undefined;
       let rotation: { block: number; seed: number } | undefined;
+      let noise: DiscreteNoise | undefined;
       if (body.quantizeBits !== undefined) {
         const qb = num(body, 'quantizeBits', where, (v) => v === 1 || v === 2 || v === 4 || v === 8, 'one of 1, 2, 4, 8');
         const block = num(body, 'rotateBlock', where, (v) => isPow2(v) && v <= MAX_ROTATE_BLOCK, `a power of two ≤ ${MAX_ROTATE_BLOCK}`);
@@ -179,6 +180,13 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
         if (2 * weightScale >= 2 ** 32) throw bad(where, `weightScale ${weightScale} overflows a 32-bit element`);
         quantize = { bits: qb };
         rotation = { block, seed };
+        // Distributed DP: Skellam noise on the codes, which are then centred in the ring.
+        if (body.noiseLambda !== undefined) {
+          const lambda = num(body, 'noiseLambda', where, (v) => v >= 0 && Number.isFinite(v), 'a finite number ≥ 0');
+          const l2Bound = num(body, 'noiseL2Bound', where, (v) => v > 0 && Number.isFinite(v), 'a finite number > 0');
+          const roundingBound = num(body, 'noiseRoundingBound', where, (v) => v >= l2Bound && Number.isFinite(v), `a finite number ≥ noiseL2Bound (${l2Bound})`);
+          noise = { lambda, l2Bound, roundingBound };
+        }
       } else if (2 * clipRange * scale >= 2 ** bits || 2 * weightScale >= 2 ** bits) throw bad(where, `scale ${scale} overflows Z_2^${bits} for one client`);
       const weighting = body.weighting;
       if (weighting !== 'examples' && weighting !== 'uniform') throw bad(where, `weighting must be "examples" or "uniform", got ${JSON.stringify(weighting)}`);
@@ -192,7 +200,7 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
         threshold,
         vectorLength,
         secureMetrics,
-        encoding: { bits, clipRange, scale, weightScale, metricScale, ...(quantize ? { quantize } : {}) },
+        encoding: { bits, clipRange, scale, weightScale, metricScale, ...(quantize ? { quantize } : {}), ...(noise ? { noise } : {}) },
         ...(rotation ? { rotation } : {}),
         maxWeight,
         weighting,

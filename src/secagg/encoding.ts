@@ -32,6 +32,65 @@ export interface EncodingParams {
    * the weight and the summed metrics keep 32-bit elements.
    */
   readonly quantize?: { readonly bits: number };
+  /**
+   * Distributed DP (with `quantize`): each client clips, rounds conditionally and adds Skellam
+   * noise to its codes, which are then centred (a signed integer per coordinate, two's complement in
+   * the ring) instead of offset by c. See {@link discreteNoiseFor}.
+   */
+  readonly noise?: DiscreteNoise;
+}
+
+/**
+ * Skellam noise on the integer codes of a quantized secure sum (distributed DP; the accounting is
+ * privacy/accountant/skellam.ts), in code units (1 = one quantization step 1/scale).
+ */
+export interface DiscreteNoise {
+  /** λ: each client adds Poisson(λ) − Poisson(λ) to every code (variance 2λ). */
+  readonly lambda: number;
+  /** s·C: each client's rotated update is clipped to this L2 norm once scaled. */
+  readonly l2Bound: number;
+  /** Δ₂: conditional rounding keeps every client's rounded codes within this L2 norm. */
+  readonly roundingBound: number;
+}
+
+/**
+ * β of conditional randomized rounding (Kairouz, Liu & Steinke 2021, Prop. 22): a rounding whose
+ * norm exceeds the bound happens with probability at most β and is drawn again (≈ 1.16 draws on
+ * average at e⁻²).
+ */
+export const ROUNDING_BETA = Math.exp(-2);
+/** Draws of the rounding before a client falls back to rounding toward zero (always within the bound). */
+const ROUNDING_TRIES = 32;
+/** The ring holds the sum of n centred codes plus this many standard deviations of the sum's noise. */
+export const NOISE_RING_SIGMAS = 8;
+
+/**
+ * The L2 norm a randomized rounding of a vector of norm ≤ `l2` in `dimension` coordinates keeps with
+ * probability ≥ 1 − β: min(l2 + √d, √(l2² + d/4 + √(2·ln(1/β))·(l2 + √d/2))) (Kairouz, Liu & Steinke
+ * 2021, Thm. 1 / Lemma 27).
+ */
+export function roundedNormBound(l2: number, dimension: number, beta = ROUNDING_BETA): number {
+  const sd = Math.sqrt(dimension);
+  const sq = l2 * l2 + dimension / 4 + Math.sqrt(2 * Math.log(1 / beta)) * (l2 + sd / 2);
+  return Math.min(l2 + sd, Math.sqrt(sq));
+}
+
+/**
+ * The Skellam noise for a round with clip norm C and per-client noise std σᵢ (in update units), at
+ * a quantizer `scale` over `dimension` rotated coordinates: λ = (s·σᵢ)²/2, so the sum of m clients'
+ * noise has the variance (s·σᵢ)²·m of the Gaussian it replaces; and Δ₂, Δ₁ of one client's codes.
+ */
+export function discreteNoiseFor(clipNorm: number, noiseStd: number, scale: number, dimension: number, beta = ROUNDING_BETA): DiscreteNoise & { readonly l1Bound: number } {
+  const check = (name: string, v: number, zeroOk = false) => {
+    if (!(Number.isFinite(v) && (v > 0 || (zeroOk && v === 0)))) throw new FederaError('invalid_config', `discrete noise: ${name} must be a finite number ${zeroOk ? '≥' : '>'} 0, got ${v}`);
+  };
+  check('the clip norm', clipNorm);
+  check('the noise std', noiseStd, true);
+  check('the scale', scale);
+  if (!Number.isInteger(dimension) || dimension < 1) throw new FederaError('invalid_config', `discrete noise: the dimension must be an integer ≥ 1, got ${dimension}`);
+  const l2Bound = scale * clipNorm;
+  const roundingBound = roundedNormBound(l2Bound, dimension, beta);
+  return { lambda: (scale * noiseStd) ** 2 / 2, l2Bound, roundingBound, l1Bound: roundingBound * Math.min(Math.sqrt(dimension), roundingBound) };
 }
 
 /** Metrics summed under the masks (DP's clipping indicator) are clipped to ±this. */
@@ -75,6 +134,27 @@ export function quantizedEncodingFor(quantBits: number, clipRange: number, clien
     );
   }
   return { bits: ring, clipRange, scale: levels / (2 * clipRange), weightScale: head.weightScale, metricScale: head.metricScale, quantize: { bits: quantBits } };
+}
+
+/**
+ * The ring of rotation + b-bit quantization with Skellam noise (distributed DP): each client's
+ * centred codes lie in [−2^(b−1), 2^(b−1)], so the sum of n lies within n·2^(b−1) of 0, plus
+ * NOISE_RING_SIGMAS standard deviations √(2nλ) of the noise; read back as a signed integer. The
+ * weight and the metrics stay 32-bit as in {@link quantizedEncodingFor}.
+ */
+export function noisyQuantizedEncodingFor(quantBits: number, clipRange: number, clients: number, noise: DiscreteNoise, maxBits = 32): EncodingParams {
+  const base = quantizedEncodingFor(quantBits, clipRange, clients, 32);
+  if (!(noise.lambda >= 0 && Number.isFinite(noise.lambda))) throw new FederaError('invalid_config', `discrete noise: λ must be a finite number ≥ 0, got ${noise.lambda}`);
+  if (!(noise.l2Bound > 0 && noise.roundingBound >= noise.l2Bound && Number.isFinite(noise.roundingBound))) throw new FederaError('invalid_config', `discrete noise: the bounds must satisfy 0 < s·C (${noise.l2Bound}) ≤ Δ₂ (${noise.roundingBound}) < ∞`);
+  const reach = clients * 2 ** (quantBits - 1) + NOISE_RING_SIGMAS * Math.sqrt(2 * clients * noise.lambda);
+  const ring = Math.ceil(Math.log2(reach + 1)) + 1;
+  if (ring > maxBits) {
+    throw new FederaError(
+      'invalid_config',
+      `compression.uplink quantize:${quantBits} with distributed DP under secure aggregation needs a ${ring}-bit ring (${clients} clients' codes of up to ±${2 ** (quantBits - 1)} plus ${NOISE_RING_SIGMAS} standard deviations of their Skellam noise, ${(NOISE_RING_SIGMAS * Math.sqrt(2 * clients * noise.lambda)).toPrecision(4)} steps), but secagg.bits = ${maxBits}: the sum would wrap; ${ring > 32 ? 'raise secagg.clippingRange or lower the noise (the codes are too fine for 32 bits)' : `raise secagg.bits to ${ring}`}`,
+    );
+  }
+  return { ...base, bits: ring, noise };
 }
 
 /** Elements 0 and d+1… (weight, metrics) of a quantized vector are 32-bit; 1…d are ring elements. */
@@ -155,13 +235,17 @@ export function encodeUpdate(update: Float32Array, weight: number, p: EncodingPa
   out[0] = stochasticRound(weight * p.weightScale, rng) & modMask;
   const c = p.clipRange;
   const s = p.scale;
-  // Quantized: the code of w·clip(x) + c ∈ [0, 2c], i.e. one of 2^b levels from −c to c.
-  const offset = p.quantize ? c : 0;
+  if (p.noise) {
+    encodeNoisy(update, weight, p, p.noise, rng, out, where);
+  } else {
+    // Quantized: the code of w·clip(x) + c ∈ [0, 2c], i.e. one of 2^b levels from −c to c.
+    const offset = p.quantize ? c : 0;
   for (let i = 0; i < update.length; i++) {
     let x = update[i];
     if (!Number.isFinite(x)) throw new FederaError('non_finite', `${where}: coordinate ${i} is ${x}`);
     x = x > c ? c : x < -c ? -c : x;
     out[i + 1] = stochasticRound((weight * x + offset) * s, rng) & modMask;
+  }
   }
   metrics.forEach((v, k) => {
     if (!Number.isFinite(v)) throw new FederaError('non_finite', `${where}: summed metric ${k} is ${v}`);
@@ -169,6 +253,51 @@ export function encodeUpdate(update: Float32Array, weight: number, p: EncodingPa
     out[update.length + 1 + k] = stochasticRound(m * p.metricScale, rng) & modMask;
   });
   return out;
+}
+
+/**
+ * The coordinates of a noisy quantized encoding: the update (already rotated) clipped to L2 norm
+ * s·C once scaled and to [−c, c] per coordinate, scaled, rounded conditionally (each coordinate up
+ * with probability its fraction, drawn again while the norm exceeds Δ₂; after ROUNDING_TRIES
+ * draws, toward zero, whose norm never exceeds s·C), plus Skellam(λ) per coordinate, stored in the
+ * ring as two's complement.
+ */
+function encodeNoisy(update: Float32Array, weight: number, p: EncodingParams, noise: DiscreteNoise, rng: Rng, out: Uint32Array, where: string): void {
+  const d = update.length;
+  const c = p.clipRange;
+  const s = p.scale;
+  let norm2 = 0;
+  for (let i = 0; i < d; i++) {
+    const x = update[i];
+    if (!Number.isFinite(x)) throw new FederaError('non_finite', `${where}: coordinate ${i} is ${x}`);
+    norm2 += x * x;
+  }
+  const norm = Math.sqrt(norm2) * weight * s;
+  const shrink = norm > noise.l2Bound ? noise.l2Bound / norm : 1;
+  const y = new Float64Array(d);
+  for (let i = 0; i < d; i++) {
+    const x = weight * update[i];
+    y[i] = (x > c ? c : x < -c ? -c : x) * s * shrink;
+  }
+  const codes = new Int32Array(d);
+  const bound2 = noise.roundingBound * noise.roundingBound;
+  let within = false;
+  for (let t = 0; t < ROUNDING_TRIES && !within; t++) {
+    let n2 = 0;
+    for (let i = 0; i < d; i++) {
+      const v = stochasticRound(y[i], rng);
+      codes[i] = v;
+      n2 += v * v;
+    }
+    within = n2 <= bound2;
+  }
+  if (!within) for (let i = 0; i < d; i++) codes[i] = Math.trunc(y[i]);
+  const ringMask = p.bits === 32 ? 0xffffffff : 2 ** p.bits - 1;
+  const lambda = noise.lambda;
+  for (let i = 0; i < d; i++) {
+    const v = lambda > 0 ? codes[i] + rng.poisson(lambda) - rng.poisson(lambda) : codes[i];
+    out[i + 1] = (v & ringMask) >>> 0;
+  }
 }
 
 /**
@@ -182,6 +311,16 @@ export function decodeSum(sum: Uint32Array, p: EncodingParams, metricCount = 0, 
     const d = sum.length - 1 - metricCount;
     const decoded = decodeSum(sum, head, metricCount);
     const ringMask = p.bits === 32 ? 0xffffffff : 2 ** p.bits - 1;
+    if (p.noise) {
+      // Centred codes: the sum is a signed integer of the ring.
+      const top = 2 ** (p.bits - 1);
+      const full = 2 ** p.bits;
+      for (let i = 1; i <= d; i++) {
+        const v = (sum[i] & ringMask) >>> 0;
+        decoded.sum[i - 1] = (v >= top ? v - full : v) / p.scale;
+      }
+      return decoded;
+    }
     const shift = contributors * p.clipRange;
     for (let i = 1; i <= d; i++) decoded.sum[i - 1] = ((sum[i] & ringMask) >>> 0) / p.scale - shift;
     return decoded;

@@ -19,12 +19,12 @@ import type { Config, MessageBase, Metrics } from '../core/messages.js';
 import { checkMetrics } from '../core/messages.js';
 import { FederaError, describeError } from '../core/errors.js';
 import { findNonFinite } from '../core/kernels.js';
-import { MASKED_METRICS_CONFIG_KEY, MetricsMean, type SecureSumResult } from '../strategy/strategy.js';
+import { MASKED_METRICS_CONFIG_KEY, MetricsMean, SECURE_NOISE_CONFIG, type SecureSumNoise, type SecureSumResult } from '../strategy/strategy.js';
 import type { ClientFailure, ExchangeOutcome } from '../engine/exchange.js';
 import type { RoundEvent } from '../core/records.js';
 import { clientSeed, skipCode, type RoundContext, type TrainRoundOutcome, type TrainWorkflow } from '../engine/workflow.js';
 import { completeGraph, graphCommitment, graphSeed, isConnected, seededHararyGraph, type NeighbourGraph } from './graph.js';
-import { accumulateMasked, decodeSum, encodingFor, isMasked, maskedBytes, quantizedEncodingFor, type EncodingParams } from './encoding.js';
+import { accumulateMasked, decodeSum, discreteNoiseFor, encodingFor, isMasked, maskedBytes, noisyQuantizedEncodingFor, quantizedEncodingFor, type EncodingParams } from './encoding.js';
 import { rotatedLength, unrotate } from '../compress/hadamard.js';
 import { KEY_BYTES, SEED_BYTES, KeyAgreement, accumulateMasks, deriveKey, equalBytes, generateKeyPair, secureRandom, seedCommitment, x25519PublicKey } from './primitives.js';
 import { toHex } from '../wire/crypto.js';
@@ -107,6 +107,16 @@ function byteField(body: Record<string, unknown>, key: string, where: string, le
   return v;
 }
 
+/** The discrete noise a round's train config asks for (SECURE_NOISE_CONFIG), if any. */
+function secureNoiseOf(config: Config): { clipNorm: number; std: number } | undefined {
+  const clipNorm = config[SECURE_NOISE_CONFIG.clipNorm];
+  const std = config[SECURE_NOISE_CONFIG.std];
+  if (clipNorm === undefined && std === undefined) return undefined;
+  if (typeof clipNorm !== 'number' || !(clipNorm > 0) || !Number.isFinite(clipNorm)) throw new FederaError('invalid_config', `config.${SECURE_NOISE_CONFIG.clipNorm} must be a finite number > 0, got ${JSON.stringify(clipNorm)}`);
+  if (typeof std !== 'number' || !(std >= 0) || !Number.isFinite(std)) throw new FederaError('invalid_config', `config.${SECURE_NOISE_CONFIG.std} must be a finite number ≥ 0, got ${JSON.stringify(std)}`);
+  return { clipNorm, std };
+}
+
 /** The metric names a round's train config asks to sum under the masks (MASKED_METRICS_CONFIG_KEY). */
 function maskedMetricNames(config: Config): string[] {
   const v = config[MASKED_METRICS_CONFIG_KEY];
@@ -151,6 +161,8 @@ interface SecAggRound {
   readonly encoding: EncodingParams;
   /** Rotation + quantization: the round's rotation (the seed is public) and the rotated length. */
   readonly rotation?: { block: number; seed: number; length: number };
+  /** Discrete noise the clients add to their codes (a stage asked for it in the round's config). */
+  readonly noise?: SecureSumNoise;
   readonly config: Config;
   /** Per-client values a stage asked to sum (DP's clipping indicator): they travel under the masks, not in the clear. */
   readonly secureMetrics: string[];
@@ -298,6 +310,7 @@ async function advertiseKeys(r: SecAggRound): Promise<void> {
         weighting: r.weighting,
         ...(r.plus ? { graphDegree: r.plan.degree } : {}),
         ...(r.rotation ? { quantizeBits: encoding.quantize!.bits, rotateBlock: r.rotation.block, rotateSeed: r.rotation.seed } : {}),
+        ...(encoding.noise ? { noiseLambda: encoding.noise.lambda, noiseL2Bound: encoding.noise.l2Bound, noiseRoundingBound: encoding.noise.roundingBound } : {}),
       } as MessageBase,
     })),
     async (clientId, reply) => {
@@ -598,7 +611,7 @@ function decodeAndAggregate(r: SecAggRound, onResult: SecAggWorkflowOptions['onR
     if (aggregation.addSecureSum) {
       const maskedSums: Record<string, number> = {};
       secureMetrics.forEach((name, k) => (maskedSums[name] = decoded.metrics[k]));
-      const secure: SecureSumResult = { sum: decoded.sum, weight: decoded.weight, weightUnit: weighting === 'uniform' ? 1 : maxWeight, weighting, contributors, metrics: clear, maskedSums };
+      const secure: SecureSumResult = { sum: decoded.sum, weight: decoded.weight, weightUnit: weighting === 'uniform' ? 1 : maxWeight, weighting, contributors, metrics: clear, maskedSums, ...(r.noise ? { noise: r.noise } : {}) };
       aggregation.addSecureSum(secure);
     } else {
       // A strategy that does not know secure sums gets their mean as one result of the sum's weight.
@@ -679,14 +692,23 @@ export class SecAggWorkflow implements TrainWorkflow {
     }
     const config: Config = ctx.strategy.configureTrain(ctx.round, ctx.global);
     let secureMetrics: string[];
-    try {
-      secureMetrics = maskedMetricNames(config);
-    } catch (e) {
-      return { ...empty, status: 'skipped', reason: describeError(e) };
-    }
     // One rotation per round for every client (a seed from the round's stream; it need not be secret).
     const q = this.o.quantize;
     const rotation = q ? { block: q.block, seed: ctx.rng.stream('secagg-rotation').nextU32(), length: rotatedLength(d, q.block) } : undefined;
+    let noise: SecureSumNoise | undefined;
+    try {
+      secureMetrics = maskedMetricNames(config);
+      // A stage asked for discrete noise on the codes (distributed DP): Skellam, in a wider ring.
+      const noiseAsk = secureNoiseOf(config);
+      if (noiseAsk) {
+        if (!q || !rotation) throw new FederaError('invalid_config', 'discrete noise was asked for, but it is added to the codes of rotation + quantization (compression.uplink "rotate,quantize:b"), which this secure sum does not use');
+        const dn = discreteNoiseFor(noiseAsk.clipNorm, noiseAsk.std, encoding.scale, rotation.length);
+        encoding = noisyQuantizedEncodingFor(q.bits, this.o.clippingRange ?? 8, n, dn, this.o.bits ?? 32);
+        noise = { lambda: dn.lambda, l2Sensitivity: dn.roundingBound, l1Sensitivity: dn.l1Bound, scale: encoding.scale, clipNorm: noiseAsk.clipNorm, std: noiseAsk.std };
+      }
+    } catch (e) {
+      return { ...empty, status: 'skipped', reason: `secure aggregation: ${describeError(e)}` };
+    }
     const total = (rotation ? rotation.length : d) + 1 + secureMetrics.length;
     const failed: ClientFailure[] = penalised.map((id) => ({ clientId: id, code: 'secagg_withheld_reveal', reason: `secagg setup: left out until round ${this.withheld.get(id)!.until}: it withheld its graph reveal in an earlier round` }));
     return {
@@ -705,6 +727,7 @@ export class SecAggWorkflow implements TrainWorkflow {
       plus: plan.mode === 'secagg+',
       encoding,
       ...(rotation ? { rotation } : {}),
+      ...(noise ? { noise } : {}),
       config,
       secureMetrics,
       maxWeight: this.o.maxWeight ?? 1000,

@@ -270,6 +270,7 @@ export class FederaServer implements ServerView {
         minAvailable: quorum,
         recheck: false,
         source: `run "${this.runId}"`,
+        dimension: layout.size,
       });
       const strategy = plan.strategy;
       for (const w of [...plan.warnings, ...plan.noiseWarnings(layout.size)]) this.logger.warn({ runId: this.runId }, w);

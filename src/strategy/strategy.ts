@@ -51,6 +51,28 @@ export interface AggregatedEvaluation {
  */
 export const MASKED_METRICS_CONFIG_KEY = 'federa.maskedMetrics';
 
+/**
+ * Train-config keys by which a stage asks a quantized secure sum to add discrete noise to the
+ * clients' codes (distributed DP): the L2 norm each client's update is clipped to and the standard
+ * deviation of the noise each client adds, both in update units. The secure sum turns them into
+ * Skellam noise on its integer codes and reports what it added ({@link SecureSumResult.noise}).
+ */
+export const SECURE_NOISE_CONFIG = { clipNorm: 'federa.secureNoise.clipNorm', std: 'federa.secureNoise.std' } as const;
+
+/** The discrete noise a secure sum added, in its code units (1 = one quantization step). */
+export interface SecureSumNoise {
+  /** λ: every client added Poisson(λ) − Poisson(λ) to every code. */
+  readonly lambda: number;
+  /** Δ₂, Δ₁: the L2 and L1 norms one client's rounded codes stay within. */
+  readonly l2Sensitivity: number;
+  readonly l1Sensitivity: number;
+  /** s: codes per unit of the update. */
+  readonly scale: number;
+  /** The clip norm and per-client std the sum was asked for (update units). */
+  readonly clipNorm: number;
+  readonly std: number;
+}
+
 /** A secure sum, as a secure-aggregation workflow hands it to the round's aggregation. */
 export interface SecureSumResult {
   /** Σ wᵢ·xᵢ, decoded. */
@@ -66,6 +88,8 @@ export interface SecureSumResult {
   readonly metrics: Metrics;
   /** Sums of the metrics that travelled under the masks (named by MASKED_METRICS_CONFIG_KEY). */
   readonly maskedSums: Readonly<Record<string, number>>;
+  /** Discrete noise the clients added to their codes, when a stage asked for it (SECURE_NOISE_CONFIG). */
+  readonly noise?: SecureSumNoise;
 }
 
 /**

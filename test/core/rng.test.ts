@@ -3,7 +3,7 @@
 // to each check) and are generous enough that only a real bias fails them.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Rng } from '../../src/core/rng.js';
+import { Rng, SecureRng, logFactorial } from '../../src/core/rng.js';
 import { isFederaError, type FederaErrorCode } from '../../src/core/errors.js';
 
 function throwsCode(fn: () => unknown, code: FederaErrorCode): void {
@@ -273,6 +273,7 @@ test('bad arguments throw FederaError(invalid_argument)', () => {
   const rng = new Rng(0);
   for (const n of [0, -1, 1.5, NaN, Infinity, 2 ** 32 + 1]) throwsCode(() => rng.int(n), 'invalid_argument');
   for (const shape of [0, -1, NaN, Infinity]) throwsCode(() => rng.gamma(shape), 'invalid_argument');
+  for (const lambda of [-1, NaN, Infinity]) throwsCode(() => rng.poisson(lambda), 'invalid_argument');
   throwsCode(() => rng.dirichlet(0, 3), 'invalid_argument');
   throwsCode(() => rng.dirichlet(-1, 3), 'invalid_argument');
   for (const k of [0, -1, 2.5, NaN]) throwsCode(() => rng.dirichlet(1, k), 'invalid_argument');
@@ -283,4 +284,89 @@ test('bad arguments throw FederaError(invalid_argument)', () => {
   for (const n of [2.5, -1, NaN, Infinity]) throwsCode(() => rng.sampleIndices(n, 1), 'invalid_argument');
   throwsCode(() => rng.sampleIndices(NaN, 0), 'invalid_argument');
   throwsCode(() => rng.sample(['a'], 2), 'invalid_argument');
+});
+
+test('logFactorial: the table and Stirling\'s series agree with Σ log k to 1e-13 relative', () => {
+  let exact = 0;
+  for (let k = 1; k <= 2000; k++) {
+    exact += Math.log(k);
+    const got = logFactorial(k);
+    assert.ok(Math.abs(got - exact) <= 1e-13 * Math.max(1, exact), `log(${k}!) = ${got}, expected ${exact}`);
+  }
+  assert.equal(logFactorial(0), 0);
+});
+
+// Exact Poisson pmf, summed into bins with at least 5 expected counts each, against a chi-square
+// test at p = 1e-4: both the multiplication method (λ < 10) and PTRS (λ ≥ 10) are exact samplers.
+for (const lambda of [0.3, 4, 10, 37.5, 2500, 4e5]) {
+  test(`poisson(${lambda}): the distribution is Poisson (chi-square over bins, mean and variance)`, () => {
+    const rng = new Rng(17).stream(`poisson-${lambda}`);
+    const N = 200_000;
+    const draws = new Float64Array(N);
+    for (let i = 0; i < N; i++) {
+      const k = rng.poisson(lambda);
+      assert.ok(Number.isInteger(k) && k >= 0, `draw ${k}`);
+      draws[i] = k;
+    }
+    let mean = 0;
+    for (const k of draws) mean += k;
+    mean /= N;
+    let v = 0;
+    for (const k of draws) v += (k - mean) ** 2;
+    v /= N - 1;
+    // Standard errors: √(λ/N) for the mean, ≈ λ·√(2/N) for the variance (plus the 4th cumulant λ/N).
+    assert.ok(Math.abs(mean - lambda) < 5 * Math.sqrt(lambda / N), `mean ${mean}`);
+    assert.ok(Math.abs(v - lambda) < 5 * Math.sqrt((2 * lambda * lambda + lambda) / N), `variance ${v}`);
+    // Bins over [λ − 6√λ, λ + 6√λ], merged until each expects ≥ 5 draws.
+    const lo = Math.max(0, Math.floor(lambda - 6 * Math.sqrt(lambda) - 2));
+    const hi = Math.ceil(lambda + 6 * Math.sqrt(lambda) + 2);
+    const pmf = (k: number) => Math.exp(-lambda + k * Math.log(lambda) - logFactorial(k));
+    const counts = new Map<number, number>();
+    for (const k of draws) counts.set(k, (counts.get(k) ?? 0) + 1);
+    const bins: { expected: number; observed: number }[] = [];
+    let cur = { expected: 0, observed: 0 };
+    let tailBelow = 0;
+    for (let k = 0; k < lo; k++) tailBelow += counts.get(k) ?? 0;
+    let pBelow = 0;
+    for (let k = 0; k < lo; k++) pBelow += pmf(k);
+    cur = { expected: pBelow * N, observed: tailBelow };
+    for (let k = lo; k <= hi; k++) {
+      cur.expected += pmf(k) * N;
+      cur.observed += counts.get(k) ?? 0;
+      if (cur.expected >= 5) (bins.push(cur), (cur = { expected: 0, observed: 0 }));
+    }
+    let above = 0;
+    for (const [k, c] of counts) if (k > hi) above += c;
+    cur.observed += above;
+    cur.expected += Math.max(0, N - bins.reduce((s, b) => s + b.expected, 0) - cur.expected);
+    if (cur.expected > 0) bins.push(cur);
+    const chi = bins.reduce((s, b) => s + (b.observed - b.expected) ** 2 / b.expected, 0);
+    const df = bins.length - 1;
+    // Wilson–Hilferty: the chi-square quantile at p = 1e-4 (z = 3.719).
+    const limit = df * (1 - 2 / (9 * df) + 3.719 * Math.sqrt(2 / (9 * df))) ** 3;
+    assert.ok(chi < limit, `chi-square ${chi.toFixed(1)} over ${bins.length} bins (limit ${limit.toFixed(1)})`);
+  });
+}
+
+test('skellam(λ): mean 0, variance 2λ; seeded streams repeat, SecureRng draws from the CSPRNG', () => {
+  const rng = new Rng(5).stream('skellam');
+  const N = 100_000;
+  const lambda = 123.4;
+  let s = 0;
+  let s2 = 0;
+  for (let i = 0; i < N; i++) {
+    const x = rng.skellam(lambda);
+    s += x;
+    s2 += x * x;
+  }
+  const mean = s / N;
+  const variance = s2 / N - mean * mean;
+  assert.ok(Math.abs(mean) < 5 * Math.sqrt((2 * lambda) / N), `mean ${mean}`);
+  assert.ok(Math.abs(variance - 2 * lambda) < 5 * 2 * lambda * Math.sqrt(2 / N), `variance ${variance}`);
+  const a = new Rng(9).stream('x');
+  const b = new Rng(9).stream('x');
+  for (let i = 0; i < 100; i++) assert.equal(a.skellam(50), b.skellam(50));
+  const secure = new SecureRng('t');
+  const draws = Array.from({ length: 50 }, () => secure.skellam(1e4));
+  assert.ok(new Set(draws).size > 40, 'secure Skellam draws vary');
 });

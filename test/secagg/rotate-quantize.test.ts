@@ -137,9 +137,10 @@ test('(d) top-k and per-client-scale pipelines under secure aggregation are stil
     assert.match(messages[0], why, uplink);
     assert.equal(messages[1], messages[0], `${uplink}: the two configs say the same`);
   }
-  // Differential privacy over the quantized sum: distributed DP's noisy shares rounded to b-bit
-  // codes are not the Gaussian sum the accountant charges; refused by both, in the same words.
-  const dp = { compression: { uplink: 'rotate,quantize:8' }, secagg: { mode: 'secagg' }, privacy: { mode: 'distributed', clipNorm: 0.5, noiseMultiplier: 1 } };
+  // Differential privacy over the quantized sum: local DP's noisy shares rounded to b-bit codes
+  // are not the Gaussian sum the accountant charges; refused by both, in the same words. (The
+  // distributed mode is accepted: its noise is Skellam on the codes, test/secagg/skellam-dp.test.ts.)
+  const dp = { compression: { uplink: 'rotate,quantize:8' }, secagg: { mode: 'secagg' }, privacy: { mode: 'local', clipNorm: 0.5, noiseMultiplier: 1 } };
   const dpMessages = [() => sim(dp), () => server({ ...dp, privacy: { ...dp.privacy, populationSize: 10 } })].map((f) => {
     try {
       f();
@@ -148,8 +149,11 @@ test('(d) top-k and per-client-scale pipelines under secure aggregation are stil
     }
     return 'accepted';
   });
-  assert.match(dpMessages[0], /adds Gaussian noise to each client's share and compression\.uplink "rotate,quantize:8" rounds each client's rotated share to 8-bit codes \(step 0\.0627\): the rounded noisy sum is not the Gaussian mechanism the accountant charges/);
+  assert.match(dpMessages[0], /adds Gaussian noise to each client's share and compression\.uplink "rotate,quantize:8" rounds each client's rotated share to 8-bit codes \(step 0\.0627\): the rounded noisy sum is not the Gaussian mechanism the accountant charges; use privacy\.mode "distributed"/);
   assert.equal(dpMessages[1], dpMessages[0]);
+  const distributed = { ...dp, privacy: { ...dp.privacy, mode: 'distributed' } };
+  sim(distributed);
+  server({ ...distributed, privacy: { ...distributed.privacy, populationSize: 10 } });
   // Without the quantizer, distributed DP under secure aggregation is accepted.
   sim({ secagg: { mode: 'secagg' }, privacy: dp.privacy });
   // The summable pipeline is accepted by both.

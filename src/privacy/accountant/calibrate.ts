@@ -55,6 +55,11 @@ export interface SigmaQuery {
   accountant?: AccountantKind;
   /** Relative width of the final bracket (default 1e-10 for RDP, 1e-4 for PLD). */
   tolerance?: number;
+  /**
+   * ε of the whole run at multiplier σ, for a mechanism other than the subsampled Gaussian (the
+   * distributed Skellam of DP under quantized secure aggregation); must fall as σ grows.
+   */
+  epsilonOf?: (sigma: number) => number;
 }
 
 const SIGMA_MIN = 1e-3;
@@ -75,7 +80,7 @@ export function calibrateNoiseMultiplier(query: SigmaQuery): number {
   if (kind !== 'rdp' && kind !== 'pld') throw new FederaError('invalid_config', `accountant must be "rdp" or "pld", got ${JSON.stringify(kind)}`);
   const tol = query.tolerance ?? (kind === 'rdp' ? 1e-10 : 1e-4);
   if (!(tol > 0 && tol < 0.5)) throw new FederaError('invalid_config', `tolerance must be in (0, 0.5), got ${tol}`);
-  const eps = (sigma: number) => createAccountant(kind).compose(q, sigma, steps).getEpsilon(delta);
+  const eps = query.epsilonOf ?? ((sigma: number) => createAccountant(kind).compose(q, sigma, steps).getEpsilon(delta));
   // f(log σ) = log ε − log target, decreasing; f ≤ 0 means σ is enough.
   const f = (logSigma: number) => {
     const e = eps(Math.exp(logSigma));
@@ -85,7 +90,7 @@ export function calibrateNoiseMultiplier(query: SigmaQuery): number {
   // Bracket [a, b] in log σ with f(a) > 0 ≥ f(b). PLD starts from the RDP answer, which is
   // almost always enough (PLD is the tighter of the two).
   let start = 0;
-  if (kind === 'pld') start = Math.log(calibrateNoiseMultiplier({ q, steps, delta, epsilon: target, accountant: 'rdp', tolerance: 1e-6 }));
+  if (kind === 'pld' && !query.epsilonOf) start = Math.log(calibrateNoiseMultiplier({ q, steps, delta, epsilon: target, accountant: 'rdp', tolerance: 1e-6 }));
   let b = start;
   let fb = f(b);
   let a: number;

@@ -190,6 +190,22 @@ export class RdpAccountant {
     return this;
   }
 
+  /**
+   * Adds `steps` steps of any mechanism given by its per-step RDP at this accountant's orders
+   * (`perStep[k]` at `orders[k]`; e.g. the Poisson-subsampled Skellam of accountant/skellam.ts).
+   */
+  composeRdp(perStep: ArrayLike<number>, steps = 1): this {
+    checkSteps(steps);
+    if (perStep.length !== this.orders.length) throw new FederaError('invalid_argument', `composeRdp: ${perStep.length} RDP values for ${this.orders.length} orders`);
+    for (let k = 0; k < perStep.length; k++) {
+      const v = perStep[k];
+      if (!(v >= 0)) throw new FederaError('invalid_argument', `composeRdp: the RDP at order ${this.orders[k]} is ${v}; it must be a number ≥ 0`);
+      this.total[k] += steps * v;
+    }
+    this.composed += steps;
+    return this;
+  }
+
   getEpsilon(delta: number): number {
     return this.getEpsilonAndOrder(delta).epsilon;
   }
