@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSimulationConfig } from '../src/config/rules.js';
 import { simulate } from '../src/cli/simulate.js';
-import { quantizedEncodingFor, encodingFor, maskedBytes } from '../src/secagg/encoding.js';
+import { discreteNoiseFor, encodingFor, maskedBytes, noisyQuantizedEncodingFor, quantizedEncodingFor } from '../src/secagg/encoding.js';
 import { rotate, rotatedLength } from '../src/compress/hadamard.js';
 import { Rng } from '../src/core/rng.js';
 
@@ -39,15 +39,20 @@ const perRound = Number(flags.perRound);
 const clip = Number(flags.clip);
 const D = 7850;
 
-const variants: Array<{ name: string; uplink?: string; clip: number }> = [
+// Distributed DP (z = 0.7, C = 1): Gaussian shares under the 32-bit encoding (whose range must
+// hold C + 6σᵢ), or Skellam noise on the 8-bit codes.
+const DP = { mode: 'distributed', clipNorm: 1, noiseMultiplier: 0.7 };
+const variants: Array<{ name: string; uplink?: string; clip: number; dp?: boolean }> = [
   { name: 'secagg 32-bit', clip: 8 },
   { name: 'secagg 32-bit, clip ' + clip, clip },
   { name: 'rotate + 8-bit', uplink: 'rotate,quantize:8', clip },
   { name: 'rotate + 4-bit', uplink: 'rotate,quantize:4', clip },
+  { name: 'DP, 32-bit, clip 2', clip: 2, dp: true },
+  { name: 'DP, rotate + 8-bit Skellam', uplink: 'rotate,quantize:8', clip, dp: true },
 ];
 const rows: Record<string, unknown>[] = [];
 const sink = { write: () => true };
-const configOf = (v: { uplink?: string; clip: number }, runRounds: number, out: string) =>
+const configOf = (v: { uplink?: string; clip: number; dp?: boolean }, runRounds: number, out: string) =>
   parseSimulationConfig({
     name: 'secagg-rotate',
     seed: Number(flags.seed),
@@ -61,6 +66,7 @@ const configOf = (v: { uplink?: string; clip: number }, runRounds: number, out: 
     output: out,
     secagg: { mode: 'secagg', clippingRange: v.clip, randomness: 'seeded' },
     ...(v.uplink ? { compression: { uplink: v.uplink } } : {}),
+    ...(v.dp ? { privacy: DP } : {}),
   });
 for (const v of variants) {
   const out = mkdtempSync(join(tmpdir(), 'federa-bench-secagg-rotate-'));
@@ -71,8 +77,11 @@ for (const v of variants) {
   rmSync(out, { recursive: true, force: true });
   const up = r.history.reduce((a, h) => a + h.bytes.up, 0) / r.history.length / perRound;
   const bits = v.uplink ? Number(v.uplink.split(':')[1]) : 32;
-  const enc = v.uplink ? quantizedEncodingFor(bits, v.clip, perRound) : encodingFor(32, v.clip, perRound);
   const total = (v.uplink ? rotatedLength(D, 1024) : D) + 1;
+  // Skellam: the ring of the noise the first round asked for (its clip norm and per-client std).
+  const noisy = v.uplink && v.dp ? discreteNoiseFor(DP.clipNorm, (DP.noiseMultiplier * DP.clipNorm) / Math.sqrt(perRound), (2 ** bits - 1) / (2 * v.clip), total - 1) : undefined;
+  const enc = noisy ? noisyQuantizedEncodingFor(bits, v.clip, perRound, noisy) : v.uplink ? quantizedEncodingFor(bits, v.clip, perRound) : encodingFor(32, v.clip, perRound);
+  const last = r.history.at(-1)?.privacy;
   const row = {
     bench: 'secagg-rotate',
     variant: v.name,
@@ -82,6 +91,7 @@ for (const v of variants) {
     masked_bytes: maskedBytes(enc, total, 0),
     up_bytes_per_client: Math.round(up),
     accuracy: r.finalAccuracy,
+    ...(last ? { epsilon: +last.epsilon.toFixed(4) } : {}),
     completed: r.history.filter((h) => h.status === 'completed').length,
     rounds,
     seconds: +seconds.toFixed(1),
@@ -89,11 +99,11 @@ for (const v of variants) {
   rows.push(row);
   console.log(JSON.stringify(row));
 }
-console.log('\nvariant                     ring  masked B  up B/client  ×32-bit  accuracy');
+console.log('\nvariant                     ring  masked B  up B/client  ×32-bit  accuracy  ε (δ = 1e-5)');
 const ref = Number(rows[0].up_bytes_per_client);
 for (const r of rows) {
   console.log(
-    `${String(r.variant).padEnd(27)} ${String(r.ring_bits).padStart(4)}  ${String(r.masked_bytes).padStart(8)}  ${String(r.up_bytes_per_client).padStart(11)}  ${(Number(r.up_bytes_per_client) / ref).toFixed(3).padStart(7)}  ${Number(r.accuracy).toFixed(4)}`,
+    `${String(r.variant).padEnd(27)} ${String(r.ring_bits).padStart(4)}  ${String(r.masked_bytes).padStart(8)}  ${String(r.up_bytes_per_client).padStart(11)}  ${(Number(r.up_bytes_per_client) / ref).toFixed(3).padStart(7)}  ${Number(r.accuracy).toFixed(4)}  ${r.epsilon === undefined ? '-' : Number(r.epsilon).toFixed(3)}`,
   );
 }
 

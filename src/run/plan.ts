@@ -171,8 +171,9 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
       );
     }
     if (secagg) {
+      const skellam = quantizedUplink && p?.mode === 'distributed' && dp && dp.noiseMultiplier > 0;
       const sums = quantizedUplink
-        ? `rotation (block ${quantizedUplink.block}) + ${quantizedUplink.bits}-bit stochastic quantization in the rotated basis, ${quantizedEncodingFor(quantizedUplink.bits, secagg.clippingRange, k, secagg.bits).bits}-bit sums`
+        ? `rotation (block ${quantizedUplink.block}) + ${quantizedUplink.bits}-bit stochastic quantization in the rotated basis, ${skellam ? 'sums in a ring widened each round for the Skellam noise' : `${quantizedEncodingFor(quantizedUplink.bits, secagg.clippingRange, k, secagg.bits).bits}-bit sums`}`
         : `${secagg.bits}-bit sums`;
       lines.push(
         `secagg    ${secagg.mode}${secagg.threshold ? `, threshold ${secagg.threshold}` : ''}${secagg.mode === 'secagg+' && secagg.neighbours ? `, ${secagg.neighbours} neighbours` : ''}, clip ±${secagg.clippingRange}, ${sums}, ${secaggRandomness} keys`,

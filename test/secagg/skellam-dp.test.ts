@@ -6,19 +6,19 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/core/rng.js';
 import { decodeSum, discreteNoiseFor, encodeUpdate, noisyQuantizedEncodingFor, roundedNormBound, NOISE_RING_SIGMAS } from '../../src/secagg/encoding.js';
 import { parseSimulationConfig } from '../../src/config/rules.js';
 import { simulate } from '../../src/cli/simulate.js';
+import { planRun } from '../../src/run/plan.js';
 import { withoutTiming } from '../../src/core/records.js';
 import { DpNoiseStage } from '../../src/aggregate/dp-noise.js';
 import { RdpAccountant } from '../../src/privacy/accountant/rdp.js';
 import { rdpPoissonSkellam } from '../../src/privacy/accountant/skellam.js';
 import { computeEpsilon } from '../../src/privacy/accountant/calibrate.js';
-import { makeParams, ParamLayout } from '../../src/core/params.js';
 import type { RoundAggregate } from '../../src/aggregate/stage.js';
 import { ROOT } from '../deploy/helpers/procs.js';
 
@@ -115,7 +115,6 @@ test('the DP stage charges the noise the secure sum reports, and refuses a sum w
   assert.equal(config['dp.noiseStd'], 0, 'the clients add no float noise');
   assert.equal(config['federa.secureNoise.clipNorm'], 0.5);
   assert.ok(Math.abs((config['federa.secureNoise.std'] as number) - 0.5 / Math.sqrt(10)) < 1e-15);
-  const global = makeParams(ParamLayout.fromShapes([{ name: 'w', shape: [1000] }]));
   const contributors = Array.from({ length: 10 }, (_, i) => `c${i}`);
   const dn = discreteNoiseFor(0.5, 0.5 / Math.sqrt(10), scale, dimension);
   const reported = { lambda: dn.lambda, l2Sensitivity: dn.roundingBound, l1Sensitivity: dn.l1Bound, scale, clipNorm: 0.5, std: 0.5 / Math.sqrt(10) };
@@ -132,10 +131,10 @@ test('the DP stage charges the noise the secure sum reports, and refuses a sum w
     stageMetrics: {},
     events: [],
   });
-  assert.throws(() => stage.aggregate(aggregate(), global), /the secure sum added no discrete noise/);
-  assert.throws(() => stage.aggregate(aggregate({ ...reported, std: reported.std / 2 }), global), /is not the noise this round asked for/);
+  assert.throws(() => stage.aggregate(aggregate()), /the secure sum added no discrete noise/);
+  assert.throws(() => stage.aggregate(aggregate({ ...reported, std: reported.std / 2 })), /is not the noise this round asked for/);
   const a = aggregate(reported);
-  stage.aggregate(a, global);
+  stage.aggregate(a);
   stage.commit();
   const want = new RdpAccountant().composeRdp(rdpPoissonSkellam(0.2, { mu: 10 * dn.lambda, l2: dn.roundingBound, l1: dn.l1Bound }, new RdpAccountant().orders)).getEpsilon(1e-5);
   assert.equal(a.privacy!.epsilon, want);
@@ -188,17 +187,38 @@ test('a simulated run with distributed DP, secure aggregation and rotate,quantiz
   assert.throws(() => run({ compression: { uplink: 'rotate,quantize:8' }, privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 0.7, accountant: 'pld' } }), /privacy\.accountant "pld" .* set privacy\.accountant = "rdp"/);
 });
 
-test('over the command line: federa simulate --dp-mode distributed --secagg secagg --uplink "rotate,quantize:8"', { timeout: 120_000 }, async () => {
-  const out = mkdtempSync(join(tmpdir(), 'federa-skellam-cli-'));
-  const args = ['--model', 'logreg', '--rounds', '2', '--clients', '10', '--clients-per-round', '5', '--partition', 'iid', '--dp-mode', 'distributed', '--dp-clip', '1', '--dp-noise', '0.8', '--secagg', 'secagg', '--secagg-clip', '0.05', '--uplink', 'rotate,quantize:8', '--out', out];
+test("the README's Skellam command, exactly as written: federa simulate --dp-mode distributed --secagg secagg --uplink rotate,quantize:8", { timeout: 120_000 }, async () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const line = readme.split('\n').find((l) => l.startsWith('npx federa simulate') && l.includes('--uplink rotate,quantize:8') && l.includes('--dp-mode distributed'));
+  assert.ok(line, 'the README has the command');
+  // `npx federa` in a fresh folder: the checkout's CLI, from source (as test/docs/readme-deployment.test.ts).
+  const work = mkdtempSync(join(tmpdir(), 'federa-skellam-readme-'));
+  mkdirSync(join(work, 'node_modules', '.bin'), { recursive: true });
+  const shim = join(work, 'node_modules', '.bin', 'federa');
+  writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" --import "${import.meta.resolve('tsx')}" "${join(ROOT, 'test/deploy/helpers/cli.ts')}" "$@"\n`);
+  chmodSync(shim, 0o755);
   const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-    execFile(process.execPath, ['--import', 'tsx', join(ROOT, 'test/deploy/helpers/cli.ts'), 'simulate', ...args], { cwd: ROOT, timeout: 110_000 }, (err, stdout, stderr) =>
-      done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
-    ),
+    execFile('sh', ['-c', line], { cwd: work, timeout: 110_000 }, (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })),
   );
+  rmSync(work, { recursive: true, force: true });
   assert.equal(code, 0, stderr + stdout);
   assert.match(stdout, /DP-FedAvg distributed, Skellam noise on the secure sum's codes/);
+  assert.match(stdout, /sums in a ring widened each round for the Skellam noise/);
   assert.match(stdout, /compress {2}uplink rotate,quantize:8 \(inside secure aggregation\)/);
-  assert.match(stdout, /rounds completed +2 of 2/);
-  assert.match(stdout, /privacy ε \(δ\) +\d+\.\d+ \(δ = 0\.00001\) after 2 round\(s\), RDP, distributed/);
+  assert.match(stdout, /rounds completed +5 of 5/);
+  assert.match(stdout, /privacy ε \(δ\) +\d+\.\d+ \(δ = 0\.00001\) after 5 round\(s\), RDP, distributed/);
+  const accuracy = Number(/final test accuracy +(\d\.\d+)/.exec(stdout)?.[1]);
+  assert.ok(accuracy > 0.6, `accuracy ${accuracy}`);
+});
+
+test('the run plan warns when the rounding of coarse codes raises the sensitivity the accountant charges', () => {
+  const config = (clippingRange: number) => run({ compression: { uplink: 'rotate,quantize:8' }, secagg: { clippingRange, randomness: 'seeded' } });
+  const coarse = planRun(config(8), { population: 40, dimension: 7850 }).noiseWarnings(7850);
+  const w = coarse.find((m) => m.includes('raises the sensitivity'));
+  assert.ok(w, coarse.join('\n'));
+  assert.match(w!, /the rounding of the 8-bit codes raises the sensitivity the accountant charges by \d+\.\d+× .* lower secagg\.clippingRange toward a few times clipNorm\/√d \(0\.0451\)/);
+  const fine = planRun(config(0.05), { population: 40, dimension: 7850 });
+  assert.equal(fine.noiseWarnings(7850).filter((m) => m.includes('raises the sensitivity')).length, 0);
+  // The planned ε needs the model size: with it, it is the Skellam one (a little above the Gaussian's).
+  assert.ok(Number.isFinite(fine.dp!.plannedEpsilon) && fine.dp!.plannedEpsilon > 0);
 });
