@@ -40,14 +40,14 @@ const clip = Number(flags.clip);
 const D = 7850;
 
 // Distributed DP (z = 0.7, C = 1): Gaussian shares under the 32-bit encoding (whose range must
-// hold C + 6σᵢ), or Skellam noise on the 8-bit codes.
+// hold C + 6σᵢ: 2.33 at 10 a round), or Skellam noise on the 8-bit codes.
 const DP = { mode: 'distributed', clipNorm: 1, noiseMultiplier: 0.7 };
 const variants: Array<{ name: string; uplink?: string; clip: number; dp?: boolean }> = [
   { name: 'secagg 32-bit', clip: 8 },
   { name: 'secagg 32-bit, clip ' + clip, clip },
   { name: 'rotate + 8-bit', uplink: 'rotate,quantize:8', clip },
   { name: 'rotate + 4-bit', uplink: 'rotate,quantize:4', clip },
-  { name: 'DP, 32-bit, clip 2', clip: 2, dp: true },
+  { name: 'DP, 32-bit, clip 2.5', clip: 2.5, dp: true },
   { name: 'DP, rotate + 8-bit Skellam', uplink: 'rotate,quantize:8', clip, dp: true },
 ];
 const rows: Record<string, unknown>[] = [];
