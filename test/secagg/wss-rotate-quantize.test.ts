@@ -4,28 +4,18 @@
 // of the inputs within the quantization bound, and the masked inputs take 12-bit codes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Store } from '../../src/server/store.js';
 import { quantizedEncodingFor } from '../../src/secagg/encoding.js';
 import { rotatedLength } from '../../src/compress/hadamard.js';
 import { expectedSum, knownUpdates } from './helpers/clients.js';
 import { WSS_TEST as P } from './helpers/wss-params.js';
-import { spawnWssClients, startWssSecAggServer } from './helpers/wss-server.js';
+import { completeWssRun, startWssSecAggServer } from './helpers/wss-server.js';
 
 // Wide enough that no coordinate is clipped in either basis: the sum is then the plain weighted sum.
 const CLIP = 8;
 
 test('10 client processes over wss with rotate,quantize:8 under secagg: the model moves by the weighted mean within the bound', { timeout: 90_000 }, async (t) => {
   const wss = await startWssSecAggServer('secagg-rotq-wss', { clients: P.clients, seed: 8, extra: { compression: { uplink: 'rotate,quantize:8' } }, secagg: { clippingRange: CLIP, stageTimeoutMs: { setup: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } } });
-  const { server, database } = wss;
-  t.after(() => server.stop());
-  const { outputs, exits } = spawnWssClients(t, wss, P.clients);
-  const outcome = await server.done;
-  assert.equal(outcome.status, 'completed');
-  const ended = await Promise.all(exits);
-  for (let i = 0; i < P.clients; i++) assert.equal(ended[i].code, 0, `client-${i}: ${outputs[i].join('').slice(-800)}`);
-
-  const store = new Store(database);
-  t.after(() => store.close());
+  const store = await completeWssRun(t, wss, P.clients);
   const [record] = store.history('secagg-rotq-wss');
   assert.equal(record.status, 'completed', record.reason);
   const all = Array.from({ length: P.clients }, (_, i) => i);

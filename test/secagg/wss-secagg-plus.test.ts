@@ -4,26 +4,16 @@
 // peer lists against it; the new global model is the weighted mean of the inputs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Store } from '../../src/server/store.js';
 import { encodingFor } from '../../src/secagg/encoding.js';
 import { expectedSum, knownUpdates } from './helpers/clients.js';
 import { WSS_TEST as P } from './helpers/wss-params.js';
-import { spawnWssClients, startWssSecAggServer } from './helpers/wss-server.js';
+import { completeWssRun, startWssSecAggServer } from './helpers/wss-server.js';
 
 const CLIENTS = 6;
 
 test('SecAgg+ with 6 client processes over wss: graph stage, sparse graph, the model moves by the mean', { timeout: 90_000 }, async (t) => {
   const wss = await startWssSecAggServer('secagg-plus-wss', { clients: CLIENTS, seed: 9, secagg: { mode: 'secagg+', neighbours: 4, threshold: 3, clippingRange: P.clip, stageTimeoutMs: { setup: 20_000, graph: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } } });
-  const { server, database } = wss;
-  t.after(() => server.stop());
-  const { outputs, exits } = spawnWssClients(t, wss, CLIENTS);
-  const outcome = await server.done;
-  assert.equal(outcome.status, 'completed');
-  const ended = await Promise.all(exits);
-  ended.forEach(({ code }, i) => assert.equal(code, 0, `client-${i}: ${outputs[i].join('').slice(-800)}`));
-
-  const store = new Store(database);
-  t.after(() => store.close());
+  const store = await completeWssRun(t, wss, CLIENTS);
   const [record] = store.history('secagg-plus-wss');
   assert.equal(record.status, 'completed', record.reason);
   const all = Array.from({ length: CLIENTS }, (_, i) => i);

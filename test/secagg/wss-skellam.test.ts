@@ -5,13 +5,12 @@
 // exactly the standard deviation z·C/m the accountant charges, and the round records its ε.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Store } from '../../src/server/store.js';
 import { rotatedLength } from '../../src/compress/hadamard.js';
 import { discreteNoiseFor, noisyQuantizedEncodingFor } from '../../src/secagg/encoding.js';
 import { computeEpsilon } from '../../src/privacy/accountant/calibrate.js';
 import { knownUpdates } from './helpers/clients.js';
 import { WSS_TEST as P } from './helpers/wss-params.js';
-import { spawnWssClients, startWssSecAggServer } from './helpers/wss-server.js';
+import { completeWssRun, startWssSecAggServer } from './helpers/wss-server.js';
 
 const RANGE = 1; // no rotated coordinate of a norm-10 update reaches it
 const C = 10;
@@ -25,16 +24,7 @@ test('10 client processes over wss, distributed DP + secagg + rotate,quantize:8:
     extra: { compression: { uplink: 'rotate,quantize:8' }, privacy: { mode: 'distributed', clipNorm: C, noiseMultiplier: Z, populationSize: P.clients } },
     secagg: { clippingRange: RANGE, stageTimeoutMs: { setup: 20_000, share: 20_000, masked: 20_000, unmask: 20_000 } },
   });
-  const { server, database } = wss;
-  t.after(() => server.stop());
-  const { outputs, exits } = spawnWssClients(t, wss, P.clients);
-  const outcome = await server.done;
-  assert.equal(outcome.status, 'completed');
-  const ended = await Promise.all(exits);
-  for (let i = 0; i < P.clients; i++) assert.equal(ended[i].code, 0, `client-${i}: ${outputs[i].join('').slice(-800)}`);
-
-  const store = new Store(database);
-  t.after(() => store.close());
+  const store = await completeWssRun(t, wss, P.clients);
   const [record] = store.history(name);
   assert.equal(record.status, 'completed', record.reason);
   assert.equal(record.succeeded.length, P.clients);

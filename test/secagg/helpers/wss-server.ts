@@ -13,6 +13,8 @@ import { fileURLToPath } from 'node:url';
 import type { TestContext } from 'node:test';
 import { ROOT, track } from '../../deploy/helpers/procs.js';
 import { WSS_TEST as P } from './wss-params.js';
+import assert from 'node:assert/strict';
+import { Store } from '../../../src/server/store.js';
 
 const CLIENT = fileURLToPath(new URL('./wss-client.ts', import.meta.url));
 
@@ -68,4 +70,20 @@ export function spawnWssClients(t: TestContext, s: WssSecAggServer, count: numbe
     return new Promise<{ code: number | null; signal: string | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
   });
   return { outputs, exits };
+}
+
+/**
+ * Runs `s`'s run to its end with `count` client processes that all exit cleanly, and opens its
+ * store (closed after the test): the first half of every wss test without dropouts.
+ */
+export async function completeWssRun(t: TestContext, s: WssSecAggServer, count: number): Promise<Store> {
+  t.after(() => s.server.stop());
+  const { outputs, exits } = spawnWssClients(t, s, count);
+  const outcome = await s.server.done;
+  assert.equal(outcome.status, 'completed');
+  const ended = await Promise.all(exits);
+  ended.forEach(({ code }, i) => assert.equal(code, 0, `client-${i}: ${outputs[i].join('').slice(-800)}`));
+  const store = new Store(s.database);
+  t.after(() => store.close());
+  return store;
 }
