@@ -3,7 +3,7 @@
  * progress bar, a summary table, and a run folder holding history.jsonl, the final model,
  * report.html and the log.
  */
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import pino from 'pino';
@@ -24,6 +24,7 @@ import { planRun } from '../run/plan.js';
 import { formatTable, formatBytes } from './format.js';
 import { backdoorSuccessRate, planAttack, triggeredTestSet } from '../robust/attacks.js';
 import { clientIds as defaultClientIds } from '../sim/virtual-clients.js';
+import { parseDeviceTrace, type DeviceSpec } from '../sim/devices.js';
 
 export { prepareData, type PreparedData } from '../node/prepare-data.js';
 
@@ -86,6 +87,9 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
   attack = config.attack ? planAttack(config.attack, data.clientIds ?? defaultClientIds(numClients), config.seed) : undefined;
   triggered = attack?.trigger ? triggeredTestSet(data.test, attack.trigger) : undefined;
   const clientsPerRound = plan.clientsPerRound;
+  // Simulated devices: a trace file is read relative to the working directory.
+  const devices: DeviceSpec | undefined =
+    config.devices?.kind === 'trace' ? parseDeviceTrace(readJson(config.devices.file, 'devices.file (--device-trace)'), config.devices.file) : config.devices;
   const strategy = plan.strategy;
 
   out.write(
@@ -149,6 +153,8 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       centralEvaluationEvery: config.evaluation.centralEvery,
       minResults: config.minResults,
       roundTimeoutMs: config.roundTimeoutMs,
+      ...(config.overSelection > 0 ? { overSelection: config.overSelection } : {}),
+      ...(devices ? { devices } : {}),
       logger,
       onRound: (record) => {
         appendFileSync(historyFile, JSON.stringify(record) + '\n');
@@ -271,3 +277,18 @@ function runDirName(dir: string): string {
 }
 
 export { describeError };
+
+/** A JSON file's contents, or an invalid_config error naming the file and the field that named it. */
+function readJson(file: string, field: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(resolve(file), 'utf8');
+  } catch (e) {
+    throw new FederaError('invalid_config', `${field}: cannot read ${file}: ${describeError(e)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new FederaError('invalid_config', `${field}: ${file} is not JSON: ${describeError(e)}`);
+  }
+}

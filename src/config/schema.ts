@@ -281,6 +281,31 @@ const PartitionSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('natural') }).strict(),
 ]);
 
+/** Simulated devices and the simulated clock (sim/devices.ts). */
+const DevicesSchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('lognormal'),
+      speed: doc(z.number().positive().finite().default(200), { help: 'median training speed of a device, examples per second', group: 'sampling' }),
+      speedSigma: doc(z.number().min(0).max(5).default(0.7), { help: 'σ of log(speed)', group: 'sampling' }),
+      stragglerFraction: doc(z.number().min(0).max(1).default(0.1), { help: 'fraction of devices that are stragglers', group: 'sampling', flag: '--straggler-fraction', value: '<f>', implies: { 'devices.kind': 'lognormal' } }),
+      stragglerSlowdown: doc(z.number().min(1).max(1e6).default(10), { help: 'how many times slower a straggler trains', group: 'sampling' }),
+      downlinkMbps: doc(z.number().positive().finite().default(20), { help: 'median downlink bandwidth, Mbit/s', group: 'sampling' }),
+      uplinkMbps: doc(z.number().positive().finite().default(5), { help: 'median uplink bandwidth, Mbit/s', group: 'sampling' }),
+      bandwidthSigma: doc(z.number().min(0).max(5).default(0.8), { help: 'σ of log(bandwidth)', group: 'sampling' }),
+      latencyMs: doc(z.number().min(0).max(600_000).default(50), { help: 'one-way latency, ms', group: 'sampling' }),
+      availability: doc(z.number().gt(0).lte(1).default(1), { help: 'long-run fraction of time a device is online (1: always)', group: 'sampling', flag: '--availability', value: '<a>', implies: { 'devices.kind': 'lognormal' } }),
+      sessionMinutes: doc(z.number().positive().finite().default(30), { help: 'mean length of an online session, minutes', group: 'sampling' }),
+    })
+    .strict(),
+  z
+    .object({
+      kind: z.literal('trace'),
+      file: doc(z.string().min(1), { help: 'device trace (JSON, format federa-devices/1: docs/simulation.md)', group: 'sampling', flag: '--device-trace', value: '<file>', implies: { 'devices.kind': 'trace' } }),
+    })
+    .strict(),
+]);
+
 /** The settings every run has, simulated or deployed. */
 const runShape = {
   seed: doc(z.union([z.number().int(), z.string().min(1)]).default(42), { help: 'seed of partitioning, sampling, initialisation and (in simulation) noise', group: 'run', flag: '--seed', value: '<seed>' }),
@@ -308,7 +333,9 @@ export const SimulationConfigSchema = z
     dataset: DatasetSchema.default({ name: 'mnist' }).meta({ help: `the training data (default: mnist): ${DATA_SPEC_HELP}`, group: 'data', flag: '--data', value: '<spec>', discriminator: 'name', shorthand: true }),
     partition: PartitionSchema.default({ kind: 'dirichlet', alpha: 0.5, minSize: 2 }).meta({ help: 'how the training set is split among clients: iid, dirichlet, shards or natural (the default for synthetic, leaf and text data, whose examples belong to clients)', group: 'data', flag: '--partition', value: '<kind>', discriminator: 'kind' }),
     clients: doc(positiveInt.max(1_000_000).default(100), { help: 'number of simulated clients', group: 'sampling', flag: '--clients', value: '<n>' }),
-    roundTimeoutMs: doc(positiveInt.optional(), { help: 'deadline for client replies', group: 'sampling', flag: '--round-timeout-ms', value: '<ms>' }),
+    roundTimeoutMs: doc(positiveInt.optional(), { help: 'deadline for client replies (in simulated ms with devices)', group: 'sampling', flag: '--round-timeout-ms', value: '<ms>' }),
+    overSelection: doc(z.number().min(0).max(10).default(0), { help: 'select ⌈k·(1+o)⌉ clients and close the round after the first k results (with devices: the k fastest)', group: 'sampling', flag: '--over-selection', value: '<o>' }),
+    devices: DevicesSchema.optional().meta({ help: 'simulated devices (speed, bandwidth, availability) and a simulated clock: deadlines, stragglers and dropouts in simulated time (docs/simulation.md)', group: 'sampling', flag: '--devices', value: '<kind>', discriminator: 'kind' }),
     privacy: withPrivacyRefinement(PrivacySettingsSchema).optional().meta({ help: 'differential privacy: DP-FedAvg (docs/privacy.md)', group: 'privacy' }),
     attack: z
       .object({

@@ -78,6 +78,8 @@ export interface RoundRecord {
   };
   /** Wall-clock durations; the only part of a record that differs between two runs with the same seed. */
   timing: { totalMs: number; trainMs: number; evaluateMs: number; centralEvaluateMs: number };
+  /** Simulations with device profiles: simulated seconds since the run started, at the end of this round. */
+  simulatedTime?: number;
 }
 
 /** A copy of the record without `timing`, for comparing runs. */

@@ -275,6 +275,7 @@ export class RoundEngine {
       ...(outcome.events?.length ? { events: outcome.events } : {}),
       bytes: { ...bytes, downRatio: bytes.down > 0 ? bytes.downFloat32 / bytes.down : 1, upRatio: bytes.up > 0 ? bytes.upFloat32 / bytes.up : 1 },
       timing: { totalMs: t3 - t0, trainMs: t1 - t0, evaluateMs: t2 - t1, centralEvaluateMs: t3 - t2 },
+      ...(this.o.grid.clock ? { simulatedTime: this.o.grid.clock.now() / 1000 } : {}),
     };
     if (interrupted) {
       await this.o.onRound?.(record, this.global);

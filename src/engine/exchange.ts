@@ -6,6 +6,7 @@
 import type { MessageBase } from '../core/messages.js';
 import { FederaError, describeError, isFederaError } from '../core/errors.js';
 import type { Grid } from './grid.js';
+import type { SimulatedClock } from './clock.js';
 import type { ClientFailure } from '../core/records.js';
 import { WIRE_LIMITS, truncateString } from '../wire/limits.js';
 
@@ -27,6 +28,12 @@ export interface ExchangeOptions {
   /** Close the exchange once this many replies were accepted (over-selection); the rest are `dropped`. */
   stopAfter?: number;
   signal?: AbortSignal;
+  /**
+   * With a simulated clock on the grid (engine/clock.ts), the exchange runs in simulated time and
+   * advances the clock (default). `false`: the caller keeps the clock (an asynchronous workflow
+   * that orders its own events); the exchange then runs as without one.
+   */
+  useClock?: boolean;
 }
 
 export interface ExchangeOutcome {
@@ -40,6 +47,8 @@ export interface ExchangeOutcome {
   /** `bytesDown` with every encoded request counted at its float32 size (`float32Bytes`). */
   readonly bytesDownFloat32?: number;
   readonly durationMs: number;
+  /** Simulated ms the exchange took (a grid with a clock). */
+  readonly simulatedMs?: number;
 }
 
 /**
@@ -54,6 +63,79 @@ export async function exchange(
   requests: readonly ExchangeRequest[],
   onReply: (clientId: string, reply: MessageBase) => void | Promise<void>,
   options: ExchangeOptions = {},
+): Promise<ExchangeOutcome> {
+  if (grid.clock && options.useClock !== false) return exchangeSimulated(grid, grid.clock, requests, onReply, options);
+  return exchangeNow(grid, requests, onReply, options);
+}
+
+/**
+ * An exchange in simulated time. Each request's duration on its device is known before it runs:
+ * a client that would go offline first fails (`offline`), one slower than the deadline fails
+ * (`timeout`), and the others run one after another in the order their replies would arrive
+ * (ties in request order), until `stopAfter` were accepted — the rest are `dropped` without being
+ * run. The clock moves to when the exchange would close: the `stopAfter`-th accepted reply, or
+ * the last reply, the deadline (when a client missed it) or the last disconnect, whichever is last.
+ */
+async function exchangeSimulated(
+  grid: Grid,
+  clock: SimulatedClock,
+  requests: readonly ExchangeRequest[],
+  onReply: (clientId: string, reply: MessageBase) => void | Promise<void>,
+  options: ExchangeOptions,
+): Promise<ExchangeOutcome> {
+  const started = now();
+  const start = clock.now();
+  const timeout = options.timeoutMs;
+  const failures: ClientFailure[] = [];
+  const runnable: { request: ExchangeRequest; at: number; order: number }[] = [];
+  let end = 0;
+  const seconds = (ms: number) => (ms / 1000).toFixed(ms < 10_000 ? 2 : 0);
+  requests.forEach((request, order) => {
+    const { durationMs, offlineAfterMs } = clock.timing(request.clientId, request.message);
+    const clientId = request.clientId;
+    if (offlineAfterMs !== undefined && offlineAfterMs < durationMs && (timeout === undefined || offlineAfterMs < timeout)) {
+      failures.push({ clientId, code: 'offline', reason: `the device went offline ${seconds(offlineAfterMs)} s into the request (simulated time); its reply needed ${seconds(durationMs)} s` });
+      end = Math.max(end, offlineAfterMs);
+    } else if (timeout !== undefined && durationMs > timeout) {
+      failures.push({ clientId, code: 'timeout', reason: `no reply within ${timeout} ms (simulated time): the device needs ${seconds(durationMs)} s` });
+      end = Math.max(end, timeout);
+    } else runnable.push({ request, at: durationMs, order });
+  });
+  runnable.sort((a, b) => a.at - b.at || a.order - b.order);
+  const succeeded: string[] = [];
+  const dropped: string[] = [];
+  let bytesDown = 0;
+  let bytesUp = 0;
+  let bytesDownFloat32 = 0;
+  let enough = false;
+  for (const { request, at } of runnable) {
+    if (enough || options.signal?.aborted) {
+      if (enough) dropped.push(request.clientId);
+      else failures.push({ clientId: request.clientId, code: 'aborted', reason: 'the exchange was aborted' });
+      continue;
+    }
+    const one = await exchangeNow(grid, [request], onReply, { signal: options.signal });
+    bytesDown += one.bytesDown;
+    bytesUp += one.bytesUp;
+    bytesDownFloat32 += one.bytesDownFloat32 ?? one.bytesDown;
+    succeeded.push(...one.succeeded);
+    failures.push(...one.failures);
+    end = Math.max(end, at);
+    if (options.stopAfter !== undefined && succeeded.length >= options.stopAfter) {
+      enough = true;
+      end = at; // the exchange closes on this reply, before any later disconnect or deadline
+    }
+  }
+  clock.advanceTo(start + end);
+  return { succeeded, failures, dropped, bytesDown, bytesUp, bytesDownFloat32, durationMs: now() - started, simulatedMs: end };
+}
+
+/** An exchange in real time: every request at once, replies handed on in arrival order. */
+async function exchangeNow(
+  grid: Grid,
+  requests: readonly ExchangeRequest[],
+  onReply: (clientId: string, reply: MessageBase) => void | Promise<void>,
+  options: ExchangeOptions,
 ): Promise<ExchangeOutcome> {
   const started = now();
   const seen = new Set<string>();

@@ -3,6 +3,7 @@
  * (simulation) and the WebSocket transport (deployment) implement it; nothing above it knows which.
  */
 import type { MessageBase } from '../core/messages.js';
+import type { SimulatedClock } from './clock.js';
 
 export interface GridReply {
   readonly message: MessageBase;
@@ -21,6 +22,8 @@ export interface GridReply {
 export interface Grid {
   /** Ids of the clients that can be selected now, in any order. */
   availableClients(): readonly string[];
+  /** A simulation's clock (engine/clock.ts): exchanges then run in simulated time. Absent: real time. */
+  readonly clock?: SimulatedClock;
   /**
    * Sends `message` to `clientId` and resolves with its reply. Rejects when the client cannot be
    * reached, fails, or `signal` aborts (deadline or round closed).

@@ -13,6 +13,7 @@ import type { ClientData, ClientLayer } from '../client/runtime.js';
 import { RoundEngine, type EngineOptions, type RunResult } from '../engine/engine.js';
 import { InMemoryGrid } from '../transport/memory.js';
 import { VirtualClientHost, clientIds } from './virtual-clients.js';
+import { DeviceFleet, type DeviceSpec } from './devices.js';
 
 export interface SimulationOptions extends Omit<EngineOptions, 'grid' | 'initialParams'> {
   /** The pooled training data that `partitions` index into. */
@@ -31,6 +32,14 @@ export interface SimulationOptions extends Omit<EngineOptions, 'grid' | 'initial
   clientData?: (clientId: string, index: number, data: ClientData) => ClientData;
   /** Virtual clients materialised at once (default 1). */
   concurrency?: number;
+  /**
+   * Device profiles (sim/devices.ts): the run then happens in simulated time — deadlines
+   * (`roundTimeoutMs`, in simulated ms), stragglers, over-selection and availability follow the
+   * devices, and each round records its `simulatedTime`.
+   */
+  devices?: DeviceSpec;
+  /** Expected uplink bytes ÷ float32 update bytes, for the devices' upload times (compression). */
+  uplinkRatio?: number;
 }
 
 export interface SimulationResult extends RunResult {
@@ -58,7 +67,21 @@ export async function runSimulation(o: SimulationOptions): Promise<SimulationRes
       return o.clientData ? o.clientData(clientId, i, data) : data;
     },
   });
-  const engine = new RoundEngine({ ...o, grid: new InMemoryGrid(host) });
+  const indexOf = new Map(ids.map((id, i) => [id, i]));
+  const fleet = o.devices
+    ? new DeviceFleet(o.devices, {
+        clients: ids,
+        seed: o.seed,
+        uplinkRatio: o.uplinkRatio,
+        // The same split the client's data gets when it is materialised, counted without copying it.
+        examples: (clientId) => {
+          const n = o.partitions[indexOf.get(clientId)!].length;
+          const train = n === 0 ? 0 : Math.max(1, Math.round(n * (1 - fraction)));
+          return { train, validation: n - train };
+        },
+      })
+    : undefined;
+  const engine = new RoundEngine({ ...o, grid: new InMemoryGrid(host, fleet ? { clock: fleet } : {}) });
   try {
     const result = await engine.run();
     return { ...result, peakLiveClients: host.peakLive };

@@ -8,6 +8,7 @@ import { payloadBytes } from '../core/messages.js';
 import { FederaError } from '../core/errors.js';
 import { sharedBuffers } from '../core/buffers.js';
 import type { Grid, GridReply } from '../engine/grid.js';
+import type { SimulatedClock } from '../engine/clock.js';
 
 export type MessageHandler = (message: MessageBase) => Promise<MessageBase>;
 
@@ -25,13 +26,19 @@ export interface ClientHost {
 
 export class InMemoryGrid implements Grid {
   private readonly host: ClientHost;
+  /** A simulation's clock: only the clients online now are available, and exchanges run in simulated time. */
+  readonly clock?: SimulatedClock;
 
-  constructor(clients: ClientHost | ReadonlyMap<string, MessageHandler>) {
+  constructor(clients: ClientHost | ReadonlyMap<string, MessageHandler>, options: { clock?: SimulatedClock } = {}) {
     this.host = isHost(clients) ? clients : fixedHost(clients);
+    if (options.clock) this.clock = options.clock;
   }
 
   availableClients(): readonly string[] {
-    return this.host.ids();
+    const clock = this.clock;
+    if (!clock) return this.host.ids();
+    const t = clock.now();
+    return this.host.ids().filter((id) => clock.isOnline(id, t));
   }
 
 
