@@ -55,6 +55,16 @@ export function checkRun(c: RunConfig, ctx: RunCheckContext): void {
       throw new FederaError('invalid_config', `${source}: with ${perRound} clients per round, ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+  if (c.strategy.name === 'fedbuff') {
+    // Not built yet (issue: secure FedBuff cohorts, DP per buffer): refused rather than run wrongly.
+    if (c.secagg?.enabled) throw new FederaError('invalid_config', `${source}: strategy "fedbuff" with secure aggregation is not available yet (each buffer would be a SecAgg+ cohort); use strategy "fedavg" with [secagg], or fedbuff without it`);
+    if (c.privacy) throw new FederaError('invalid_config', `${source}: strategy "fedbuff" with differential privacy is not available yet (each buffer release would be one Gaussian mechanism over K clipped updates); use DP with a synchronous strategy`);
+    if (c.robust) throw new FederaError('invalid_config', `${source}: strategy "fedbuff" applies staleness-weighted means; robust.aggregator would need the buffered updates unweighted: use robust aggregation with a synchronous strategy`);
+  } else {
+    const s = c.strategy;
+    const given = (['bufferSize', 'concurrency', 'staleness', 'stalenessExponent', 'hingeStaleness', 'maxStaleness'] as const).filter((k) => s[k] !== undefined);
+    if (given.length) throw new FederaError('invalid_config', `${source}: strategy.${given[0]} is a FedBuff setting, but strategy.name is "${s.name}"; set strategy.name = "fedbuff" (--strategy fedbuff)`);
+  }
   // The stages as the config asks for them; their constructors check their own settings (and a
   // DP plan above its budget when the population is known), then the one composition check.
   const known = ctx.population !== undefined && perRound !== undefined;

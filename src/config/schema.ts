@@ -112,6 +112,12 @@ const StrategySchema = z
       group: 'strategy',
       flag: '--v0',
     }),
+    bufferSize: doc(positiveInt.max(1_000_000).optional(), { help: 'FedBuff: uploads per buffer K (default 10)', group: 'strategy', flag: '--buffer-size', value: '<K>' }),
+    concurrency: doc(positiveInt.max(1_000_000).optional(), { help: 'FedBuff: clients training at once C (default 10·K)', group: 'strategy', flag: '--fedbuff-concurrency', value: '<C>' }),
+    staleness: doc(z.enum(['constant', 'polynomial', 'hinge']).optional(), { help: 'FedBuff: staleness weight s(τ): constant, polynomial (1+τ)^−a (default) or hinge', group: 'strategy', flag: '--staleness' }),
+    stalenessExponent: doc(z.number().min(0).max(100).optional(), { help: 'FedBuff: a of the staleness function (default 0.5 polynomial, 10 hinge)', group: 'strategy', flag: '--staleness-exponent', value: '<a>' }),
+    hingeStaleness: doc(z.number().min(0).max(1e6).optional(), { help: 'FedBuff: b of the hinge (full weight up to τ = b; default 10)', group: 'strategy' }),
+    maxStaleness: doc(z.number().int().min(0).max(1e6).optional(), { help: 'FedBuff: uploads staler than this are refused (default: none)', group: 'strategy' }),
     biasCorrection: doc(z.union([z.boolean(), z.literal('flower')]).optional(), {
       help: "FedAdam bias correction: false (Reddi et al., default), true (Adam's, step t), or \"flower\" (Flower's exponent t + 1)",
       group: 'strategy',

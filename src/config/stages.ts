@@ -106,7 +106,8 @@ function dpOptions(c: RunConfig, ctx: StageContext): { options: DpFedAvgOptions;
 /** Builds the stages of `c` (validating their settings; a DP plan above its budget is refused). */
 export function planStages(c: RunConfig, ctx: StageContext): PlannedStages {
   const stages: AggregationStage[] = [];
-  const uniform = c.privacy !== undefined;
+  // DP-FedAvg weighs clients equally; so does FedBuff (the buffer is Σ s(τ)·Δ / K).
+  const uniform = c.privacy !== undefined || c.strategy.name === 'fedbuff';
   let dp: DpPlan | undefined;
   if (c.privacy) {
     const { options, calibrated } = dpOptions(c, ctx);

@@ -189,6 +189,10 @@ export class RoundEngine {
       logger: this.logger,
       minResults: this.o.minResults ?? 1,
       selectClients: () => this.select(this.o.samplingRng ?? roundRng.stream('train-sampling'), this.o.sampling ?? {}, this.o.overSelection ?? 0),
+      availableClients: () => this.o.grid.availableClients(),
+      ...(this.o.grid.clock ? { clock: this.o.grid.clock } : {}),
+      ...(this.o.roundTimeoutMs !== undefined ? { timeoutMs: this.o.roundTimeoutMs } : {}),
+      ...(this.o.signal ? { signal: this.o.signal } : {}),
       exchange: exchangeWithDefaults,
     };
 

@@ -13,6 +13,7 @@ import { findNonFinite } from '../core/kernels.js';
 import type { Strategy } from '../strategy/strategy.js';
 import type { ClientFailure, ExchangeOptions, ExchangeOutcome, ExchangeRequest } from './exchange.js';
 import type { PrivacyRecord, RoundEvent } from '../core/records.js';
+import type { SimulatedClock } from './clock.js';
 
 export interface RoundContext {
   readonly runId: string;
@@ -26,6 +27,14 @@ export interface RoundContext {
   readonly minResults: number;
   /** Picks this round's training clients per the engine's sampling options (seeded). */
   selectClients(): { clients: string[]; waitFor: number; reason?: string };
+  /** Ids of the clients that can be selected now (a simulation with devices: the ones online). */
+  availableClients(): readonly string[];
+  /** A simulation's clock (engine/clock.ts); absent in deployment. */
+  readonly clock?: SimulatedClock;
+  /** The engine's report deadline (ms; simulated ms with a clock). */
+  readonly timeoutMs?: number;
+  /** Aborted when the run is stopped. */
+  readonly signal?: AbortSignal;
   /** Runs one exchange with the engine's deadline; its bytes are added to the round's record. */
   exchange(
     requests: readonly ExchangeRequest[],

@@ -14,6 +14,7 @@ import type { EngineGuardOptions, EvaluationOptions } from '../engine/engine.js'
 import type { SamplingOptions } from '../engine/sampling.js';
 import type { ServerLayer } from '../engine/server-layer.js';
 import { FederatedTrainWorkflow, type TrainWorkflow } from '../engine/workflow.js';
+import { FedBuffWorkflow } from '../engine/fedbuff.js';
 import type { CentralEvaluate, Strategy, StrategyOptions } from '../strategy/strategy.js';
 import { createStrategy } from '../strategy/registry.js';
 import { compressionServerLayer } from '../compress/layers.js';
@@ -112,7 +113,13 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
   const dp = planned.dp;
   const strategyOptions: StrategyOptions = { trainConfig: trainConfigOf(config), evaluate: o.evaluate };
   const strategy = o.strategy ? o.strategy(strategyOptions) : new AggregationStrategy(createStrategy(config.strategy, strategyOptions), planned.stages, { where: source, evaluationCap: config.weightCap });
-  const workflow = o.workflow ?? planned.secure?.createWorkflow() ?? new FederatedTrainWorkflow();
+  const st = config.strategy;
+  const workflow =
+    o.workflow ??
+    planned.secure?.createWorkflow() ??
+    (st.name === 'fedbuff'
+      ? new FedBuffWorkflow({ bufferSize: st.bufferSize, concurrency: st.concurrency, staleness: st.staleness, stalenessExponent: st.stalenessExponent, hingeStaleness: st.hingeStaleness, maxStaleness: st.maxStaleness })
+      : new FederatedTrainWorkflow());
 
   // Sampling: k of the available clients, or (DP with Poisson sampling) each with q = k / N.
   const minAvailable = o.minAvailable;

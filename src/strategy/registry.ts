@@ -8,7 +8,7 @@ import { FedAdam } from './fedadam.js';
 import { FedYogi } from './fedyogi.js';
 import { FedAdagrad } from './fedadagrad.js';
 
-export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
+export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedbuff'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 export interface StrategySettings {
@@ -26,6 +26,21 @@ export interface StrategySettings {
   biasCorrection?: boolean | 'flower';
   /** FedAdam / FedYogi / FedAdagrad: v₋₁ = τ² (the paper) or 0 (Flower). */
   initialSecondMoment?: 'tau-squared' | 'zero';
+  /** FedBuff (engine/fedbuff.ts): K, C and the staleness function; the workflow reads them. */
+  bufferSize?: number;
+  concurrency?: number;
+  staleness?: 'constant' | 'polynomial' | 'hinge';
+  stalenessExponent?: number;
+  hingeStaleness?: number;
+  maxStaleness?: number;
+}
+
+/**
+ * FedBuff's server step: the buffer's mean (Σ s(τ)·Δ / K, engine/fedbuff.ts) applied with the
+ * server learning rate η_g — FedAvgM with β = 0 unless a momentum is given.
+ */
+class FedBuffServer extends FedAvgM {
+  override readonly name: string = 'fedbuff';
 }
 
 export function createStrategy(settings: StrategySettings, common: StrategyOptions = {}): Strategy {
@@ -41,6 +56,8 @@ export function createStrategy(settings: StrategySettings, common: StrategyOptio
       return new FedAdam({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, beta2: s.beta2, tau: s.tau, biasCorrection: s.biasCorrection, initialSecondMoment: s.initialSecondMoment });
     case 'fedyogi':
       return new FedYogi({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, beta2: s.beta2, tau: s.tau, initialSecondMoment: s.initialSecondMoment });
+    case 'fedbuff':
+      return new FedBuffServer({ ...common, serverLearningRate: s.serverLearningRate ?? 1, momentum: s.momentum ?? 0 });
     case 'fedadagrad':
       return new FedAdagrad({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, tau: s.tau, initialSecondMoment: s.initialSecondMoment });
     default:
