@@ -99,6 +99,8 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       `  model     ${config.model}: ${model.description}${config.task !== 'classification' ? `, task ${config.task}` : ''}, tfjs backend ${backend}\n` +
       `  strategy  ${strategy.name}, ${config.rounds} rounds, local E=${config.local.epochs} B=${config.local.batchSize} lr=${config.local.learningRate}, seed ${JSON.stringify(config.seed)}\n` +
       (attack ? `  attack    ${attack.description}\n` : '') +
+      (devices ? `  devices   ${describeDevices(devices)}; simulated time${config.roundTimeoutMs ? `, deadline ${config.roundTimeoutMs / 1000} s` : ''}${config.overSelection > 0 ? `, over-selection ${config.overSelection}` : ''}\n` : '') +
+      (config.strategy.name === 'fedbuff' ? `  fedbuff   buffer K = ${(plan.workflow as { bufferSize?: number }).bufferSize}, concurrency ${config.strategy.concurrency ?? `10·K`}, staleness ${config.strategy.staleness ?? 'polynomial'}\n` : '') +
       plan.headerLines().map((l) => `  ${l}\n`).join('') +
       [...plan.warnings, ...plan.noiseWarnings(initial.layout.size)].map((w) => `  ! ${w}\n`).join(''),
   );
@@ -217,6 +219,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
             ]
           : []),
         ...plan.summaryRows(result.history),
+        ...(devices && result.history.length ? ([['simulated time', `${result.history.at(-1)!.simulatedTime!.toFixed(1)} s`]] as [string, string][]) : []),
         ['wall time', `${seconds.toFixed(1)} s`],
         ['history', historyFile],
         ['report', reportPath],
@@ -291,4 +294,10 @@ function readJson(file: string, field: string): unknown {
   } catch (e) {
     throw new FederaError('invalid_config', `${field}: ${file} is not JSON: ${describeError(e)}`);
   }
+}
+
+/** One line on a run's devices. */
+function describeDevices(d: DeviceSpec): string {
+  if (d.kind === 'trace') return `${d.devices.length} from a trace${d.period ? `, period ${d.period} s` : ''}`;
+  return `log-normal, median ${d.speed ?? 200} examples/s, ${Math.round((d.stragglerFraction ?? 0.1) * 100)}% stragglers ${d.stragglerSlowdown ?? 10}× slower, ${d.downlinkMbps ?? 20}/${d.uplinkMbps ?? 5} Mbit/s, online ${Math.round((d.availability ?? 1) * 100)}% of the time`;
 }

@@ -29,6 +29,8 @@ export interface ReportRound {
   privacy?: { epsilon: number; delta: number };
   bytes: { down: number; up: number };
   timing: { totalMs: number; trainMs: number; evaluateMs: number; centralEvaluateMs: number };
+  /** Simulations with devices: simulated seconds at the end of the round. */
+  simulatedTime?: number;
 }
 
 /** Run metadata written next to the history. */
@@ -61,9 +63,11 @@ export interface ChartSeries {
   failed: MaybeNumber[];
   /** ε spent after the round (runs with differential privacy). */
   epsilon: MaybeNumber[];
+  /** Simulated seconds at the end of the round (simulations with devices). */
+  simulatedTime?: MaybeNumber[];
 }
 
-export type ChartId = 'accuracy' | 'loss' | 'bytes' | 'privacy';
+export type ChartId = 'accuracy' | 'loss' | 'bytes' | 'privacy' | 'time';
 
 /** uPlot options plus data for one chart. `options` may hold functions (axis formatters). */
 export interface ChartSpec {
@@ -130,6 +134,7 @@ export function seriesFromHistory(rounds: readonly ReportRound[]): ChartSeries {
     succeeded: [],
     failed: [],
     epsilon: [],
+    simulatedTime: [],
   };
   if (quality.label !== 'Accuracy') s.qualityLabel = quality.label;
   for (const r of rounds) {
@@ -144,6 +149,7 @@ export function seriesFromHistory(rounds: readonly ReportRound[]): ChartSeries {
     s.succeeded.push(Array.isArray(r.succeeded) ? r.succeeded.length : null);
     s.failed.push(Array.isArray(r.failed) ? r.failed.length : null);
     s.epsilon.push(finite(r.privacy?.epsilon));
+    s.simulatedTime!.push(finite(r.simulatedTime));
   }
   return s;
 }
@@ -268,6 +274,29 @@ export function chartSpecs(series: ChartSeries, opts: ChartSpecOptions = {}): Ch
       data: [x, ...bytes],
     },
   ];
+  // Simulated time (devices): the central quality against the simulated seconds, not rounds.
+  const times = series.simulatedTime || [];
+  if (hasData([times])) {
+    const tx: number[] = [];
+    const ty: MaybeNumber[] = [];
+    times.forEach((t, i) => {
+      if (t == null) return;
+      tx.push(t);
+      ty.push(series.centralAccuracy[i]);
+    });
+    specs.push({
+      id: 'time',
+      title: `${series.qualityLabel ?? 'Accuracy'} against simulated time`,
+      empty: !hasData([ty]),
+      bars: false,
+      options: {
+        ...base(false),
+        axes: [{ label: 'simulated seconds', grid: { stroke: '#eceff3' } }, yAxis(series.qualityLabel ?? 'accuracy', 56)],
+        series: [{ label: 'simulated s', value: (_u: unknown, v: number | null) => fmtNum(v, 1) }, line('central', '#2563eb', 4)],
+      },
+      data: [tx, ty],
+    });
+  }
   if (hasData([epsilon])) {
     specs.push({
       id: 'privacy',

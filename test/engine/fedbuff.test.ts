@@ -14,6 +14,7 @@ import { makeParams } from '../../src/core/params.js';
 import { withoutTiming, type RoundRecord } from '../../src/core/records.js';
 import { parseServerConfig, parseSimulationConfig } from '../../src/config/rules.js';
 import { KnownUpdateTrainer, indexedData, knownUpdates } from '../secagg/helpers/clients.js';
+import { readmeCommand, runReadmeCommand } from '../helpers/readme.js';
 
 test('staleness functions: constant, polynomial (1+τ)^−a, hinge', () => {
   assert.equal(stalenessWeight({ staleness: 'constant' })(7), 1);
@@ -119,4 +120,14 @@ test('configs: --strategy fedbuff with its keys; FedBuff settings without it, an
   assert.throws(() => parseSimulationConfig({ ...base, strategy: { name: 'fedbuff' }, secagg: { mode: 'secagg' } }), /strategy "fedbuff" with secure aggregation is not available yet/);
   assert.throws(() => parseSimulationConfig({ ...base, strategy: { name: 'fedbuff' }, privacy: { clipNorm: 1, noiseMultiplier: 1 } }), /strategy "fedbuff" with differential privacy is not available yet/);
   assert.throws(() => parseServerConfig({ rounds: 1, input: { numFeatures: 4, numClasses: 2 }, strategy: { name: 'fedbuff' }, robust: { aggregator: 'median' } }), /strategy "fedbuff" applies staleness-weighted means/);
+});
+
+test("the README's FedBuff command, exactly as written: buffers of 10 from 50 clients training at once", { timeout: 120_000 }, async () => {
+  const r = await runReadmeCommand(readmeCommand('--strategy fedbuff'));
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /strategy {2}fedbuff, 40 rounds/);
+  assert.match(r.stdout, /fedbuff {3}buffer K = 10, concurrency 50, staleness polynomial/);
+  assert.match(r.stdout, /rounds completed +40 of 40/);
+  const accuracy = Number(/final test accuracy +(\d\.\d+)/.exec(r.stdout)?.[1]);
+  assert.ok(accuracy > 0.8, `accuracy ${accuracy}`);
 });

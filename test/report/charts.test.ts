@@ -105,6 +105,17 @@ test('chartSpecs adds the privacy chart (ε per round) only when some round reco
   assert.deepEqual(dp[3].data, [[1, 2, 3], [0.5, null, 0.9]]);
 });
 
+test('chartSpecs adds accuracy against simulated time only for runs with devices (simulatedTime in the records)', () => {
+  const plain = chartSpecs(seriesFromHistory([round(1), round(2)]));
+  assert.ok(!plain.some((c) => c.id === 'time'));
+  const timed = chartSpecs(seriesFromHistory([round(1, { simulatedTime: 12.5 }), round(2, { simulatedTime: 30 }), round(3, { simulatedTime: 41.25 })]));
+  const time = timed.find((c) => c.id === 'time')!;
+  assert.equal(time.title, 'Accuracy against simulated time');
+  assert.deepEqual(time.data, [[12.5, 30, 41.25], [1, 2, 3].map((n) => 0.4 + n / 100)]);
+  assert.equal(time.options.axes[0].label, 'simulated seconds');
+  assert.equal(time.data.length, time.options.series.length);
+});
+
 test('mountCharts().update redraws live: existing charts get the new data, charts that gain data are created', () => {
   const { container } = fakeDom();
   const made: any[] = [];

@@ -5,8 +5,7 @@
 // its seed; over the command line too. The deployed run is test/secagg/wss-skellam.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/core/rng.js';
@@ -20,7 +19,7 @@ import { RdpAccountant } from '../../src/privacy/accountant/rdp.js';
 import { rdpPoissonSkellam } from '../../src/privacy/accountant/skellam.js';
 import { computeEpsilon } from '../../src/privacy/accountant/calibrate.js';
 import type { RoundAggregate } from '../../src/aggregate/stage.js';
-import { ROOT } from '../deploy/helpers/procs.js';
+import { readmeCommand, runReadmeCommand } from '../helpers/readme.js';
 
 /** Sums `inputs` encoded with `p` (each with its own rounding and noise stream) and decodes the sum. */
 function encodedSum(inputs: readonly Float32Array[], p: ReturnType<typeof noisyQuantizedEncodingFor>, seed: number) {
@@ -188,19 +187,8 @@ test('a simulated run with distributed DP, secure aggregation and rotate,quantiz
 });
 
 test("the README's Skellam command, exactly as written: federa simulate --dp-mode distributed --secagg secagg --uplink rotate,quantize:8", { timeout: 120_000 }, async () => {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const line = readme.split('\n').find((l) => l.startsWith('npx federa simulate') && l.includes('--uplink rotate,quantize:8') && l.includes('--dp-mode distributed'));
-  assert.ok(line, 'the README has the command');
-  // `npx federa` in a fresh folder: the checkout's CLI, from source (as test/docs/readme-deployment.test.ts).
-  const work = mkdtempSync(join(tmpdir(), 'federa-skellam-readme-'));
-  mkdirSync(join(work, 'node_modules', '.bin'), { recursive: true });
-  const shim = join(work, 'node_modules', '.bin', 'federa');
-  writeFileSync(shim, `#!/bin/sh\nexec "${process.execPath}" --import "${import.meta.resolve('tsx')}" "${join(ROOT, 'test/deploy/helpers/cli.ts')}" "$@"\n`);
-  chmodSync(shim, 0o755);
-  const { code, stdout, stderr } = await new Promise<{ code: number; stdout: string; stderr: string }>((done) =>
-    execFile('sh', ['-c', line], { cwd: work, timeout: 110_000 }, (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr })),
-  );
-  rmSync(work, { recursive: true, force: true });
+  const line = readmeCommand('--uplink rotate,quantize:8', '--dp-mode distributed');
+  const { code, stdout, stderr } = await runReadmeCommand(line);
   assert.equal(code, 0, stderr + stdout);
   assert.match(stdout, /DP-FedAvg distributed, Skellam noise on the secure sum's codes/);
   assert.match(stdout, /sums in a ring widened each round for the Skellam noise/);

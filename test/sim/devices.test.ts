@@ -13,6 +13,7 @@ import { FedAvg } from '../../src/strategy/fedavg.js';
 import { makeParams } from '../../src/core/params.js';
 import { withoutTiming } from '../../src/core/records.js';
 import { KnownUpdateTrainer, indexedData, knownUpdates } from '../secagg/helpers/clients.js';
+import { readmeCommand, runReadmeCommand } from '../helpers/readme.js';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `c${i}`);
 const examples = () => ({ train: 100, validation: 10 });
@@ -152,4 +153,18 @@ test('a simulation with devices records simulated time per round, drops straggle
   const b = await run();
   assert.deepEqual(b.history.map(withoutTiming), a.history.map(withoutTiming));
   assert.deepEqual(b.params.data, a.params.data);
+});
+
+test("the README's device commands, exactly as written: seeded phones with a deadline and over-selection; the shipped trace", { timeout: 240_000 }, async () => {
+  const lognormal = await runReadmeCommand(readmeCommand('--devices lognormal', '--over-selection 0.3'));
+  assert.equal(lognormal.code, 0, lognormal.stderr + lognormal.stdout);
+  assert.match(lognormal.stdout, /devices {3}log-normal, median 200 examples\/s, 10% stragglers 10× slower, 20\/5 Mbit\/s, online 50% of the time; simulated time, deadline 60 s, over-selection 0\.3/);
+  assert.match(lognormal.stdout, /rounds completed +10 of 10/);
+  assert.match(lognormal.stdout, /simulated time +\d+\.\d s/);
+  const trace = await runReadmeCommand(readmeCommand('--device-trace examples/devices/phones.json'), { files: ['examples/devices/phones.json'] });
+  assert.equal(trace.code, 0, trace.stderr + trace.stdout);
+  assert.match(trace.stdout, /devices {3}8 from a trace, period 3600 s; simulated time, deadline 30 s/);
+  // Device 7 (8 examples/s) needs more than the 30 s deadline for its ~160 training examples.
+  assert.match(trace.stdout, /no reply within 30000 ms \(simulated time\): the device needs \d+ s/);
+  assert.match(trace.stdout, /rounds completed +8 of 8/);
 });
