@@ -13,6 +13,8 @@
  * One JSON line per variant, then a table.
  *   npx tsx bench/async.ts                       120 synchronous rounds, 1,200 FedBuff versions
  *   npx tsx bench/async.ts --rounds 60 --targets 0.85,0.9
+ *   npx tsx bench/async.ts --only 1,4            some variants (1 FedAvg, 2 over-selection, 3 FedBuff, 4 Oort, 5 availability)
+ * Also: synchronous FedAvg with Oort (Lai et al. 2021) and with availability-aware selection.
  */
 import { parseArgs } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -29,6 +31,7 @@ const { values: flags } = parseArgs({
     targets: { type: 'string', default: '0.9,0.95' },
     seed: { type: 'string', default: '7' },
     lr: { type: 'string', default: '0.1' },
+    only: { type: 'string' },
   },
 });
 const rounds = Number(flags.rounds);
@@ -41,7 +44,9 @@ const variants = [
   { name: 'FedAvg, 100 a round', rounds, extra: { clientsPerRound: perRound } },
   { name: 'FedAvg, 100 of 130 (over-selection)', rounds, extra: { clientsPerRound: perRound, overSelection: 0.3 } },
   { name: `FedBuff, K = ${K}, C = 100`, rounds: (rounds * perRound) / K, extra: { strategy: { name: 'fedbuff', bufferSize: K, concurrency: 100 } } },
-];
+  { name: 'FedAvg, 100 a round, Oort selection', rounds, extra: { clientsPerRound: perRound, selection: { kind: 'oort' } } },
+  { name: 'FedAvg, 100 a round, availability-aware', rounds, extra: { clientsPerRound: perRound, selection: { kind: 'availability' } } },
+].filter((v, i) => !flags.only || flags.only.split(',').map(Number).includes(i + 1));
 
 const sink = { write: () => true };
 const rows: Record<string, unknown>[] = [];
@@ -105,10 +110,11 @@ for (const r of rows) {
   ];
   console.log(cells.join('  '));
 }
-const sync = rows[0];
-const buff = rows[rows.length - 1];
-for (const t of targets) {
-  const a = sync[`time_to_${t}`] as number | null;
-  const b = buff[`time_to_${t}`] as number | null;
-  console.log(`FedBuff vs synchronous FedAvg, simulated time to ${t}: ${a !== null && b !== null ? `${(a / b).toFixed(2)}× sooner` : 'not reached by both'}`);
+const sync = rows.find((r) => r.variant === 'FedAvg, 100 a round');
+for (const other of rows.filter((r) => r !== sync)) {
+  for (const t of targets) {
+    const a = sync?.[`time_to_${t}`] as number | null | undefined;
+    const b = other[`time_to_${t}`] as number | null;
+    console.log(`${other.variant} vs synchronous FedAvg (uniform), simulated time to ${t}: ${a != null && b !== null ? `${(a / b).toFixed(2)}× sooner` : 'not reached by both (or not run)'}`);
+  }
 }

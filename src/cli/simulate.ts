@@ -150,6 +150,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       // Fixed by the config, not the run folder: payload sizes (and so the history) must not depend on the folder name.
       runId: `${config.name}-${String(config.seed)}`,
       sampling: plan.sampling,
+      ...(plan.selector ? { selector: plan.selector } : {}),
       guard: plan.guard,
       evaluation: plan.evaluation,
       centralEvaluationEvery: config.evaluation.centralEvery,

@@ -55,6 +55,11 @@ export function checkRun(c: RunConfig, ctx: RunCheckContext): void {
       throw new FederaError('invalid_config', `${source}: with ${perRound} clients per round, ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+  if (c.selection.kind !== 'uniform') {
+    if (c.privacy && (c.privacy.sampling ?? 'poisson') === 'poisson') throw new FederaError('invalid_config', `${source}: selection "${c.selection.kind}" cannot be combined with DP's Poisson sampling (the accountant assumes each client is drawn independently with probability q); use selection "uniform" or privacy.sampling "fixed"`);
+    if (c.privacy && c.selection.kind === 'oort') throw new FederaError('invalid_config', `${source}: selection "oort" picks clients by their training loss, which DP-FedAvg's accounting does not cover; use selection "uniform" with differential privacy`);
+    if (c.strategy.name === 'fedbuff') throw new FederaError('invalid_config', `${source}: strategy "fedbuff" gives work to idle clients as they free up; selection "${c.selection.kind}" applies to synchronous rounds`);
+  }
   if (c.strategy.name === 'fedbuff') {
     // Not built yet (issue: secure FedBuff cohorts, DP per buffer): refused rather than run wrongly.
     if (c.secagg?.enabled) throw new FederaError('invalid_config', `${source}: strategy "fedbuff" with secure aggregation is not available yet (each buffer would be a SecAgg+ cohort); use strategy "fedavg" with [secagg], or fedbuff without it`);

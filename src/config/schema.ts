@@ -312,8 +312,26 @@ const DevicesSchema = z.discriminatedUnion('kind', [
     .strict(),
 ]);
 
+/** Client selection of synchronous rounds (engine/selection.ts). */
+const SelectionSchema = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('uniform') }).strict(),
+  z.object({ kind: z.literal('availability') }).strict(),
+  z
+    .object({
+      kind: z.literal('oort'),
+      exploration: doc(z.number().min(0).max(1).default(0.9), { help: 'Oort: initial exploration share', group: 'sampling' }),
+      explorationDecay: doc(z.number().min(0).max(1).default(0.98), { help: 'Oort: exploration share decay per round', group: 'sampling' }),
+      minExploration: doc(z.number().min(0).max(1).default(0.2), { help: 'Oort: exploration floor', group: 'sampling' }),
+      stragglerPenalty: doc(z.number().min(0).max(100).default(2), { help: 'Oort: α of (T/t)^α for clients slower than the preferred duration T', group: 'sampling' }),
+      cutoff: doc(z.number().min(0).max(1).default(0.95), { help: 'Oort: exploitation samples among utilities ≥ cutoff × the k-th highest', group: 'sampling' }),
+      preferredDurationMs: doc(positiveInt.optional(), { help: 'Oort: preferred round duration T, ms (default: the 95th percentile of observed durations)', group: 'sampling' }),
+    })
+    .strict(),
+]);
+
 /** The settings every run has, simulated or deployed. */
 const runShape = {
+  selection: SelectionSchema.default({ kind: 'uniform' }).meta({ help: 'client selection: uniform, availability (clients that stay online for their work; simulation with devices) or oort (Lai et al. 2021)', group: 'sampling', flag: '--selection', value: '<kind>', discriminator: 'kind', commands: both }),
   seed: doc(z.union([z.number().int(), z.string().min(1)]).default(42), { help: 'seed of partitioning, sampling, initialisation and (in simulation) noise', group: 'run', flag: '--seed', value: '<seed>' }),
   model: doc(ModelSchema.default('2nn'), { help: `${MODEL_NAMES.join(' | ')} | <path>/model.json (your own TF.js layers model; docs/models.md)`, group: 'model', flag: '--model', value: '<model>', commands: both }),
   task: doc(z.enum(['classification', 'binary', 'regression']).default('classification'), { help: 'classification (softmax), binary (sigmoid, AUC) or regression (MSE; MAE and R²)', group: 'model', flag: '--task', commands: both }),

@@ -27,4 +27,6 @@ export interface SimulatedClock {
   timing(clientId: string, message: MessageBase): DeviceTiming;
   /** Whether `clientId` is online at simulated time `atMs`. */
   isOnline(clientId: string, atMs: number): boolean;
+  /** How many ms `clientId` stays online from `atMs` (0 when offline; Infinity when always online). */
+  onlineFor?(clientId: string, atMs: number): number;
 }

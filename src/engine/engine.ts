@@ -13,6 +13,7 @@ import type { Grid } from './grid.js';
 import { exchange, now, yieldToEventLoop, type ClientFailure, type ExchangeOptions, type ExchangeRequest } from './exchange.js';
 import { checkSamplingOptions, planSampling, sampleClients, sampleClientsPoisson, type SamplingOptions } from './sampling.js';
 import type { EvaluationRecord, FederatedEvaluationRecord, RoundRecord } from '../core/records.js';
+import type { ClientSelector } from './selection.js';
 import { FederatedTrainWorkflow, skipCode, type RoundContext, type TrainWorkflow } from './workflow.js';
 import { applyIncoming, applyOutgoing, type ServerLayer } from './server-layer.js';
 import { FederatedEvaluationWorkflow, type EvaluationWorkflow } from './evaluate.js';
@@ -49,6 +50,8 @@ export interface EngineOptions {
   samplingRng?: Rng;
   /** Over-selection (Bonawitz et al. 2019): select ⌈k·(1+o)⌉ and close after k accepted results. Default 0. */
   overSelection?: number;
+  /** Chooses the training clients of a synchronous round (engine/selection.ts); default uniform. Not used with Poisson sampling. */
+  selector?: ClientSelector;
   /** Federated evaluation; `false` turns it off. Defaults to the training sampling, every round. */
   evaluation?: EvaluationOptions | false;
   /** Central evaluation (strategy.evaluate) every this many rounds (default 1); also run once before round 1. */
@@ -188,7 +191,7 @@ export class RoundEngine {
       rng: roundRng,
       logger: this.logger,
       minResults: this.o.minResults ?? 1,
-      selectClients: () => this.select(this.o.samplingRng ?? roundRng.stream('train-sampling'), this.o.sampling ?? {}, this.o.overSelection ?? 0),
+      selectClients: () => this.select(this.o.samplingRng ?? roundRng.stream('train-sampling'), this.o.sampling ?? {}, this.o.overSelection ?? 0, round, this.o.selector),
       availableClients: () => this.o.grid.availableClients(),
       ...(this.o.grid.clock ? { clock: this.o.grid.clock } : {}),
       ...(this.o.roundTimeoutMs !== undefined ? { timeoutMs: this.o.roundTimeoutMs } : {}),
@@ -206,6 +209,7 @@ export class RoundEngine {
       outcome = { status: 'skipped' as const, code: skipCode(e, 'workflow_failed'), privacy: undefined, events: undefined, reason: `workflow ${this.workflow.name} failed: ${describeError(e)}`, selected: [], succeeded: [], failed: [], dropped: [] };
     }
     const t1 = now();
+    if (outcome.feedback && this.o.selector?.observe) this.o.selector.observe(round, outcome.feedback);
     if (outcome.status === 'completed' && outcome.params) {
       const verdict = this.guard?.check(outcome.params, before.data) ?? { ok: true as const };
       if (verdict.ok) {
@@ -234,7 +238,7 @@ export class RoundEngine {
       const evalCtx: RoundContext = {
         ...ctx,
         global: this.global,
-        selectClients: () => this.select(roundRng.stream('evaluate-sampling'), { ...trainSampling, ...(evalOpts || {}) }, 0),
+        selectClients: () => this.select(roundRng.stream('evaluate-sampling'), { ...trainSampling, ...(evalOpts || {}) }, 0, round),
       };
       try {
         federatedEvaluation = await this.evaluationWorkflow.run(evalCtx);
@@ -347,7 +351,7 @@ export class RoundEngine {
     this.logger.warn({ runId: this.runId, round: r.round }, `run rolled back: continuing after round ${r.round}`);
   }
 
-  private select(rng: Rng, sampling: SamplingOptions, overSelection: number): { clients: string[]; waitFor: number; reason?: string } {
+  private select(rng: Rng, sampling: SamplingOptions, overSelection: number, round: number, selector?: ClientSelector): { clients: string[]; waitFor: number; reason?: string } {
     const available = this.o.grid.availableClients();
     if (sampling.poissonRate !== undefined) {
       // Poisson: each available client independently with probability q; no over-selection (it would change q).
@@ -359,7 +363,8 @@ export class RoundEngine {
     const plan = planSampling(available.length, sampling);
     if (plan.count === 0) return { clients: [], waitFor: 0, reason: plan.reason };
     const count = Math.min(available.length, Math.ceil(plan.count * (1 + overSelection) - 1e-9));
-    return { clients: sampleClients(available, count, rng), waitFor: plan.count };
+    const clients = selector ? selector.select(available, count, rng, { round, ...(this.o.grid.clock ? { clock: this.o.grid.clock } : {}), ...(this.o.roundTimeoutMs !== undefined ? { timeoutMs: this.o.roundTimeoutMs } : {}) }) : sampleClients(available, count, rng);
+    return { clients, waitFor: plan.count };
   }
 
   private async evaluateCentral(round: number): Promise<EvaluationRecord | undefined> {

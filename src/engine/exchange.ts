@@ -49,6 +49,8 @@ export interface ExchangeOutcome {
   readonly durationMs: number;
   /** Simulated ms the exchange took (a grid with a clock). */
   readonly simulatedMs?: number;
+  /** ms from the exchange's start to each accepted reply (simulated with a clock). */
+  readonly replyMs?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -108,6 +110,7 @@ async function exchangeSimulated(
   let bytesUp = 0;
   let bytesDownFloat32 = 0;
   let enough = false;
+  const replyMs: Record<string, number> = {};
   for (const { request, at } of runnable) {
     if (enough || options.signal?.aborted) {
       if (enough) dropped.push(request.clientId);
@@ -119,6 +122,7 @@ async function exchangeSimulated(
     bytesUp += one.bytesUp;
     bytesDownFloat32 += one.bytesDownFloat32 ?? one.bytesDown;
     succeeded.push(...one.succeeded);
+    for (const id of one.succeeded) replyMs[id] = at;
     failures.push(...one.failures);
     end = Math.max(end, at);
     if (options.stopAfter !== undefined && succeeded.length >= options.stopAfter) {
@@ -127,7 +131,7 @@ async function exchangeSimulated(
     }
   }
   clock.advanceTo(start + end);
-  return { succeeded, failures, dropped, bytesDown, bytesUp, bytesDownFloat32, durationMs: now() - started, simulatedMs: end };
+  return { succeeded, failures, dropped, bytesDown, bytesUp, bytesDownFloat32, durationMs: now() - started, simulatedMs: end, replyMs };
 }
 
 /** An exchange in real time: every request at once, replies handed on in arrival order. */
@@ -144,6 +148,7 @@ async function exchangeNow(
     seen.add(r.clientId);
   }
   const controller = new AbortController();
+  const replyMs: Record<string, number> = {};
   const succeeded: string[] = [];
   const failures: ClientFailure[] = [];
   const dropped: string[] = [];
@@ -200,6 +205,7 @@ async function exchangeNow(
       bytesUp += reply.bytesUp;
       bytesDownFloat32 += float32Bytes ?? reply.bytesDown;
       const got = reply;
+      const arrived = now() - started;
       queue = queue.then(async () => {
         try {
           if (closed) {
@@ -215,6 +221,7 @@ async function exchangeNow(
           try {
             await onReply(clientId, got.message);
             succeeded.push(clientId);
+            replyMs[clientId] = arrived;
             if (options.stopAfter !== undefined && succeeded.length >= options.stopAfter) close('enough');
           } catch (e) {
             failures.push({ clientId, code: `rejected:${isFederaError(e) ? e.code : 'error'}`, reason: describeError(e) });
@@ -229,7 +236,7 @@ async function exchangeNow(
   await queue;
   if (timer !== undefined) clearTimeout(timer);
   options.signal?.removeEventListener('abort', onOuterAbort);
-  return { succeeded, failures, dropped, bytesDown, bytesUp, bytesDownFloat32, durationMs: now() - started };
+  return { succeeded, failures, dropped, bytesDown, bytesUp, bytesDownFloat32, durationMs: now() - started, replyMs };
 }
 
 export function now(): number {

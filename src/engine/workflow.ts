@@ -14,6 +14,7 @@ import type { Strategy } from '../strategy/strategy.js';
 import type { ClientFailure, ExchangeOptions, ExchangeOutcome, ExchangeRequest } from './exchange.js';
 import type { PrivacyRecord, RoundEvent } from '../core/records.js';
 import type { SimulatedClock } from './clock.js';
+import type { ClientFeedback } from './selection.js';
 
 export interface RoundContext {
   readonly runId: string;
@@ -57,6 +58,8 @@ export interface TrainRoundOutcome {
   succeeded: string[];
   failed: ClientFailure[];
   dropped: string[];
+  /** How each selected client did, for the client selector (engine/selection.ts). */
+  feedback?: ClientFeedback[];
 }
 
 export interface TrainWorkflow {
@@ -100,15 +103,21 @@ export class FederatedTrainWorkflow implements TrainWorkflow {
       const message: TrainInstruction = { type: 'train', runId, round, params: global.data, config: { ...config, seed: clientSeed(ctx.rng, clientId) } };
       return { clientId, message };
     });
+    const reported = new Map<string, { numExamples: number; loss?: number }>();
     const outcome = await ctx.exchange(
       requests,
       (clientId, reply) => {
         const r = checkTrainReply(reply, ctx, clientId);
         aggregation.add({ clientId, update: r.update, numExamples: r.numExamples, metrics: r.metrics });
+        reported.set(clientId, { numExamples: r.numExamples, ...(typeof r.metrics.loss === 'number' ? { loss: r.metrics.loss } : {}) });
       },
       { stopAfter: waitFor < clients.length ? waitFor : undefined },
     );
-    const base = { selected: clients, succeeded: outcome.succeeded, failed: outcome.failures, dropped: outcome.dropped };
+    const feedback: ClientFeedback[] = [
+      ...outcome.succeeded.map((clientId) => ({ clientId, succeeded: true, ...reported.get(clientId), ...(outcome.replyMs?.[clientId] !== undefined ? { durationMs: outcome.replyMs[clientId] } : {}) })),
+      ...outcome.failures.map((f) => ({ clientId: f.clientId, succeeded: false, ...(f.code === 'timeout' && ctx.timeoutMs !== undefined ? { durationMs: ctx.timeoutMs } : {}) })),
+    ];
+    const base = { selected: clients, succeeded: outcome.succeeded, failed: outcome.failures, dropped: outcome.dropped, feedback };
     if (aggregation.accepted < ctx.minResults) {
       aggregation.discard?.();
       return { ...base, status: 'skipped', code: 'insufficient_results', reason: `${aggregation.accepted} of ${clients.length} selected clients returned a usable result; at least ${ctx.minResults} required` };

@@ -15,6 +15,7 @@ import type { SamplingOptions } from '../engine/sampling.js';
 import type { ServerLayer } from '../engine/server-layer.js';
 import { FederatedTrainWorkflow, type TrainWorkflow } from '../engine/workflow.js';
 import { FedBuffWorkflow } from '../engine/fedbuff.js';
+import { createSelector, type ClientSelector } from '../engine/selection.js';
 import type { CentralEvaluate, Strategy, StrategyOptions } from '../strategy/strategy.js';
 import { createStrategy } from '../strategy/registry.js';
 import { compressionServerLayer } from '../compress/layers.js';
@@ -65,6 +66,8 @@ export interface RunPlan {
   /** The client layer stack of a simulated client (deployed clients build the same one themselves). */
   clientLayers(clientId: string, index: number): ClientLayer[];
   readonly sampling: SamplingOptions;
+  /** Who trains in a synchronous round (absent: uniform). */
+  readonly selector?: ClientSelector;
   /** Deployment under DP: the CSPRNG sampling draws from. */
   readonly samplingRng?: Rng;
   /** The engine's check of every next global model; a rejected round keeps the privacy it spent. */
@@ -227,6 +230,7 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
     serverLayers,
     clientLayers,
     sampling,
+    ...(config.selection.kind !== 'uniform' ? { selector: createSelector(config.selection.kind, config.selection.kind === 'oort' ? config.selection : {}) } : {}),
     ...(samplingRng ? { samplingRng } : {}),
     guard: { normJumpFactor: config.guard.normJumpFactor, keepState: (key) => key.startsWith(DP_PREFIX) },
     clientsPerRound: k,

@@ -325,6 +325,7 @@ export class FederaServer implements ServerView {
       seed: c.seed,
       runId: this.runId,
       sampling: plan.sampling,
+      ...(plan.selector ? { selector: plan.selector } : {}),
       ...(plan.samplingRng ? { samplingRng: plan.samplingRng } : {}),
       guard: plan.guard,
       overSelection: c.server.overSelection,

@@ -271,6 +271,11 @@ export class DeviceFleet implements SimulatedClock {
     return this.availability.get(clientId)?.onlineUntil(atMs) !== undefined;
   }
 
+  onlineFor(clientId: string, atMs: number): number {
+    const until = this.availability.get(clientId)?.onlineUntil(atMs);
+    return until === undefined ? 0 : until - atMs;
+  }
+
   timing(clientId: string, message: MessageBase): DeviceTiming {
     const p = this.profile(clientId);
     const config = (message as { config?: Record<string, unknown> }).config;
