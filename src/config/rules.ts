@@ -63,7 +63,8 @@ export function checkRun(c: RunConfig, ctx: RunCheckContext): void {
   if (c.strategy.name === 'fedbuff') {
     // Not built yet (issue: secure FedBuff cohorts, DP per buffer): refused rather than run wrongly.
     if (c.secagg?.enabled) throw new FederaError('invalid_config', `${source}: strategy "fedbuff" with secure aggregation is not available yet (each buffer would be a SecAgg+ cohort); use strategy "fedavg" with [secagg], or fedbuff without it`);
-    if (c.privacy) throw new FederaError('invalid_config', `${source}: strategy "fedbuff" with differential privacy is not available yet (each buffer release would be one Gaussian mechanism over K clipped updates); use DP with a synchronous strategy`);
+    // DP: each buffer is one Gaussian release over K clipped uploads, noised by the server. Client-side noise would be scaled down with the staleness weights.
+    if (c.privacy && c.privacy.mode !== 'central') throw new FederaError('invalid_config', `${source}: strategy "fedbuff" with privacy.mode "${c.privacy.mode}": the staleness weights s(τ) ≤ 1 would scale each client's noise below what the accountant charges; use privacy.mode "central" (the server noises each buffer)`);
     if (c.robust) throw new FederaError('invalid_config', `${source}: strategy "fedbuff" applies staleness-weighted means; robust.aggregator would need the buffered updates unweighted: use robust aggregation with a synchronous strategy`);
   } else {
     const s = c.strategy;

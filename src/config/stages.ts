@@ -50,8 +50,12 @@ export interface PlannedStages {
 /** The DP-FedAvg options of a config: the noise multiplier given, or calibrated to the budget. */
 function dpOptions(c: RunConfig, ctx: StageContext): { options: DpFedAvgOptions; calibrated: boolean } {
   const p = c.privacy!;
-  const m = Math.min(ctx.population, ctx.clientsPerRound);
-  const q = m / ctx.population;
+  // FedBuff: each buffer of K uploads is one release, with no amplification by sampling (who
+  // uploads depends on who is free and fast, not on a random draw): q = 1, m = K.
+  const fedbuff = c.strategy.name === 'fedbuff';
+  const population = fedbuff ? (c.strategy.bufferSize ?? 10) : ctx.population;
+  const m = fedbuff ? population : Math.min(ctx.population, ctx.clientsPerRound);
+  const q = m / population;
   // Distributed DP under rotation + quantization: Skellam noise on the secure sum's codes.
   const quantize = c.secagg?.enabled && c.compression ? secAggQuantizedUplink(c.compression.uplink) : undefined;
   const discrete =
@@ -66,7 +70,7 @@ function dpOptions(c: RunConfig, ctx: StageContext): { options: DpFedAvgOptions;
     clipNorm: p.clipNorm,
     mode: p.mode,
     delta: p.delta,
-    populationSize: ctx.population,
+    populationSize: population,
     clientsPerRound: m,
     accountant: p.accountant,
     noiseRng: ctx.noiseRng,

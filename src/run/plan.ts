@@ -177,7 +177,7 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
         `privacy   DP-FedAvg ${p.mode}${skellam}${p.adaptive ? ', adaptive clipping' : ''}, clip ${p.clipNorm}, ` +
           (clipOnly
             ? 'noise multiplier 0: clipping only, ε = ∞ (no privacy guarantee)'
-            : `noise multiplier ${dp.noiseMultiplier.toPrecision(4)}${dp.calibrated ? ` (calibrated to ε ≤ ${p.targetEpsilon})` : ''}, q = ${q.toPrecision(4)}${poisson ? ' (Poisson sampling)' : ''}, δ = ${p.delta}; planned ε = ${dp.plannedEpsilon.toPrecision(4)} (${p.accountant.toUpperCase()})`),
+            : `noise multiplier ${dp.noiseMultiplier.toPrecision(4)}${dp.calibrated ? ` (calibrated to ε ≤ ${p.targetEpsilon})` : ''}, q = ${q.toPrecision(4)}${config.strategy.name === 'fedbuff' ? ' (each FedBuff buffer is one release, without amplification by sampling)' : poisson ? ' (Poisson sampling)' : ''}, δ = ${p.delta}; planned ε = ${dp.plannedEpsilon.toPrecision(4)} (${p.accountant.toUpperCase()})`),
       );
     }
     if (secagg) {

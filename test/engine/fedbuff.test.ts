@@ -112,13 +112,12 @@ test('versions advance without waiting for stragglers: buffers close in a fracti
   assert.ok(buffered.history.some((h) => bufferOf(h).staleness.some((t) => t >= 2)));
 });
 
-test('configs: --strategy fedbuff with its keys; FedBuff settings without it, and FedBuff with secagg, DP or robust rules, are refused naming the fields', () => {
+test('configs: --strategy fedbuff with its keys; FedBuff settings without it, and FedBuff with secagg or robust rules, are refused naming the fields', () => {
   const base = { rounds: 2, clients: 10 };
   const c = parseSimulationConfig({ ...base, strategy: { name: 'fedbuff', bufferSize: 5, concurrency: 8, staleness: 'hinge', stalenessExponent: 2, hingeStaleness: 3 } });
   assert.equal(c.strategy.bufferSize, 5);
   assert.throws(() => parseSimulationConfig({ ...base, strategy: { name: 'fedavg', bufferSize: 5 } }), /strategy\.bufferSize is a FedBuff setting, but strategy\.name is "fedavg"; set strategy\.name = "fedbuff" \(--strategy fedbuff\)/);
   assert.throws(() => parseSimulationConfig({ ...base, strategy: { name: 'fedbuff' }, secagg: { mode: 'secagg' } }), /strategy "fedbuff" with secure aggregation is not available yet/);
-  assert.throws(() => parseSimulationConfig({ ...base, strategy: { name: 'fedbuff' }, privacy: { clipNorm: 1, noiseMultiplier: 1 } }), /strategy "fedbuff" with differential privacy is not available yet/);
   assert.throws(() => parseServerConfig({ rounds: 1, input: { numFeatures: 4, numClasses: 2 }, strategy: { name: 'fedbuff' }, robust: { aggregator: 'median' } }), /strategy "fedbuff" applies staleness-weighted means/);
 });
 
@@ -130,4 +129,42 @@ test("the README's FedBuff command, exactly as written: buffers of 10 from 50 cl
   assert.match(r.stdout, /rounds completed +40 of 40/);
   const accuracy = Number(/final test accuracy +(\d\.\d+)/.exec(r.stdout)?.[1]);
   assert.ok(accuracy > 0.8, `accuracy ${accuracy}`);
+});
+
+test('FedBuff with central DP: each buffer is one Gaussian release over K clipped uploads, charged at q = 1; the noise on the model is z·C/K', async () => {
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { simulate } = await import('../../src/cli/simulate.js');
+  const { computeEpsilon } = await import('../../src/privacy/accountant/calibrate.js');
+  const sink = { write: () => true };
+  const K = 20;
+  const C = 0.5;
+  const config = (noiseMultiplier: number, rounds: number) =>
+    parseSimulationConfig({
+      name: 'fedbuff-dp',
+      seed: 8,
+      model: 'logreg',
+      clients: 100,
+      rounds,
+      partition: { kind: 'iid' },
+      strategy: { name: 'fedbuff', bufferSize: K, concurrency: 40 },
+      devices: { kind: 'lognormal' },
+      privacy: { mode: 'central', clipNorm: C, noiseMultiplier },
+      evaluation: { federatedEvery: 0, centralEvery: rounds },
+      output: mkdtempSync(join(tmpdir(), 'federa-fedbuff-dp-')),
+    });
+  const noisy = await simulate(config(1, 1), { out: sink, progress: false });
+  const clipped = await simulate(config(0, 1), { out: sink, progress: false });
+  let sq = 0;
+  for (let j = 0; j < noisy.params.length; j++) sq += (noisy.params[j] - clipped.params[j]) ** 2;
+  const std = Math.sqrt(sq / noisy.params.length);
+  assert.ok(Math.abs(std / (C / K) - 1) < 0.05, `noise std on the model ${std}, expected z·C/K = ${C / K}`);
+  const run = await simulate(config(1, 5), { out: sink, progress: false });
+  assert.ok(run.history.every((h) => h.status === 'completed'));
+  run.history.forEach((h, i) => {
+    assert.equal(h.privacy!.samplingRate, 1);
+    assert.ok(Math.abs(h.privacy!.epsilon - computeEpsilon({ q: 1, sigma: 1, steps: i + 1, delta: 1e-5 })) < 1e-9, `round ${h.round}: ε ${h.privacy!.epsilon}`);
+  });
+  assert.throws(() => parseSimulationConfig({ rounds: 2, clients: 10, strategy: { name: 'fedbuff' }, privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 1 } }), /strategy "fedbuff" with privacy\.mode "distributed": the staleness weights s\(τ\) ≤ 1 would scale each client's noise below what the accountant charges/);
 });
