@@ -22,11 +22,10 @@
  */
 import type { Config, Metrics, TrainInstruction } from '../core/messages.js';
 import { FederaError, describeError } from '../core/errors.js';
-import { findNonFinite } from '../core/kernels.js';
 import type { Params } from '../core/params.js';
 import type { ClientFailure, RoundEvent } from '../core/records.js';
 import type { SimulatedClock } from './clock.js';
-import { checkTrainReply, clientSeed, skipCode, type RoundContext, type TrainRoundOutcome, type TrainWorkflow } from './workflow.js';
+import { checkTrainReply, clientSeed, finishAggregation, skipCode, type RoundContext, type TrainRoundOutcome, type TrainWorkflow } from './workflow.js';
 
 export type StalenessKind = 'constant' | 'polynomial' | 'hinge';
 
@@ -175,14 +174,9 @@ export class FedBuffWorkflow implements TrainWorkflow {
       aggregation.discard?.();
       return { ...base, status: 'skipped', code: 'aborted', reason: 'fedbuff: the run was stopped before the buffer was full' };
     }
-    let result;
-    try {
-      result = aggregation.finish();
-    } catch (e) {
-      return { ...base, status: 'skipped', code: skipCode(e, 'aggregation_failed'), reason: `aggregation failed: ${describeError(e)}` };
-    }
-    const bad = findNonFinite(result.params);
-    if (bad >= 0) return { ...base, status: 'skipped', code: 'non_finite', reason: `aggregation produced a non-finite parameter at index ${bad}; global model kept` };
+    const finished = finishAggregation(aggregation, base);
+    if ('skipped' in finished) return finished.skipped;
+    const { result } = finished;
     const metrics: Metrics = { ...result.metrics, staleness_mean: stalenessSum / succeeded.length, staleness_max: stalest, training_clients: this.inFlight.size };
     // Each buffered upload's staleness and weight, in the order of `succeeded`.
     const buffer: RoundEvent = { kind: 'fedbuff-buffer', message: `buffer of version ${version}: ${succeeded.length} uploads, staleness mean ${(stalenessSum / succeeded.length).toFixed(2)}, max ${stalest}`, version, staleness: [...staleness], weights: staleness.map((t) => this.weight(t)) };

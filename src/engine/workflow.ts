@@ -122,16 +122,9 @@ export class FederatedTrainWorkflow implements TrainWorkflow {
       aggregation.discard?.();
       return { ...base, status: 'skipped', code: 'insufficient_results', reason: `${aggregation.accepted} of ${clients.length} selected clients returned a usable result; at least ${ctx.minResults} required` };
     }
-    let result;
-    try {
-      result = aggregation.finish();
-    } catch (e) {
-      return { ...base, status: 'skipped', code: skipCode(e, 'aggregation_failed'), reason: `aggregation failed: ${describeError(e)}` };
-    }
-    const bad = findNonFinite(result.params);
-    if (bad >= 0) {
-      return { ...base, status: 'skipped', code: 'non_finite', reason: `aggregation produced a non-finite parameter at index ${bad}; global model kept` };
-    }
+    const finished = finishAggregation(aggregation, base);
+    if ('skipped' in finished) return finished.skipped;
+    const { result } = finished;
     return {
       ...base,
       status: 'completed',
@@ -146,4 +139,22 @@ export class FederatedTrainWorkflow implements TrainWorkflow {
 /** The reason code of a round stopped by `e`: its FederaError code, or `fallback`. */
 export function skipCode(e: unknown, fallback: string): string {
   return e instanceof FederaError ? e.code : fallback;
+}
+
+type RoundBase = Pick<TrainRoundOutcome, 'selected' | 'succeeded' | 'failed' | 'dropped' | 'feedback'>;
+
+/**
+ * Finishes a round's aggregation: its result, or the skipped outcome when the aggregation throws
+ * or produces a non-finite parameter (the global model is then kept).
+ */
+export function finishAggregation(aggregation: ReturnType<Strategy['aggregateTrain']>, base: RoundBase): { result: ReturnType<ReturnType<Strategy['aggregateTrain']>['finish']> } | { skipped: TrainRoundOutcome } {
+  let result;
+  try {
+    result = aggregation.finish();
+  } catch (e) {
+    return { skipped: { ...base, status: 'skipped', code: skipCode(e, 'aggregation_failed'), reason: `aggregation failed: ${describeError(e)}` } };
+  }
+  const bad = findNonFinite(result.params);
+  if (bad >= 0) return { skipped: { ...base, status: 'skipped', code: 'non_finite', reason: `aggregation produced a non-finite parameter at index ${bad}; global model kept` } };
+  return { result };
 }

@@ -10,10 +10,9 @@ import { AggregationStrategy } from '../../src/aggregate/pipeline.js';
 import { createMeanStage } from '../../src/aggregate/mean.js';
 import { createStrategy } from '../../src/strategy/registry.js';
 import { FedAvg } from '../../src/strategy/fedavg.js';
-import { makeParams } from '../../src/core/params.js';
 import { withoutTiming, type RoundRecord } from '../../src/core/records.js';
 import { parseServerConfig, parseSimulationConfig } from '../../src/config/rules.js';
-import { KnownUpdateTrainer, indexedData, knownUpdates } from '../secagg/helpers/clients.js';
+import { knownUpdateSimulation, knownUpdates } from '../secagg/helpers/clients.js';
 import { readmeCommand, runReadmeCommand } from '../helpers/readme.js';
 
 test('staleness functions: constant, polynomial (1+τ)^−a, hinge', () => {
@@ -35,20 +34,12 @@ const ids = Array.from({ length: N }, (_, i) => `c${String(i).padStart(2, '0')}`
 const updates = knownUpdates(N, D, 3, 1);
 
 function fedbuffRun(options: { bufferSize: number; concurrency: number; eta: number; rounds: number; seed?: number; devices?: Parameters<typeof runSimulation>[0]['devices'] }) {
-  const { train, partitions } = indexedData(Array.from({ length: N }, () => 10));
   return runSimulation({
-    train,
-    partitions,
-    clientIds: ids,
-    validationFraction: 0,
-    createTrainer: () => new KnownUpdateTrainer(updates),
-    initialParams: makeParams(new KnownUpdateTrainer(updates).layout),
+    ...knownUpdateSimulation(ids, updates, Array.from({ length: N }, () => 10)),
     strategy: new AggregationStrategy(createStrategy({ name: 'fedbuff', serverLearningRate: options.eta }), [createMeanStage({ weighting: 'uniform' })]),
     workflow: new FedBuffWorkflow({ bufferSize: options.bufferSize, concurrency: options.concurrency }),
     rounds: options.rounds,
     seed: options.seed ?? 4,
-    evaluation: false,
-    centralEvaluationEvery: 0,
     devices: options.devices ?? { kind: 'lognormal', speed: 5, speedSigma: 1, stragglerFraction: 0.25, stragglerSlowdown: 8 },
   });
 }
@@ -89,20 +80,12 @@ test('each buffer moves the model by η·Σ s(τₖ)·Δₖ / K, τₖ from the 
 test('versions advance without waiting for stragglers: buffers close in a fraction of a synchronous round\'s simulated time', async () => {
   const devices = { kind: 'lognormal' as const, speed: 5, speedSigma: 0.3, stragglerFraction: 0.25, stragglerSlowdown: 20 };
   const buffered = await fedbuffRun({ bufferSize: 4, concurrency: 8, eta: 1, rounds: 10, devices });
-  const { train, partitions } = indexedData(Array.from({ length: N }, () => 10));
   const sync = await runSimulation({
-    train,
-    partitions,
-    clientIds: ids,
-    validationFraction: 0,
-    createTrainer: () => new KnownUpdateTrainer(updates),
-    initialParams: makeParams(new KnownUpdateTrainer(updates).layout),
+    ...knownUpdateSimulation(ids, updates, Array.from({ length: N }, () => 10)),
     strategy: new FedAvg(),
     rounds: 10,
     seed: 4,
     sampling: { fraction: 1, minClients: 4, maxClients: 4 },
-    evaluation: false,
-    centralEvaluationEvery: 0,
     devices,
   });
   const per = (h: readonly RoundRecord[]) => h.at(-1)!.simulatedTime! / h.length;

@@ -10,10 +10,9 @@ import { sampleClients } from '../../src/engine/sampling.js';
 import { DeviceFleet, parseDeviceTrace } from '../../src/sim/devices.js';
 import { runSimulation } from '../../src/sim/simulation.js';
 import { FedAvg } from '../../src/strategy/fedavg.js';
-import { makeParams } from '../../src/core/params.js';
 import { withoutTiming } from '../../src/core/records.js';
 import { parseSimulationConfig } from '../../src/config/rules.js';
-import { KnownUpdateTrainer, indexedData, knownUpdates } from '../secagg/helpers/clients.js';
+import { knownUpdateSimulation, knownUpdates } from '../secagg/helpers/clients.js';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `c${String(i).padStart(2, '0')}`);
 
@@ -70,21 +69,13 @@ test('Oort exploits high-utility fast clients, penalises the slow, and explores 
 test('over heterogeneous devices, Oort shortens the rounds against uniform selection; the same seed gives the same history', async () => {
   const n = 60;
   const updates = knownUpdates(n, 8, 2, 0.1);
-  const { train, partitions } = indexedData(Array.from({ length: n }, () => 20));
   const run = (selection: 'uniform' | 'oort') =>
     runSimulation({
-      train,
-      partitions,
-      clientIds: ids(n),
-      validationFraction: 0,
-      createTrainer: () => new KnownUpdateTrainer(updates),
-      initialParams: makeParams(new KnownUpdateTrainer(updates).layout),
+      ...knownUpdateSimulation(ids(n), updates, Array.from({ length: n }, () => 20)),
       strategy: new FedAvg(),
       rounds: 30,
       seed: 6,
       sampling: { fraction: 1, minClients: 6, maxClients: 6 },
-      evaluation: false,
-      centralEvaluationEvery: 0,
       devices: { kind: 'lognormal', speed: 20, speedSigma: 1, stragglerFraction: 0.2, stragglerSlowdown: 10 },
       ...(selection === 'oort' ? { selector: createSelector('oort') } : {}),
     });

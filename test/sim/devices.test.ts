@@ -10,9 +10,8 @@ import { InMemoryGrid } from '../../src/transport/memory.js';
 import type { MessageBase } from '../../src/core/messages.js';
 import { runSimulation } from '../../src/sim/simulation.js';
 import { FedAvg } from '../../src/strategy/fedavg.js';
-import { makeParams } from '../../src/core/params.js';
 import { withoutTiming } from '../../src/core/records.js';
-import { KnownUpdateTrainer, indexedData, knownUpdates } from '../secagg/helpers/clients.js';
+import { knownUpdateSimulation, knownUpdates } from '../secagg/helpers/clients.js';
 import { readmeCommand, runReadmeCommand } from '../helpers/readme.js';
 
 const ids = (n: number) => Array.from({ length: n }, (_, i) => `c${i}`);
@@ -126,21 +125,13 @@ test('a device that goes offline mid-request fails as offline; only online clien
 test('a simulation with devices records simulated time per round, drops stragglers at the deadline, and repeats with its seed', async () => {
   const n = 12;
   const updates = knownUpdates(n, 16, 5, 0.1);
-  const { train, partitions } = indexedData(Array.from({ length: n }, (_, i) => 20 + i));
   const run = () =>
     runSimulation({
-      train,
-      partitions,
-      clientIds: ids(n),
-      validationFraction: 0,
-      createTrainer: () => new KnownUpdateTrainer(updates),
-      initialParams: makeParams(new KnownUpdateTrainer(updates).layout),
+      ...knownUpdateSimulation(ids(n), updates, Array.from({ length: n }, (_, i) => 20 + i)),
       strategy: new FedAvg(),
       rounds: 6,
       seed: 9,
       sampling: { fraction: 1, minClients: 6, maxClients: 6 },
-      evaluation: false,
-      centralEvaluationEvery: 0,
       devices: { kind: 'lognormal', speed: 20, stragglerFraction: 0.3, stragglerSlowdown: 50, availability: 0.7, sessionMinutes: 5 },
       roundTimeoutMs: 5_000,
     });

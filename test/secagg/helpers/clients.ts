@@ -2,6 +2,7 @@
 // the parameters it receives, whatever the data (the data only carries the client's index and
 // its example count), so the expected sum of any set of clients is known exactly.
 import { Rng } from '../../../src/core/rng.js';
+import { makeParams } from '../../../src/core/params.js';
 import type { FitOptions, FitOutcome, EvaluateOutcome } from '../../../src/client/trainer.js';
 import { VectorTrainer } from '../../helpers/fake-trainer.js';
 import type { Dataset } from '../../../src/data/dataset.js';
@@ -73,4 +74,23 @@ export function expectedSum(updates: readonly Float32Array[], ids: readonly numb
     }
   }
   return { sum, weight };
+}
+
+/**
+ * The options of a simulation whose clients `ids` train with known updates (client i adds
+ * updates[i]) on `sizes[i]` examples, without validation split or evaluation; the caller adds
+ * the strategy, rounds, seed and the rest.
+ */
+export function knownUpdateSimulation(ids: readonly string[], updates: readonly Float32Array[], sizes: readonly number[]) {
+  const { train, partitions } = indexedData(sizes);
+  return {
+    train,
+    partitions,
+    clientIds: ids,
+    validationFraction: 0,
+    createTrainer: () => new KnownUpdateTrainer(updates),
+    initialParams: makeParams(new KnownUpdateTrainer(updates).layout),
+    evaluation: false as const,
+    centralEvaluationEvery: 0,
+  };
 }
