@@ -66,6 +66,11 @@ export async function exchange(
   onReply: (clientId: string, reply: MessageBase) => void | Promise<void>,
   options: ExchangeOptions = {},
 ): Promise<ExchangeOutcome> {
+  const seen = new Set<string>();
+  for (const r of requests) {
+    if (seen.has(r.clientId)) throw new FederaError('invalid_argument', `exchange: client ${r.clientId} appears twice`);
+    seen.add(r.clientId);
+  }
   if (grid.clock && options.useClock !== false) return exchangeSimulated(grid, grid.clock, requests, onReply, options);
   return exchangeNow(grid, requests, onReply, options);
 }
@@ -142,11 +147,6 @@ async function exchangeNow(
   options: ExchangeOptions,
 ): Promise<ExchangeOutcome> {
   const started = now();
-  const seen = new Set<string>();
-  for (const r of requests) {
-    if (seen.has(r.clientId)) throw new FederaError('invalid_argument', `exchange: client ${r.clientId} appears twice`);
-    seen.add(r.clientId);
-  }
   const controller = new AbortController();
   const replyMs: Record<string, number> = {};
   const succeeded: string[] = [];
