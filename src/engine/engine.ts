@@ -238,7 +238,8 @@ export class RoundEngine {
       const evalCtx: RoundContext = {
         ...ctx,
         global: this.global,
-        selectClients: () => this.select(roundRng.stream('evaluate-sampling'), { ...trainSampling, ...(evalOpts || {}) }, 0, round),
+        // Clients still training for an asynchronous workflow (FedBuff) are not asked to evaluate.
+        selectClients: () => this.select(roundRng.stream('evaluate-sampling'), { ...trainSampling, ...(evalOpts || {}) }, 0, round, undefined, this.workflow.busyClients?.()),
       };
       try {
         federatedEvaluation = await this.evaluationWorkflow.run(evalCtx);
@@ -351,8 +352,9 @@ export class RoundEngine {
     this.logger.warn({ runId: this.runId, round: r.round }, `run rolled back: continuing after round ${r.round}`);
   }
 
-  private select(rng: Rng, sampling: SamplingOptions, overSelection: number, round: number, selector?: ClientSelector): { clients: string[]; waitFor: number; reason?: string } {
-    const available = this.o.grid.availableClients();
+  private select(rng: Rng, sampling: SamplingOptions, overSelection: number, round: number, selector?: ClientSelector, exclude?: ReadonlySet<string>): { clients: string[]; waitFor: number; reason?: string } {
+    const all = this.o.grid.availableClients();
+    const available = exclude?.size ? all.filter((id) => !exclude.has(id)) : all;
     if (sampling.poissonRate !== undefined) {
       // Poisson: each available client independently with probability q; no over-selection (it would change q).
       const need = sampling.minAvailable ?? 1;

@@ -109,6 +109,10 @@ export class FedBuffWorkflow implements TrainWorkflow {
     return this.inFlight.size;
   }
 
+  busyClients(): ReadonlySet<string> {
+    return new Set(this.inFlight.keys());
+  }
+
   async run(ctx: RoundContext): Promise<TrainRoundOutcome> {
     const version = ctx.round - 1;
     const clock = ctx.clock;

@@ -65,6 +65,8 @@ export interface TrainRoundOutcome {
 export interface TrainWorkflow {
   readonly name: string;
   run(ctx: RoundContext): Promise<TrainRoundOutcome>;
+  /** Clients still working for the workflow between rounds (asynchronous workflows): not given other work. */
+  busyClients?(): ReadonlySet<string>;
 }
 
 /** Checks a reply to a train instruction: type, run, round, shapes and numbers (values are checked when aggregated). */

@@ -151,3 +151,20 @@ test('FedBuff with central DP: each buffer is one Gaussian release over K clippe
   });
   assert.throws(() => parseSimulationConfig({ rounds: 2, clients: 10, strategy: { name: 'fedbuff' }, privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 1 } }), /strategy "fedbuff" with privacy\.mode "distributed": the staleness weights s\(τ\) ≤ 1 would scale each client's noise below what the accountant charges/);
 });
+
+test('federated evaluation asks only the clients that are not training for FedBuff', async () => {
+  const r = await runSimulation({
+    ...knownUpdateSimulation(ids, updates, Array.from({ length: N }, () => 10)),
+    validationFraction: 0.3,
+    strategy: new AggregationStrategy(createStrategy({ name: 'fedbuff' }), [createMeanStage({ weighting: 'uniform' })]),
+    workflow: new FedBuffWorkflow({ bufferSize: 4, concurrency: N - 3 }),
+    rounds: 5,
+    seed: 4,
+    evaluation: { every: 1, fraction: 1 },
+    devices: { kind: 'lognormal' },
+  });
+  for (const h of r.history) {
+    assert.equal(h.train?.metrics.training_clients, N - 3);
+    assert.equal(h.federatedEvaluation?.clients, 3, `round ${h.round}: ${h.federatedEvaluation?.clients} clients evaluated`);
+  }
+});
