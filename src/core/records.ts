@@ -3,6 +3,7 @@
  * Plain data, shared by the engine, the strategies and aggregation stages, the store and the
  * dashboard, so it lives at the bottom of the import order.
  */
+import type { DistributionStats } from './distribution.js';
 import type { Metrics } from './messages.js';
 
 export interface ClientFailure {
@@ -22,6 +23,8 @@ export interface FederatedEvaluationRecord extends EvaluationRecord {
   /** Clients whose evaluation was used. */
   clients: number;
   failed: ClientFailure[];
+  /** How the evaluated clients' accuracy and loss are spread (fairness across clients). */
+  distribution?: { accuracy?: DistributionStats; loss?: DistributionStats };
 }
 
 /** Privacy spent so far, when the run uses differential privacy. */

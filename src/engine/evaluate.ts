@@ -11,6 +11,7 @@ import { FederaError, describeError } from '../core/errors.js';
 import type { FederatedEvaluationRecord } from '../core/records.js';
 import type { EvaluateResult } from '../strategy/strategy.js';
 import type { RoundContext } from './workflow.js';
+import { describeDistribution } from '../core/distribution.js';
 
 export interface EvaluationWorkflow {
   readonly name: string;
@@ -52,10 +53,18 @@ export class FederatedEvaluationWorkflow implements EvaluationWorkflow {
     if (usable.length === 0) return undefined;
     try {
       const agg = strategy.aggregateEvaluate(round, usable);
-      return { ...agg, clients: usable.length, failed: outcome.failures };
+      return { ...agg, clients: usable.length, failed: outcome.failures, ...clientDistribution(usable) };
     } catch (e) {
       ctx.logger.warn({ runId, round, error: describeError(e) }, 'federated evaluation could not be aggregated');
       return undefined;
     }
   }
+}
+
+/** Fairness: the spread of the evaluated clients' accuracy (when they report one) and loss. */
+export function clientDistribution(results: readonly EvaluateResult[]): Pick<FederatedEvaluationRecord, 'distribution'> {
+  const accuracy = describeDistribution(results.map((r) => r.metrics.accuracy ?? NaN), true);
+  const loss = describeDistribution(results.map((r) => r.loss), false);
+  if (!accuracy && !loss) return {};
+  return { distribution: { ...(accuracy ? { accuracy } : {}), ...(loss ? { loss } : {}) } };
 }

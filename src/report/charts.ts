@@ -23,7 +23,14 @@ export interface ReportRound {
   failed: ReportFailure[];
   /** Weighted mean of client fit metrics. */
   train?: { loss?: number; metrics: Record<string, number> };
-  federatedEvaluation?: { loss: number; metrics: Record<string, number>; numExamples: number; clients: number };
+  federatedEvaluation?: {
+    loss: number;
+    metrics: Record<string, number>;
+    numExamples: number;
+    clients: number;
+    /** The spread of the evaluated clients' accuracy (fairness). */
+    distribution?: { accuracy?: { worst10: number; q1: number; median: number; q3: number; best10: number; jain: number } };
+  };
   centralEvaluation?: { loss: number; metrics: Record<string, number> };
   /** Privacy spent so far (runs with differential privacy). */
   privacy?: { epsilon: number; delta: number };
@@ -65,9 +72,11 @@ export interface ChartSeries {
   epsilon: MaybeNumber[];
   /** Simulated seconds at the end of the round (simulations with devices). */
   simulatedTime?: MaybeNumber[];
+  /** Federated evaluation's per-client accuracy: worst 10 %, quartiles, best 10 %, Jain's index. */
+  clientAccuracy?: { worst10: MaybeNumber[]; q1: MaybeNumber[]; median: MaybeNumber[]; q3: MaybeNumber[]; best10: MaybeNumber[]; jain: MaybeNumber[] };
 }
 
-export type ChartId = 'accuracy' | 'loss' | 'bytes' | 'privacy' | 'time';
+export type ChartId = 'accuracy' | 'loss' | 'bytes' | 'privacy' | 'time' | 'fairness';
 
 /** uPlot options plus data for one chart. `options` may hold functions (axis formatters). */
 export interface ChartSpec {
@@ -135,6 +144,7 @@ export function seriesFromHistory(rounds: readonly ReportRound[]): ChartSeries {
     failed: [],
     epsilon: [],
     simulatedTime: [],
+    clientAccuracy: { worst10: [], q1: [], median: [], q3: [], best10: [], jain: [] },
   };
   if (quality.label !== 'Accuracy') s.qualityLabel = quality.label;
   for (const r of rounds) {
@@ -150,6 +160,14 @@ export function seriesFromHistory(rounds: readonly ReportRound[]): ChartSeries {
     s.failed.push(Array.isArray(r.failed) ? r.failed.length : null);
     s.epsilon.push(finite(r.privacy?.epsilon));
     s.simulatedTime!.push(finite(r.simulatedTime));
+    const d = r.federatedEvaluation?.distribution?.accuracy;
+    const c = s.clientAccuracy!;
+    c.worst10.push(finite(d?.worst10));
+    c.q1.push(finite(d?.q1));
+    c.median.push(finite(d?.median));
+    c.q3.push(finite(d?.q3));
+    c.best10.push(finite(d?.best10));
+    c.jain.push(finite(d?.jain));
   }
   return s;
 }
@@ -295,6 +313,32 @@ export function chartSpecs(series: ChartSeries, opts: ChartSpecOptions = {}): Ch
         series: [{ label: 'simulated s', value: (_u: unknown, v: number | null) => fmtNum(v, 1) }, line('central', '#2563eb', 4)],
       },
       data: [tx, ty],
+    });
+  }
+  // Fairness: how the evaluated clients' accuracy is spread, round by round (a box, in lines).
+  const ca = series.clientAccuracy;
+  if (ca && hasData([ca.median])) {
+    specs.push({
+      id: 'fairness',
+      title: 'Accuracy across clients (federated evaluation)',
+      empty: false,
+      bars: false,
+      options: {
+        ...base(false),
+        axes: [xAxis, yAxis('client accuracy', 56)],
+        series: [
+          { label: 'round' },
+          line('worst 10 %', '#dc2626', 4, [4, 3]),
+          line('q1', '#94a3b8', 4),
+          line('median', '#0f766e', 4),
+          line('q3', '#94a3b8', 4),
+          line('best 10 %', '#16a34a', 4, [4, 3]),
+          { ...line("Jain's index", '#7c3aed', 3, [2, 2]), show: false },
+        ],
+        // The interquartile range as a band between q3 and q1.
+        bands: [{ series: [4, 2], fill: 'rgba(15,118,110,0.12)' }],
+      },
+      data: [x, ca.worst10, ca.q1, ca.median, ca.q3, ca.best10, ca.jain],
     });
   }
   if (hasData([epsilon])) {

@@ -7,7 +7,10 @@ import { fakeHistory, round, skipped } from './fixtures.js';
 test('seriesFromHistory aligns every series with rounds and puts null in skipped rounds', () => {
   const s = seriesFromHistory([round(1), skipped(2), round(3, { federatedEvaluation: undefined, train: { metrics: {} } })]);
   assert.deepEqual(s.rounds, [1, 2, 3]);
-  for (const [key, values] of Object.entries(s)) assert.equal(values.length, 3, key);
+  for (const [key, values] of Object.entries(s)) {
+    if (Array.isArray(values)) assert.equal(values.length, 3, key);
+    else for (const [sub, v] of Object.entries(values)) assert.equal((v as unknown[]).length, 3, `${key}.${sub}`);
+  }
   assert.deepEqual(s.centralAccuracy, [0.4 + 1 / 100, null, 0.4 + 3 / 100]);
   assert.deepEqual(s.centralLoss, [1.2, null, 1.2 / 3]);
   assert.deepEqual(s.federatedAccuracy, [0.5 + 1 / 100, null, null]);
@@ -114,6 +117,20 @@ test('chartSpecs adds accuracy against simulated time only for runs with devices
   assert.deepEqual(time.data, [[12.5, 30, 41.25], [1, 2, 3].map((n) => 0.4 + n / 100)]);
   assert.equal(time.options.axes[0].label, 'simulated seconds');
   assert.equal(time.data.length, time.options.series.length);
+});
+
+test('the fairness chart: per-client accuracy (worst 10 %, quartiles, best 10 %, Jain) from federated evaluation, with the interquartile band', () => {
+  const dist = (m: number) => ({ worst10: m - 0.2, q1: m - 0.05, median: m, q3: m + 0.05, best10: m + 0.1, jain: 0.98 });
+  const rounds = [1, 2, 3].map((n) => round(n, { federatedEvaluation: { loss: 1, metrics: { accuracy: 0.5 }, numExamples: 30, clients: 3, distribution: { accuracy: dist(0.5 + n / 10) } } }));
+  const spec = chartSpecs(seriesFromHistory(rounds)).find((c) => c.id === 'fairness')!;
+  assert.equal(spec.title, 'Accuracy across clients (federated evaluation)');
+  assert.deepEqual(spec.data[0], [1, 2, 3]);
+  assert.deepEqual(spec.data[1], [1, 2, 3].map((n) => 0.5 + n / 10 - 0.2));
+  assert.deepEqual(spec.data[3], [1, 2, 3].map((n) => 0.5 + n / 10));
+  assert.deepEqual(spec.data[6], [0.98, 0.98, 0.98]);
+  assert.equal(spec.data.length, spec.options.series.length);
+  assert.deepEqual(spec.options.bands, [{ series: [4, 2], fill: 'rgba(15,118,110,0.12)' }]);
+  assert.ok(!chartSpecs(seriesFromHistory([round(1)])).some((c) => c.id === 'fairness'), 'no chart without distributions');
 });
 
 test('mountCharts().update redraws live: existing charts get the new data, charts that gain data are created', () => {
