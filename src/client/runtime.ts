@@ -10,6 +10,7 @@ import { subtract } from '../core/kernels.js';
 import { sharedBuffers } from '../core/buffers.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Trainer } from './trainer.js';
+import { INITIAL_LOSS_CONFIG_KEY, INITIAL_LOSS_METRIC } from '../strategy/strategy.js';
 
 export type MessageHandler = (message: MessageBase) => Promise<MessageBase>;
 
@@ -112,6 +113,8 @@ export class ClientRuntime {
     const s = trainSettings(m.config, { ...DEFAULT_SETTINGS, ...this.o.defaults }, where);
     const trainer = this.o.trainer;
     trainer.setParameters(params);
+    // q-FedAvg's F_k: the received model's loss on the training data, before it trains.
+    const initialLoss = m.config[INITIAL_LOSS_CONFIG_KEY] === true && this.o.data.train.y.length > 0 ? (await trainer.evaluate(this.o.data.train)).loss : undefined;
     const outcome = await trainer.fit(this.o.data.train, {
       epochs: s.epochs,
       batchSize: s.batchSize,
@@ -122,7 +125,8 @@ export class ClientRuntime {
     // The update is built in a pooled buffer; the transport returns it to the pool once sent.
     const trained = trainer.getParameters(sharedBuffers.take(params.length));
     const update = subtract(trained, params, trained);
-    return { type: 'train_result', runId: m.runId, round: m.round, update, numExamples: outcome.numExamples, metrics: outcome.metrics };
+    const metrics = initialLoss === undefined ? outcome.metrics : { ...outcome.metrics, [INITIAL_LOSS_METRIC]: initialLoss };
+    return { type: 'train_result', runId: m.runId, round: m.round, update, numExamples: outcome.numExamples, metrics };
   }
 
   private async evaluate(m: EvaluateInstruction): Promise<EvaluateReply> {

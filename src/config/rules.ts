@@ -60,6 +60,12 @@ export function checkRun(c: RunConfig, ctx: RunCheckContext): void {
     if (c.privacy && c.selection.kind === 'oort') throw new FederaError('invalid_config', `${source}: selection "oort" picks clients by their training loss, which DP-FedAvg's accounting does not cover; use selection "uniform" with differential privacy`);
     if (c.strategy.name === 'fedbuff') throw new FederaError('invalid_config', `${source}: strategy "fedbuff" gives work to idle clients as they free up; selection "${c.selection.kind}" applies to synchronous rounds`);
   }
+  if (c.strategy.name === 'qffl') {
+    if (c.privacy) throw new FederaError('invalid_config', `${source}: strategy "qffl" weighs clients by their loss (h_k), so one client's influence is not bounded by the clip norm; use DP with FedAvg-style strategies`);
+    if (c.robust) throw new FederaError('invalid_config', `${source}: strategy "qffl" reduces Σδ/Σh itself; robust.aggregator would need the updates unweighted`);
+  } else if (c.strategy.q !== undefined || c.strategy.lipschitz !== undefined) {
+    throw new FederaError('invalid_config', `${source}: strategy.${c.strategy.q !== undefined ? 'q' : 'lipschitz'} is a q-FedAvg setting, but strategy.name is "${c.strategy.name}"; set strategy.name = "qffl" (--strategy qffl)`);
+  }
   if (c.strategy.name === 'fedbuff') {
     // Not built yet (issue: secure FedBuff cohorts, DP per buffer): refused rather than run wrongly.
     if (c.secagg?.enabled) throw new FederaError('invalid_config', `${source}: strategy "fedbuff" with secure aggregation is not available yet (each buffer would be a SecAgg+ cohort); use strategy "fedavg" with [secagg], or fedbuff without it`);

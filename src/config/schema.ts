@@ -118,6 +118,8 @@ const StrategySchema = z
     stalenessExponent: doc(z.number().min(0).max(100).optional(), { help: 'FedBuff: a of the staleness function (default 0.5 polynomial, 10 hinge)', group: 'strategy', flag: '--staleness-exponent', value: '<a>' }),
     hingeStaleness: doc(z.number().min(0).max(1e6).optional(), { help: 'FedBuff: b of the hinge (full weight up to τ = b; default 10)', group: 'strategy' }),
     maxStaleness: doc(z.number().int().min(0).max(1e6).optional(), { help: 'FedBuff: uploads staler than this are refused (default: none)', group: 'strategy' }),
+    q: doc(z.number().min(0).max(100).optional(), { help: 'q-FedAvg: fairness q (0: FedAvg with equal weights; default 1)', group: 'strategy', flag: '--q', value: '<q>' }),
+    lipschitz: doc(z.number().positive().finite().optional(), { help: 'q-FedAvg: Lipschitz estimate L (default 1 / local learning rate)', group: 'strategy' }),
     biasCorrection: doc(z.union([z.boolean(), z.literal('flower')]).optional(), {
       help: "FedAdam bias correction: false (Reddi et al., default), true (Adam's, step t), or \"flower\" (Flower's exponent t + 1)",
       group: 'strategy',

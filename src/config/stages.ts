@@ -14,6 +14,7 @@ import { createClipStage } from '../aggregate/clip.js';
 import { createRobustStage } from '../aggregate/robust-strategy.js';
 import { createSecureSumStage, type SecureSumStage } from '../aggregate/secure-sum.js';
 import { createCompressionStage, secAggQuantizedUplink } from '../aggregate/compression.js';
+import { createQfflStage } from '../aggregate/qffl.js';
 import type { AggregationStage } from '../aggregate/stage.js';
 import { rotatedLength } from '../compress/hadamard.js';
 import type { RunConfig } from './schema.js';
@@ -111,7 +112,7 @@ function dpOptions(c: RunConfig, ctx: StageContext): { options: DpFedAvgOptions;
 export function planStages(c: RunConfig, ctx: StageContext): PlannedStages {
   const stages: AggregationStage[] = [];
   // DP-FedAvg weighs clients equally; so does FedBuff (the buffer is Σ s(τ)·Δ / K).
-  const uniform = c.privacy !== undefined || c.strategy.name === 'fedbuff';
+  const uniform = c.privacy !== undefined || c.strategy.name === 'fedbuff' || c.strategy.name === 'qffl';
   let dp: DpPlan | undefined;
   if (c.privacy) {
     const { options, calibrated } = dpOptions(c, ctx);
@@ -119,6 +120,7 @@ export function planStages(c: RunConfig, ctx: StageContext): PlannedStages {
     stages.push(...dpFedAvgStages(stage));
     dp = { stage, noiseMultiplier: options.noiseMultiplier, calibrated, plannedEpsilon: stage.canPlan ? stage.plannedEpsilon(c.rounds) : NaN, samplingRate: stage.samplingRate, clientsPerRound: stage.clientsPerRound };
   }
+  if (c.strategy.name === 'qffl') stages.push(createQfflStage({ q: c.strategy.q, lipschitz: c.strategy.lipschitz }));
   if (c.compression && c.compression.uplink.length > 0) stages.push(createCompressionStage(c.compression.uplink));
   let secure: SecureSumStage | undefined;
   if (c.secagg?.enabled) {

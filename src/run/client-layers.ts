@@ -13,6 +13,7 @@ import type { ClientLayer } from '../client/runtime.js';
 import { compressionClientLayer } from '../compress/layers.js';
 import { dpClientLayer } from '../privacy/client-layer.js';
 import { secAggClientLayer } from '../secagg/client-layer.js';
+import { qfflClientLayer } from '../aggregate/qffl.js';
 
 export interface ClientLayerOptions {
   /**
@@ -37,6 +38,8 @@ export function createClientLayers(options: ClientLayerOptions = {}): ClientLaye
     // Stochastic-rounding coins: seeded only in a seeded (simulated) run, else the CSPRNG.
     compressionClientLayer(randomness === 'seeded' && options.seed !== undefined ? { seed: options.seed } : {}),
     dpClientLayer({ noise: randomness === 'seeded' ? 'seeded' : 'secure' }),
+    // q-FedAvg (acts only on its instructions): rescales the update by F^q·L, reports h.
+    qfflClientLayer(),
     ...(options.inner ?? []),
   ];
 }

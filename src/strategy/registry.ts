@@ -8,7 +8,7 @@ import { FedAdam } from './fedadam.js';
 import { FedYogi } from './fedyogi.js';
 import { FedAdagrad } from './fedadagrad.js';
 
-export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedbuff'] as const;
+export const STRATEGY_NAMES = ['fedavg', 'fedprox', 'fedavgm', 'fedadam', 'fedyogi', 'fedadagrad', 'fedbuff', 'qffl'] as const;
 export type StrategyName = (typeof STRATEGY_NAMES)[number];
 
 export interface StrategySettings {
@@ -33,6 +33,14 @@ export interface StrategySettings {
   stalenessExponent?: number;
   hingeStaleness?: number;
   maxStaleness?: number;
+  /** q-FedAvg: q and the Lipschitz estimate L (aggregate/qffl.ts). */
+  q?: number;
+  lipschitz?: number;
+}
+
+/** q-FedAvg's server step: w + (−Σδ/Σh), the update its stage computes (aggregate/qffl.ts). */
+class QfflServer extends FedAvg {
+  override readonly name: string = 'qffl';
 }
 
 /**
@@ -56,6 +64,8 @@ export function createStrategy(settings: StrategySettings, common: StrategyOptio
       return new FedAdam({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, beta2: s.beta2, tau: s.tau, biasCorrection: s.biasCorrection, initialSecondMoment: s.initialSecondMoment });
     case 'fedyogi':
       return new FedYogi({ ...common, serverLearningRate: s.serverLearningRate, beta1: s.beta1, beta2: s.beta2, tau: s.tau, initialSecondMoment: s.initialSecondMoment });
+    case 'qffl':
+      return new QfflServer(common);
     case 'fedbuff':
       return new FedBuffServer({ ...common, serverLearningRate: s.serverLearningRate ?? 1, momentum: s.momentum ?? 0 });
     case 'fedadagrad':

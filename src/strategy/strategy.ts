@@ -52,6 +52,13 @@ export interface AggregatedEvaluation {
 export const MASKED_METRICS_CONFIG_KEY = 'federa.maskedMetrics';
 
 /**
+ * Train-config key asking the client runtime to evaluate the received model on its training data
+ * before training and report that loss as the metric `INITIAL_LOSS_METRIC` (q-FedAvg's F_k).
+ */
+export const INITIAL_LOSS_CONFIG_KEY = 'federa.initialLoss';
+export const INITIAL_LOSS_METRIC = 'initial_loss';
+
+/**
  * Train-config keys by which a stage asks a quantized secure sum to add discrete noise to the
  * clients' codes (distributed DP): the L2 norm each client's update is clipped to and the standard
  * deviation of the noise each client adds, both in update units. The secure sum turns them into
