@@ -25,6 +25,11 @@ import type { AggregationStage, RoundAggregate, StageUpdate } from './stage.js';
 /** Train-config keys of q-FFL and the metric carrying h_k. */
 export const QFFL_CONFIG = { q: 'qffl.q', lipschitz: 'qffl.L' } as const;
 export const QFFL_H_METRIC = 'qffl.h';
+/**
+ * The range h_k is clipped to under secure aggregation: with n clients its 32-bit step is
+ * range·n/2³¹ per client (10⁵ and 100 clients: 0.005), and h_k above it would be clipped.
+ */
+export const QFFL_H_RANGE = 1e5;
 
 export interface QfflOptions {
   /** q ≥ 0 (default 1): 0 is FedAvg with equal weights; larger is fairer. */
@@ -53,7 +58,9 @@ export function createQfflStage(options: QfflOptions = {}): AggregationStage {
       const lr = config.learningRate;
       const L = options.lipschitz ?? (typeof lr === 'number' && lr > 0 ? 1 / lr : undefined);
       if (L === undefined) throw new FederaError('invalid_config', 'q-FedAvg: no Lipschitz estimate: set strategy.lipschitz, or a local learning rate (L = 1/lr)');
-      const masked = typeof config[MASKED_METRICS_CONFIG_KEY] === 'string' && config[MASKED_METRICS_CONFIG_KEY] !== '' ? `${config[MASKED_METRICS_CONFIG_KEY]},${QFFL_H_METRIC}` : QFFL_H_METRIC;
+      // Under secure aggregation h travels masked, clipped to its own range (not the default ±64).
+      const entry = `${QFFL_H_METRIC}:${QFFL_H_RANGE}`;
+      const masked = typeof config[MASKED_METRICS_CONFIG_KEY] === 'string' && config[MASKED_METRICS_CONFIG_KEY] !== '' ? `${config[MASKED_METRICS_CONFIG_KEY]},${entry}` : entry;
       return { ...config, [QFFL_CONFIG.q]: q, [QFFL_CONFIG.lipschitz]: L, [INITIAL_LOSS_CONFIG_KEY]: true, [MASKED_METRICS_CONFIG_KEY]: masked };
     },
     update(u: StageUpdate): void {

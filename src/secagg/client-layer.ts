@@ -31,7 +31,7 @@ import {
   type KeyPair,
   type RandomSource,
 } from './primitives.js';
-import { encodeUpdate, packMaskedVector, type DiscreteNoise, type EncodingParams } from './encoding.js';
+import { MAX_METRIC_RANGE, encodeUpdate, packMaskedVector, type DiscreteNoise, type EncodingParams } from './encoding.js';
 import { rotate, rotatedLength } from '../compress/hadamard.js';
 import { MAX_ROTATE_BLOCK } from '../compress/spec.js';
 import { isPow2 } from '../compress/format.js';
@@ -164,6 +164,14 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
       const weightScale = num(body, 'weightScale', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
       const metricScale = num(body, 'metricScale', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
       const secureMetrics = ids(body, 'secureMetrics', where);
+      let metricRanges: number[] | undefined;
+      if (body.secureMetricRanges !== undefined) {
+        const r = body.secureMetricRanges;
+        if (!Array.isArray(r) || r.length !== secureMetrics.length || !r.every((v) => typeof v === 'number' && v > 0 && v <= MAX_METRIC_RANGE)) {
+          throw bad(where, `secureMetricRanges must be ${secureMetrics.length} number(s) in (0, 2^40], one per secure metric`);
+        }
+        metricRanges = r as number[];
+      }
       const maxWeight = num(body, 'maxWeight', where, (v) => v > 0 && Number.isFinite(v), 'a number > 0');
       // Rotation + quantization: b-bit codes of one client in a ring of `bits`, with the weight and metrics 32-bit.
       let quantize: { bits: number } | undefined;
@@ -200,7 +208,7 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
         threshold,
         vectorLength,
         secureMetrics,
-        encoding: { bits, clipRange, scale, weightScale, metricScale, ...(quantize ? { quantize } : {}), ...(noise ? { noise } : {}) },
+        encoding: { bits, clipRange, scale, weightScale, metricScale, ...(quantize ? { quantize } : {}), ...(noise ? { noise } : {}), ...(metricRanges ? { metricRanges } : {}) },
         ...(rotation ? { rotation } : {}),
         maxWeight,
         weighting,

@@ -27,6 +27,11 @@ export interface EncodingParams {
   /** Fixed-point scale of summed metrics (after the update), clipped to ±METRIC_RANGE. */
   readonly metricScale: number;
   /**
+   * Per summed metric, its own range (a stage asked for `name:range` in MASKED_METRICS_CONFIG_KEY):
+   * clipped to ±range and scaled by metricScale·METRIC_RANGE/range. Absent: METRIC_RANGE for all.
+   */
+  readonly metricRanges?: readonly number[];
+  /**
    * Rotation + stochastic quantization (see {@link quantizedEncodingFor}): each coordinate is a
    * b-bit code q ∈ [0, 2^b − 1] of w·clip(x) + c at `scale` = (2^b − 1)/(2c), summed in Z_{2^bits};
    * the weight and the summed metrics keep 32-bit elements.
@@ -93,8 +98,16 @@ export function discreteNoiseFor(clipNorm: number, noiseStd: number, scale: numb
   return { lambda: (scale * noiseStd) ** 2 / 2, l2Bound, roundingBound, l1Bound: roundingBound * Math.min(Math.sqrt(dimension), roundingBound) };
 }
 
-/** Metrics summed under the masks (DP's clipping indicator) are clipped to ±this. */
+/** Metrics summed under the masks (DP's clipping indicator) are clipped to ±this, unless a stage asks for another range. */
 export const METRIC_RANGE = 64;
+/** The largest range a summed metric may ask for (its step grows with it: range·n/2³¹ per client). */
+export const MAX_METRIC_RANGE = 2 ** 40;
+
+/** The range of summed metric `k` and its fixed-point scale. */
+function metricRange(p: EncodingParams, k: number): { range: number; scale: number } {
+  const range = p.metricRanges?.[k] ?? METRIC_RANGE;
+  return { range, scale: (p.metricScale * METRIC_RANGE) / range };
+}
 
 /**
  * The largest scales at which `clients` encoded vectors cannot overflow Z_{2^bits}. Refuses a
@@ -249,8 +262,9 @@ export function encodeUpdate(update: Float32Array, weight: number, p: EncodingPa
   }
   metrics.forEach((v, k) => {
     if (!Number.isFinite(v)) throw new FederaError('non_finite', `${where}: summed metric ${k} is ${v}`);
-    const m = v > METRIC_RANGE ? METRIC_RANGE : v < -METRIC_RANGE ? -METRIC_RANGE : v;
-    out[update.length + 1 + k] = stochasticRound(m * p.metricScale, rng) & modMask;
+    const { range, scale } = metricRange(p, k);
+    const m = v > range ? range : v < -range ? -range : v;
+    out[update.length + 1 + k] = stochasticRound(m * scale, rng) & modMask;
   });
   return out;
 }
@@ -335,7 +349,7 @@ export function decodeSum(sum: Uint32Array, p: EncodingParams, metricCount = 0, 
   const d = sum.length - 1 - metricCount;
   const out = new Float64Array(d);
   for (let i = 1; i <= d; i++) out[i - 1] = signed(sum[i]) / p.scale;
-  const metrics = Array.from({ length: metricCount }, (_, k) => signed(sum[d + 1 + k]) / p.metricScale);
+  const metrics = Array.from({ length: metricCount }, (_, k) => signed(sum[d + 1 + k]) / metricRange(p, k).scale);
   return { weight: signed(sum[0]) / p.weightScale, sum: out, metrics };
 }
 

@@ -24,7 +24,7 @@ import type { ClientFailure, ExchangeOutcome } from '../engine/exchange.js';
 import type { RoundEvent } from '../core/records.js';
 import { clientSeed, skipCode, type RoundContext, type TrainRoundOutcome, type TrainWorkflow } from '../engine/workflow.js';
 import { completeGraph, graphCommitment, graphSeed, isConnected, seededHararyGraph, type NeighbourGraph } from './graph.js';
-import { accumulateMasked, decodeSum, discreteNoiseFor, encodingFor, isMasked, maskedBytes, noisyQuantizedEncodingFor, quantizedEncodingFor, type EncodingParams } from './encoding.js';
+import { MAX_METRIC_RANGE, METRIC_RANGE, accumulateMasked, decodeSum, discreteNoiseFor, encodingFor, isMasked, maskedBytes, noisyQuantizedEncodingFor, quantizedEncodingFor, type EncodingParams } from './encoding.js';
 import { rotatedLength, unrotate } from '../compress/hadamard.js';
 import { KEY_BYTES, SEED_BYTES, KeyAgreement, accumulateMasks, deriveKey, equalBytes, generateKeyPair, secureRandom, seedCommitment, x25519PublicKey } from './primitives.js';
 import { toHex } from '../wire/crypto.js';
@@ -117,12 +117,25 @@ function secureNoiseOf(config: Config): { clipNorm: number; std: number } | unde
   return { clipNorm, std };
 }
 
-/** The metric names a round's train config asks to sum under the masks (MASKED_METRICS_CONFIG_KEY). */
-function maskedMetricNames(config: Config): string[] {
+/**
+ * The metrics a round's train config asks to sum under the masks (MASKED_METRICS_CONFIG_KEY): a
+ * comma-separated list of `name` or `name:range` (the range a value is clipped to; default
+ * METRIC_RANGE). `ranges` is undefined when every metric takes the default.
+ */
+function maskedMetrics(config: Config): { names: string[]; ranges?: number[] } {
   const v = config[MASKED_METRICS_CONFIG_KEY];
-  if (v === undefined) return [];
+  if (v === undefined) return { names: [] };
   if (typeof v !== 'string') throw new FederaError('invalid_config', `config.${MASKED_METRICS_CONFIG_KEY} must be a comma-separated list of metric names`);
-  return [...new Set(v.split(',').map((n) => n.trim()).filter((n) => n.length > 0))];
+  const byName = new Map<string, number>();
+  for (const entry of v.split(',').map((n) => n.trim()).filter((n) => n.length > 0)) {
+    const [name, rangeText] = entry.split(':');
+    const range = rangeText === undefined ? METRIC_RANGE : Number(rangeText);
+    if (!(range > 0 && range <= MAX_METRIC_RANGE)) throw new FederaError('invalid_config', `config.${MASKED_METRICS_CONFIG_KEY}: the range of "${name}" must be a number in (0, 2^40], got ${JSON.stringify(rangeText)}`);
+    byName.set(name, Math.max(byName.get(name) ?? 0, range));
+  }
+  const names = [...byName.keys()];
+  const ranges = names.map((n) => byName.get(n)!);
+  return ranges.every((r) => r === METRIC_RANGE) ? { names } : { names, ranges };
 }
 
 /** Means of the metrics summed under the masks, for a strategy that takes the mean only. */
@@ -306,6 +319,7 @@ async function advertiseKeys(r: SecAggRound): Promise<void> {
         weightScale: encoding.weightScale,
         metricScale: encoding.metricScale,
         secureMetrics: r.secureMetrics,
+        ...(encoding.metricRanges ? { secureMetricRanges: encoding.metricRanges } : {}),
         maxWeight: r.maxWeight,
         weighting: r.weighting,
         ...(r.plus ? { graphDegree: r.plan.degree } : {}),
@@ -697,7 +711,9 @@ export class SecAggWorkflow implements TrainWorkflow {
     const rotation = q ? { block: q.block, seed: ctx.rng.stream('secagg-rotation').nextU32(), length: rotatedLength(d, q.block) } : undefined;
     let noise: SecureSumNoise | undefined;
     try {
-      secureMetrics = maskedMetricNames(config);
+      const masked = maskedMetrics(config);
+      secureMetrics = masked.names;
+      if (masked.ranges) encoding = { ...encoding, metricRanges: masked.ranges };
       // A stage asked for discrete noise on the codes (distributed DP): Skellam, in a wider ring.
       const noiseAsk = secureNoiseOf(config);
       if (noiseAsk) {

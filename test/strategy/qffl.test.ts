@@ -76,3 +76,25 @@ test('an update without h is refused by the stage; configs: --strategy qffl --q,
   assert.throws(() => parseSimulationConfig({ ...base, strategy: { name: 'qffl' }, privacy: { clipNorm: 1, noiseMultiplier: 1 } }), /strategy "qffl" weighs clients by their loss/);
   assert.throws(() => parseSimulationConfig({ ...base, strategy: { name: 'qffl' }, robust: { aggregator: 'median' } }), /strategy "qffl" reduces Σδ\/Σh itself/);
 });
+
+test('under secure aggregation q-FedAvg gets the same update from the masked sums (Σδ in the masked vector, Σh as a masked metric with its own range)', async () => {
+  const { SecAggWorkflow, secAggClientLayer } = await import('../../src/secagg/index.js');
+  const { createSecureSumStage } = await import('../../src/aggregate/secure-sum.js');
+  const q = 1;
+  const L = 50;
+  const ids = ['c0', 'c1', 'c2'];
+  const r = await runSimulation({
+    ...knownUpdateSimulation(ids, updates, [4, 4, 4]),
+    createTrainer: () => new LossTrainer(updates),
+    strategy: new AggregationStrategy(createStrategy({ name: 'qffl' }), [createQfflStage({ q, lipschitz: L }), createSecureSumStage({ weighting: 'uniform', clippingRange: 256 })]),
+    workflow: new SecAggWorkflow({ weighting: 'uniform', clippingRange: 256 }),
+    layers: [secAggClientLayer({ randomness: 'seeded', seed: 1 }), qfflClientLayer()],
+    rounds: 1,
+    seed: 1,
+    sampling: { fraction: 1, minClients: 3 },
+  });
+  assert.equal(r.history[0].status, 'completed', r.history[0].reason);
+  const plain = await oneRound(q, L);
+  // h_k here is 550–1,000, beyond the default ±64 of masked metrics: its own range keeps it exact.
+  for (let j = 0; j < 2; j++) assert.ok(Math.abs(r.params.data[j] - plain[j]) < 1e-5, `coordinate ${j}: ${r.params.data[j]} vs ${plain[j]}`);
+});
