@@ -136,7 +136,7 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
 
   const ev = config.evaluation;
   const evaluation: EvaluationOptions | false =
-    ev.federatedEvery > 0 ? { every: ev.federatedEvery, ...(ev.federatedFraction !== undefined ? { fraction: ev.federatedFraction, minClients: 1 } : {}) } : false;
+    ev.federatedEvery > 0 ? { every: ev.federatedEvery, ...(ev.federatedFraction !== undefined ? { fraction: ev.federatedFraction, minClients: 1, maxClients: N } : {}) } : false;
 
   // Compression: the server layer encodes the model and announces the uplink pipeline; clients follow it.
   // Under secure aggregation "rotate,quantize:b" is the secure sum's own encoding (announced at its setup), not the layers'.
