@@ -1,16 +1,14 @@
 // A deployed client process for the FedBuff deployment test: the real FederaClient over wss with a
 // trainer that adds a known update after `delayMs` of "training" (a slow device when large).
 //   node --import tsx fedbuff-client.ts <url> <index> <token> <identity file> <ca file> <delayMs>
-import { readFileSync } from 'node:fs';
-import { FederaClient } from '../../../src/node/client.js';
+import { clientProcessArgs, runClientProcess } from '../../secagg/helpers/client-process.js';
 import type { Dataset } from '../../../src/data/dataset.js';
 import type { FitOptions, FitOutcome } from '../../../src/client/trainer.js';
 import { KnownUpdateTrainer, knownUpdates } from '../../secagg/helpers/clients.js';
 import { FEDBUFF_TEST as P } from './fedbuff-params.js';
 
-const [url, indexText, token, identity, caFile, delayText] = process.argv.slice(2);
-const index = Number(indexText);
-const delayMs = Number(delayText);
+const { args, rest } = clientProcessArgs();
+const delayMs = Number(rest[0]);
 const updates = knownUpdates(P.clients, P.dimension, P.seed, 1);
 
 class SlowTrainer extends KnownUpdateTrainer {
@@ -20,18 +18,5 @@ class SlowTrainer extends KnownUpdateTrainer {
   }
 }
 
-const x = new Float32Array(10).fill(index);
-const data = { x, y: new Int32Array(10), numFeatures: 1, numClasses: 2 };
-const client = new FederaClient({
-  server: url,
-  data,
-  token,
-  clientId: `client-${index}`,
-  identity,
-  ca: readFileSync(caFile),
-  createTrainer: () => new SlowTrainer(updates),
-  reconnect: { maxAttempts: 20 },
-});
-const outcome = await client.start();
-process.stdout.write(JSON.stringify({ msg: 'done', ...outcome }) + '\n');
-process.exit(0);
+const x = new Float32Array(10).fill(args.index);
+await runClientProcess(args, { data: { x, y: new Int32Array(10), numFeatures: 1, numClasses: 2 }, createTrainer: () => new SlowTrainer(updates) });
