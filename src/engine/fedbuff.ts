@@ -93,6 +93,8 @@ export class FedBuffWorkflow implements TrainWorkflow {
   /** Deployment: arrivals not consumed yet (a reply may come between two rounds). */
   private readonly arrived: Arrival[] = [];
   private wake: (() => void) | undefined;
+  private version = 0;
+  private lastGlobal: Float32Array | undefined;
 
   constructor(options: FedBuffOptions = {}) {
     this.o = options;
@@ -114,7 +116,11 @@ export class FedBuffWorkflow implements TrainWorkflow {
   }
 
   async run(ctx: RoundContext): Promise<TrainRoundOutcome> {
-    const version = ctx.round - 1;
+    // The model's version counts the global models actually applied (a skipped or rejected round
+    // leaves it, so it does not make the clients still training look staler).
+    if (this.lastGlobal !== undefined && ctx.global.data !== this.lastGlobal) this.version++;
+    this.lastGlobal = ctx.global.data;
+    const version = this.version;
     const clock = ctx.clock;
     const aggregation = ctx.strategy.aggregateTrain(ctx.round, ctx.global);
     const config = ctx.strategy.configureTrain(ctx.round, ctx.global);

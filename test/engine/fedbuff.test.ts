@@ -168,3 +168,24 @@ test('federated evaluation asks only the clients that are not training for FedBu
     assert.equal(h.federatedEvaluation?.clients, 3, `round ${h.round}: ${h.federatedEvaluation?.clients} clients evaluated`);
   }
 });
+
+test('a skipped round does not advance the model version: the clients still training are not counted staler', async () => {
+  const real = new AggregationStrategy(createStrategy({ name: 'fedbuff' }), [createMeanStage({ weighting: 'uniform' })]);
+  // Round 2's aggregation fails: the round is skipped and the model stays version 1.
+  const failing = Object.create(real) as typeof real;
+  failing.aggregateTrain = (round, global) => {
+    const a = real.aggregateTrain(round, global);
+    if (round !== 2) return a;
+    return { ...a, add: (u) => a.add(u), get accepted() { return a.accepted; }, finish: () => { a.discard?.(); throw new Error('injected failure'); } } as typeof a;
+  };
+  const r = await runSimulation({
+    ...knownUpdateSimulation(ids, updates, Array.from({ length: N }, () => 10)),
+    strategy: failing,
+    workflow: new FedBuffWorkflow({ bufferSize: 3, concurrency: 8 }),
+    rounds: 4,
+    seed: 4,
+    devices: { kind: 'lognormal' },
+  });
+  assert.deepEqual(r.history.map((h) => h.status), ['completed', 'skipped', 'completed', 'completed']);
+  assert.deepEqual([1, 3, 4].map((n) => bufferOf(r.history[n - 1]).version), [0, 1, 2]);
+});
