@@ -19,7 +19,7 @@ test('defaults are the documented main run: MNIST, 2NN, 100 clients, 10 per roun
 
 test('a bad value is reported with its path and the allowed values', () => {
   assert.throws(() => parseSimulationConfig({ strategy: { name: 'fedsgd' } }), (e: Error) => {
-    assert.match(e.message, /strategy\.name: expected one of "fedavg" \| "fedprox" \| "fedavgm" \| "fedadam" \| "fedyogi" \| "fedadagrad" \| "fedbuff"; got "fedsgd"/);
+    assert.match(e.message, /strategy\.name: expected one of "fedavg" \| "fedprox" \| "fedavgm" \| "fedadam" \| "fedyogi" \| "fedadagrad" \| "fedbuff" \| "qffl"; got "fedsgd"/);
     return true;
   });
   assert.throws(() => parseSimulationConfig({ model: 'resnet' }), /model: expected a zoo model \(logreg, 2nn, cnn, cifar-cnn, lstm\) or the path of a TF\.js model\.json; got "resnet"/);
