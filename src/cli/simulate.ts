@@ -25,6 +25,7 @@ import { formatTable, formatBytes } from './format.js';
 import { backdoorSuccessRate, planAttack, triggeredTestSet } from '../robust/attacks.js';
 import { clientIds as defaultClientIds } from '../sim/virtual-clients.js';
 import { parseDeviceTrace, type DeviceSpec } from '../sim/devices.js';
+import { estimatedUplinkRatio } from '../compress/spec.js';
 
 export { prepareData, type PreparedData } from '../node/prepare-data.js';
 
@@ -157,7 +158,7 @@ export async function simulate(config: SimulationConfig, io: SimulateIo = {}): P
       minResults: config.minResults,
       roundTimeoutMs: config.roundTimeoutMs,
       ...(config.overSelection > 0 ? { overSelection: config.overSelection } : {}),
-      ...(devices ? { devices } : {}),
+      ...(devices ? { devices, uplinkRatio: config.compression ? estimatedUplinkRatio(config.compression.uplink) : 1 } : {}),
       logger,
       onRound: (record) => {
         appendFileSync(historyFile, JSON.stringify(record) + '\n');

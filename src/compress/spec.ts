@@ -213,3 +213,21 @@ export function describePipeline(spec: PipelineSpec): string {
 export function usesErrorFeedback(spec: PipelineSpec): boolean {
   return spec.some((s) => s.codec === 'topk' && s.errorFeedback !== false);
 }
+
+/**
+ * About how many times smaller than float32 an update is once `pipeline` encodes it (for the
+ * upload times of simulated devices, before any update exists): top-k keeps its fraction with a
+ * 4-byte index per value, quantization keeps b of 32 bits, fp16 half; rotation and lossless
+ * packing are taken as 1 (a k given as a count is taken as 1 too: the length is not known here).
+ */
+export function estimatedUplinkRatio(pipeline: readonly CodecSpec[]): number {
+  let kept = 1;
+  let bitsPerValue = 32;
+  let indexBytes = 0;
+  for (const s of pipeline) {
+    if (s.codec === 'topk' && s.fraction !== undefined) (kept = s.fraction), (indexBytes = 4);
+    else if (s.codec === 'quantize') bitsPerValue = s.bits;
+    else if (s.codec === 'fp16') bitsPerValue = 16;
+  }
+  return Math.min(1, kept * (bitsPerValue / 32 + indexBytes / 4));
+}

@@ -159,3 +159,18 @@ test("the README's device commands, exactly as written: seeded phones with a dea
   assert.match(trace.stdout, /no reply within 30000 ms \(simulated time\): the device needs \d+ s/);
   assert.match(trace.stdout, /rounds completed +8 of 8/);
 });
+
+test('a compressed uplink shortens the simulated upload: the expected reply size follows the pipeline', async () => {
+  const { estimatedUplinkRatio, parsePipeline } = await import('../../src/compress/spec.js');
+  assert.equal(estimatedUplinkRatio(parsePipeline('quantize:8', 'uplink')), 0.25);
+  assert.equal(estimatedUplinkRatio(parsePipeline('fp16', 'uplink')), 0.5);
+  assert.ok(Math.abs(estimatedUplinkRatio(parsePipeline('topk:0.01,quantize:8,lossless', 'uplink')) - 0.01 * (0.25 + 1)) < 1e-12);
+  assert.equal(estimatedUplinkRatio([]), 1);
+  const device = parseDeviceTrace({ format: 'federa-devices/1', devices: [{ speed: 1e9, downlinkMbps: 1e9, uplinkMbps: 8, latencyMs: 0 }] });
+  const params = new Float32Array(250_000);
+  const train = { type: 'train', runId: 'r', round: 1, params, config: {} } as unknown as MessageBase;
+  const full = new DeviceFleet(device, { clients: ['a'], examples, seed: 1 }).timing('a', train).durationMs;
+  const quarter = new DeviceFleet(device, { clients: ['a'], examples, seed: 1, uplinkRatio: 0.25 }).timing('a', train).durationMs;
+  // 1 MB up at 1 MB/s: 1 s; a quarter of it: 0.25 s.
+  assert.ok(Math.abs(full - 1000) < 1 && Math.abs(quarter - 250) < 1, `${full} ${quarter}`);
+});
