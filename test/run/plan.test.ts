@@ -40,7 +40,7 @@ test('simulated clients follow the uplink pipeline the server announces, as depl
   // The server half adds the announcement to every train instruction.
   const out = plan.serverLayers[0].outgoing!({ type: 'train', runId: 'r', round: 1, params: new Float32Array(3), config: {} } as never, { clientId: 'c1' } as never) as unknown as { config: Record<string, unknown> };
   assert.match(String(out.config[UPLINK_CONFIG_KEY]), /quantize/);
-  assert.equal(plan.clientLayers('c1', 0).length, 3, 'secure aggregation, compression and DP layers, none configured on the client');
+  assert.equal(plan.clientLayers('c1', 0).length, 4, 'secure aggregation, compression, DP and q-FedAvg layers, none configured on the client');
 });
 
 test('the privacy-budget stop is a typed code, not the text of a reason', () => {
