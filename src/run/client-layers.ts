@@ -3,7 +3,8 @@
  * outermost (it answers the secagg stages and masks what the inner layers produced; anything else
  * passes through), then compression (decodes a compressed model, encodes updates with the
  * pipeline the server announces in its train config), then DP (acts only on DP-FedAvg
- * instructions), then any layers of the caller's (simulated attackers, custom transforms).
+ * instructions), then q-FedAvg (only on its instructions), then any layers of the caller's
+ * (simulated attackers, custom transforms).
  *
  * No layer has a setting of its own: a client follows the server's `[compression]`, `[privacy]`
  * and `[secagg]` as announced, so simulated clients exercise exactly the deployed path. Only where
