@@ -10,7 +10,7 @@ import { subtract } from '../core/kernels.js';
 import { sharedBuffers } from '../core/buffers.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Trainer } from './trainer.js';
-import { INITIAL_LOSS_CONFIG_KEY, INITIAL_LOSS_METRIC } from '../strategy/strategy.js';
+import { FINE_TUNE_CONFIG_KEY, INITIAL_LOSS_CONFIG_KEY, INITIAL_LOSS_METRIC, PERSONALIZED_PREFIX } from '../strategy/strategy.js';
 
 export type MessageHandler = (message: MessageBase) => Promise<MessageBase>;
 
@@ -138,6 +138,16 @@ export class ClientRuntime {
     }
     this.o.trainer.setParameters(params);
     const r = await this.o.trainer.evaluate(data);
+    const epochs = m.config?.[FINE_TUNE_CONFIG_KEY];
+    if (epochs !== undefined && this.o.data.train.y.length > 0) {
+      // Personalization: the received model fine-tuned on this client's training split, scored again.
+      const s = trainSettings({ ...m.config, epochs }, { ...DEFAULT_SETTINGS, ...this.o.defaults }, `${where} (fine-tuning)`);
+      await this.o.trainer.fit(this.o.data.train, { epochs: s.epochs, batchSize: s.batchSize, learningRate: s.learningRate, proximalMu: 0, seed: `${this.clientId}/${m.round}/fine-tune` });
+      const p = await this.o.trainer.evaluate(data);
+      const personalized: Record<string, number> = { [`${PERSONALIZED_PREFIX}loss`]: p.loss };
+      for (const [k, v] of Object.entries(p.metrics)) personalized[`${PERSONALIZED_PREFIX}${k}`] = v;
+      return { type: 'evaluate_result', runId: m.runId, round: m.round, loss: r.loss, numExamples: r.numExamples, metrics: { ...r.metrics, ...personalized } };
+    }
     return { type: 'evaluate_result', runId: m.runId, round: m.round, loss: r.loss, numExamples: r.numExamples, metrics: r.metrics };
   }
 }

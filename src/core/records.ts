@@ -24,7 +24,7 @@ export interface FederatedEvaluationRecord extends EvaluationRecord {
   clients: number;
   failed: ClientFailure[];
   /** How the evaluated clients' accuracy and loss are spread (fairness across clients). */
-  distribution?: { accuracy?: DistributionStats; loss?: DistributionStats };
+  distribution?: { accuracy?: DistributionStats; loss?: DistributionStats; personalizedAccuracy?: DistributionStats };
 }
 
 /** Privacy spent so far, when the run uses differential privacy. */

@@ -65,6 +65,8 @@ export class FederatedEvaluationWorkflow implements EvaluationWorkflow {
 export function clientDistribution(results: readonly EvaluateResult[]): Pick<FederatedEvaluationRecord, 'distribution'> {
   const accuracy = describeDistribution(results.map((r) => r.metrics.accuracy ?? NaN), true);
   const loss = describeDistribution(results.map((r) => r.loss), false);
+  // Personalization evaluation: the fine-tuned models' accuracy, client by client.
+  const personalized = describeDistribution(results.map((r) => r.metrics.personalized_accuracy ?? NaN), true);
   if (!accuracy && !loss) return {};
-  return { distribution: { ...(accuracy ? { accuracy } : {}), ...(loss ? { loss } : {}) } };
+  return { distribution: { ...(accuracy ? { accuracy } : {}), ...(loss ? { loss } : {}), ...(personalized ? { personalizedAccuracy: personalized } : {}) } };
 }

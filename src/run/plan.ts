@@ -29,6 +29,7 @@ import type { RunConfig } from '../config/schema.js';
 import { createClientLayers } from './client-layers.js';
 import { assessDpNoise, distributedDpWarning } from '../privacy/utility.js';
 import { DP_PREFIX } from '../privacy/protocol.js';
+import { FINE_TUNE_CONFIG_KEY } from '../strategy/strategy.js';
 
 export interface RunPlanOptions {
   /** N: the clients sampling draws from (a simulation's clients; a server's `privacy.populationSize` or its quorum). */
@@ -114,7 +115,13 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
     ...(o.dimension !== undefined ? { dimension: o.dimension } : {}),
   });
   const dp = planned.dp;
-  const strategyOptions: StrategyOptions = { trainConfig: trainConfigOf(config), evaluate: o.evaluate };
+  const fineTune = config.evaluation.fineTuneEpochs;
+  const strategyOptions: StrategyOptions = {
+    trainConfig: trainConfigOf(config),
+    evaluate: o.evaluate,
+    // Personalization evaluation: clients fine-tune with the local settings of the run.
+    ...(fineTune > 0 ? { evaluateConfig: { [FINE_TUNE_CONFIG_KEY]: fineTune, learningRate: config.local.learningRate, batchSize: config.local.batchSize } } : {}),
+  };
   const strategy = o.strategy ? o.strategy(strategyOptions) : new AggregationStrategy(createStrategy(config.strategy, strategyOptions), planned.stages, { where: source, evaluationCap: config.weightCap });
   const st = config.strategy;
   const workflow =

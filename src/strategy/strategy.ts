@@ -59,6 +59,15 @@ export const INITIAL_LOSS_CONFIG_KEY = 'federa.initialLoss';
 export const INITIAL_LOSS_METRIC = 'initial_loss';
 
 /**
+ * Evaluate-config key for personalization evaluation (as TensorFlow Federated's): each evaluated
+ * client first scores the received model on its validation split, then fine-tunes it for this many
+ * epochs on its training split (the config's learningRate and batchSize) and scores it again,
+ * reported with the prefix `PERSONALIZED_PREFIX` (`personalized_loss`, `personalized_accuracy`).
+ */
+export const FINE_TUNE_CONFIG_KEY = 'federa.fineTuneEpochs';
+export const PERSONALIZED_PREFIX = 'personalized_';
+
+/**
  * Train-config keys by which a stage asks a quantized secure sum to add discrete noise to the
  * clients' codes (distributed DP): the L2 norm each client's update is clipped to and the standard
  * deviation of the noise each client adds, both in update units. The secure sum turns them into
