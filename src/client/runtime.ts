@@ -10,7 +10,7 @@ import { subtract } from '../core/kernels.js';
 import { sharedBuffers } from '../core/buffers.js';
 import type { Dataset } from '../data/dataset.js';
 import type { Trainer } from './trainer.js';
-import { FINE_TUNE_CONFIG_KEY, INITIAL_LOSS_CONFIG_KEY, INITIAL_LOSS_METRIC, PERSONALIZED_PREFIX } from '../strategy/strategy.js';
+import { DITTO_CONFIG, DITTO_STATE_KEY, FINE_TUNE_CONFIG_KEY, INITIAL_LOSS_CONFIG_KEY, INITIAL_LOSS_METRIC, PERSONALIZED_PREFIX } from '../strategy/strategy.js';
 
 export type MessageHandler = (message: MessageBase) => Promise<MessageBase>;
 
@@ -57,13 +57,16 @@ export class ClientRuntime {
   readonly clientId: string;
   private readonly handler: MessageHandler;
   private readonly o: ClientRuntimeOptions;
+  /** The client's persistent state (layers' residuals, Ditto's personal model). */
+  private readonly state: Map<string, unknown>;
 
   constructor(options: ClientRuntimeOptions) {
     this.o = options;
     this.clientId = options.clientId;
     let h: MessageHandler = (m) => this.dispatch(m);
     const layers = options.layers ?? [];
-    const info: ClientInfo = { clientId: options.clientId, state: options.state ?? new Map() };
+    this.state = options.state ?? new Map();
+    const info: ClientInfo = { clientId: options.clientId, state: this.state };
     for (let i = layers.length - 1; i >= 0; i--) h = layers[i](h, info);
     this.handler = h;
   }
@@ -125,6 +128,16 @@ export class ClientRuntime {
     // The update is built in a pooled buffer; the transport returns it to the pool once sent.
     const trained = trainer.getParameters(sharedBuffers.take(params.length));
     const update = subtract(trained, params, trained);
+    // Ditto: the personal model trains from where it was toward the global model it received.
+    const lambda = m.config[DITTO_CONFIG.lambda];
+    if (lambda !== undefined) {
+      if (typeof lambda !== 'number' || !(lambda >= 0) || !Number.isFinite(lambda)) throw new FederaError('invalid_config', `${where}: config.${DITTO_CONFIG.lambda} must be a finite number ≥ 0, got ${JSON.stringify(lambda)}`);
+      const personal = this.state.get(DITTO_STATE_KEY);
+      trainer.setParameters(personal instanceof Float32Array && personal.length === params.length ? personal : params);
+      const ds = trainSettings({ ...m.config, epochs: m.config[DITTO_CONFIG.epochs] ?? s.epochs }, { ...DEFAULT_SETTINGS, ...this.o.defaults }, `${where} (Ditto)`);
+      await trainer.fit(this.o.data.train, { epochs: ds.epochs, batchSize: ds.batchSize, learningRate: ds.learningRate, proximalMu: lambda, proximalAnchor: params, seed: `${this.clientId}/${m.round}/ditto` });
+      this.state.set(DITTO_STATE_KEY, trainer.getParameters());
+    }
     const metrics = initialLoss === undefined ? outcome.metrics : { ...outcome.metrics, [INITIAL_LOSS_METRIC]: initialLoss };
     return { type: 'train_result', runId: m.runId, round: m.round, update, numExamples: outcome.numExamples, metrics };
   }
@@ -138,15 +151,18 @@ export class ClientRuntime {
     }
     this.o.trainer.setParameters(params);
     const r = await this.o.trainer.evaluate(data);
+    // Ditto: this client's personal model, once it has one.
+    const personal = this.state.get(DITTO_STATE_KEY);
+    if (m.config?.[DITTO_CONFIG.evaluate] === true && personal instanceof Float32Array && personal.length === params.length) {
+      this.o.trainer.setParameters(personal);
+      return { type: 'evaluate_result', runId: m.runId, round: m.round, loss: r.loss, numExamples: r.numExamples, metrics: { ...r.metrics, ...personalizedMetrics(await this.o.trainer.evaluate(data)) } };
+    }
     const epochs = m.config?.[FINE_TUNE_CONFIG_KEY];
     if (epochs !== undefined && this.o.data.train.y.length > 0) {
       // Personalization: the received model fine-tuned on this client's training split, scored again.
       const s = trainSettings({ ...m.config, epochs }, { ...DEFAULT_SETTINGS, ...this.o.defaults }, `${where} (fine-tuning)`);
       await this.o.trainer.fit(this.o.data.train, { epochs: s.epochs, batchSize: s.batchSize, learningRate: s.learningRate, proximalMu: 0, seed: `${this.clientId}/${m.round}/fine-tune` });
-      const p = await this.o.trainer.evaluate(data);
-      const personalized: Record<string, number> = { [`${PERSONALIZED_PREFIX}loss`]: p.loss };
-      for (const [k, v] of Object.entries(p.metrics)) personalized[`${PERSONALIZED_PREFIX}${k}`] = v;
-      return { type: 'evaluate_result', runId: m.runId, round: m.round, loss: r.loss, numExamples: r.numExamples, metrics: { ...r.metrics, ...personalized } };
+      return { type: 'evaluate_result', runId: m.runId, round: m.round, loss: r.loss, numExamples: r.numExamples, metrics: { ...r.metrics, ...personalizedMetrics(await this.o.trainer.evaluate(data)) } };
     }
     return { type: 'evaluate_result', runId: m.runId, round: m.round, loss: r.loss, numExamples: r.numExamples, metrics: r.metrics };
   }
@@ -166,4 +182,11 @@ export function trainSettings(config: Config, defaults: TrainSettings, where: st
     learningRate: num('learningRate', (v) => Number.isFinite(v) && v > 0, 'a number > 0'),
     proximalMu: num('proximalMu', (v) => Number.isFinite(v) && v >= 0, 'a number ≥ 0'),
   };
+}
+
+/** A personalized model's scores, named with PERSONALIZED_PREFIX. */
+function personalizedMetrics(p: { loss: number; metrics: Record<string, number> }): Record<string, number> {
+  const out: Record<string, number> = { [`${PERSONALIZED_PREFIX}loss`]: p.loss };
+  for (const [k, v] of Object.entries(p.metrics)) out[`${PERSONALIZED_PREFIX}${k}`] = v;
+  return out;
 }

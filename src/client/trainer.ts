@@ -12,6 +12,11 @@ export interface FitOptions {
   learningRate: number;
   /** FedProx: adds mu/2·‖w − w_global‖² to the local loss, w_global being the parameters set before fit. 0 disables it. */
   proximalMu?: number;
+  /**
+   * The parameters the proximal term pulls toward, when not the ones set before fit (Ditto: the
+   * personal model trains from its own parameters toward the global model). Flat, the layout's size.
+   */
+  proximalAnchor?: Float32Array;
   /** Seed for local shuffling; the same seed and data give the same training. */
   seed?: number | string;
   /**

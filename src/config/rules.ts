@@ -60,6 +60,7 @@ export function checkRun(c: RunConfig, ctx: RunCheckContext): void {
     if (c.privacy && c.selection.kind === 'oort') throw new FederaError('invalid_config', `${source}: selection "oort" picks clients by their training loss, which DP-FedAvg's accounting does not cover; use selection "uniform" with differential privacy`);
     if (c.strategy.name === 'fedbuff') throw new FederaError('invalid_config', `${source}: strategy "fedbuff" gives work to idle clients as they free up; selection "${c.selection.kind}" applies to synchronous rounds`);
   }
+  if (c.ditto && c.evaluation.fineTuneEpochs > 0 && c.evaluation.dittoEvaluate) throw new FederaError('invalid_config', `${source}: evaluation.fineTuneEpochs and ditto both report personalized_accuracy; use one (or set evaluation.dittoEvaluate = false)`);
   if (c.strategy.name === 'qffl') {
     if (c.privacy) throw new FederaError('invalid_config', `${source}: strategy "qffl" weighs clients by their loss (h_k), so one client's influence is not bounded by the clip norm; use DP with FedAvg-style strategies`);
     if (c.robust) throw new FederaError('invalid_config', `${source}: strategy "qffl" reduces Σδ/Σh itself; robust.aggregator would need the updates unweighted`);

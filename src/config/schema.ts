@@ -142,6 +142,7 @@ const EvaluationSchema = z
   .object({
     federatedEvery: doc(z.number().int().nonnegative().default(1), { help: 'federated evaluation on the clients every n rounds (0 = off)', group: 'evaluation', flag: '--federated-every', value: '<n>' }),
     federatedFraction: doc(z.number().gt(0).lte(1).optional(), { help: 'fraction of the clients that evaluate (default: as many as train)', group: 'evaluation' }),
+    dittoEvaluate: doc(z.boolean().default(true), { help: 'with ditto: evaluated clients also score their personal model (personalized_accuracy)', group: 'evaluation' }),
     fineTuneEpochs: doc(z.number().int().min(0).max(100).default(0), { help: 'personalization evaluation: each evaluated client also fine-tunes the model this many epochs on its training data and reports personalized_accuracy (0 = off)', group: 'evaluation', flag: '--fine-tune-epochs', value: '<n>' }),
     centralEvery: doc(z.number().int().nonnegative().default(1), { help: "central evaluation on the server's test set every n rounds (0 = only the last)", group: 'evaluation', flag: '--central-every', value: '<n>' }),
   })
@@ -346,10 +347,18 @@ const runShape = {
   minResults: doc(positiveInt.default(1), { help: 'fewest usable results for a round to update the model', group: 'sampling', flag: '--min-results', value: '<n>' }),
   local: LocalSchema.default({ epochs: 3, batchSize: 10, learningRate: 0.2, learningRateDecay: 1 }).meta({ help: 'local training on each client', group: 'training' }),
   validationFraction: doc(z.number().min(0).lt(1).default(0.1), { help: "fraction of each client's data kept for federated evaluation", group: 'evaluation', flag: '--validation-fraction', value: '<f>' }),
-  evaluation: EvaluationSchema.default({ federatedEvery: 1, centralEvery: 1, fineTuneEpochs: 0 }).meta({ help: 'federated and central evaluation', group: 'evaluation' }),
+  evaluation: EvaluationSchema.default({ federatedEvery: 1, centralEvery: 1, fineTuneEpochs: 0, dittoEvaluate: true }).meta({ help: 'federated and central evaluation', group: 'evaluation' }),
   robust: RobustSchema.optional().meta({ help: 'robust aggregation before the strategy (docs/robustness.md)', group: 'robustness' }),
   guard: GuardSchema.default({ normJumpFactor: 100 }).meta({ help: 'the check of every next global model (docs/robustness.md)', group: 'robustness' }),
   weightCap: WeightCapSchema.default({ medianFactor: 10 }).meta({ help: 'cap on the FedAvg weight a client may claim (docs/deployment.md, threat model)', group: 'robustness' }),
+  ditto: z
+    .object({
+      lambda: doc(z.number().min(0).max(1e6).default(0.1), { help: 'Ditto: λ of the personal model\'s proximal term λ/2·‖v − w‖² toward the global model; setting it turns Ditto on', group: 'training', flag: '--ditto-lambda', value: '<λ>' }),
+      epochs: doc(positiveInt.max(1000).optional(), { help: 'Ditto: local epochs of the personal model (default: local.epochs)', group: 'training' }),
+    })
+    .strict()
+    .optional()
+    .meta({ help: 'Ditto personalization (Li et al. 2021): each client also trains its own model toward the global one (docs/strategies.md)', group: 'training' }),
   compression: CompressionSchema.optional().meta({ help: 'compression of updates (uplink) and of the model (downlink) on the wire (docs/compression.md)', group: 'compression' }),
 };
 

@@ -245,7 +245,14 @@ export class TfjsTrainer implements Trainer {
     const n = data.y.length;
     const W = transpose(kernel.dataSync() as Float32Array, this.numFeatures, this.numClasses);
     const b = bias.dataSync().slice() as Float32Array;
-    const state = { kernelT: W, bias: b, numFeatures: this.numFeatures, numClasses: this.numClasses, ...(mu > 0 ? { anchor: { kernelT: W.slice(), bias: b.slice(), mu } } : {}) };
+    // The proximal anchor: the parameters set before fit, or the ones given (Ditto: the global model).
+    const a = options.proximalAnchor;
+    const anchorOf = (): { kernelT: Float32Array; bias: Float32Array } => {
+      if (!a) return { kernelT: W.slice(), bias: b.slice() };
+      const [k, bs] = this.layout.tensors;
+      return { kernelT: transpose(a.subarray(k.offset, k.offset + k.size), this.numFeatures, this.numClasses), bias: a.slice(bs.offset, bs.offset + bs.size) };
+    };
+    const state = { kernelT: W, bias: b, numFeatures: this.numFeatures, numClasses: this.numClasses, ...(mu > 0 ? { anchor: { ...anchorOf(), mu } } : {}) };
     const scratch = softmaxSgdScratch(Math.min(batchSize, n), this.numFeatures, this.numClasses);
     const rng = new Rng(seed);
     const order = new Int32Array(n);
@@ -378,6 +385,10 @@ export class TfjsTrainer implements Trainer {
       throw invalid('learningRate', `fit: learningRate must be a finite number > 0, got ${learningRate}`);
     }
     if (typeof mu !== 'number' || !Number.isFinite(mu) || mu < 0) throw invalid('proximalMu', `fit: proximalMu must be a finite number ≥ 0, got ${mu}`);
+    if (options.proximalAnchor !== undefined) {
+      if (!(options.proximalAnchor instanceof Float32Array)) throw invalid('proximalAnchor', 'fit: proximalAnchor must be a Float32Array');
+      this.layout.check(options.proximalAnchor, 'fit: proximalAnchor');
+    }
     if (!((typeof seed === 'number' && Number.isFinite(seed)) || typeof seed === 'string')) {
       throw invalid('seed', `fit: seed must be a finite number or a string, got ${String(seed)}`);
     }
@@ -404,7 +415,16 @@ export class TfjsTrainer implements Trainer {
     try {
       await null; // always settle asynchronously, so callers never see a synchronous fit
       optimizer = tf.train.sgd(learningRate);
-      if (mu > 0) this.proximalAnchor = this.trainable.map((v) => tf.clone(v));
+      if (mu > 0) {
+        const a = options.proximalAnchor;
+        this.proximalAnchor = a
+          ? this.weights.flatMap((w, i) => {
+              if (!w.trainable) return [];
+              const spec = this.layout.tensors[i];
+              return [tf.tensor(a.slice(spec.offset, spec.offset + spec.size), spec.shape as number[], 'float32')];
+            })
+          : this.trainable.map((v) => tf.clone(v));
+      }
       const rng = new Rng(seed);
       const dpNoise = options.dpSgd ? dpSgdNoiseSource(options.dpSgd, seed) : undefined;
       const order = new Int32Array(n);

@@ -29,7 +29,7 @@ import type { RunConfig } from '../config/schema.js';
 import { createClientLayers } from './client-layers.js';
 import { assessDpNoise, distributedDpWarning } from '../privacy/utility.js';
 import { DP_PREFIX } from '../privacy/protocol.js';
-import { FINE_TUNE_CONFIG_KEY } from '../strategy/strategy.js';
+import { DITTO_CONFIG, FINE_TUNE_CONFIG_KEY } from '../strategy/strategy.js';
 
 export interface RunPlanOptions {
   /** N: the clients sampling draws from (a simulation's clients; a server's `privacy.populationSize` or its quorum). */
@@ -95,7 +95,8 @@ export interface RunPlan {
 export function trainConfigOf(c: RunConfig): (round: number) => Record<string, number> {
   return (round) => {
     const { learningRateDecay, ...local } = c.local;
-    return { ...local, learningRate: local.learningRate * learningRateDecay ** (round - 1) };
+    const ditto = c.ditto ? { [DITTO_CONFIG.lambda]: c.ditto.lambda, ...(c.ditto.epochs !== undefined ? { [DITTO_CONFIG.epochs]: c.ditto.epochs } : {}) } : {};
+    return { ...local, learningRate: local.learningRate * learningRateDecay ** (round - 1), ...ditto };
   };
 }
 
@@ -121,6 +122,7 @@ export function planRun(config: RunConfig, o: RunPlanOptions): RunPlan {
     evaluate: o.evaluate,
     // Personalization evaluation: clients fine-tune with the local settings of the run.
     ...(fineTune > 0 ? { evaluateConfig: { [FINE_TUNE_CONFIG_KEY]: fineTune, learningRate: config.local.learningRate, batchSize: config.local.batchSize } } : {}),
+    ...(config.ditto && config.evaluation.dittoEvaluate ? { evaluateConfig: { [DITTO_CONFIG.evaluate]: true } } : {}),
   };
   const strategy = o.strategy ? o.strategy(strategyOptions) : new AggregationStrategy(createStrategy(config.strategy, strategyOptions), planned.stages, { where: source, evaluationCap: config.weightCap });
   const st = config.strategy;

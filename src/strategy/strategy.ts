@@ -65,6 +65,16 @@ export const INITIAL_LOSS_METRIC = 'initial_loss';
  * reported with the prefix `PERSONALIZED_PREFIX` (`personalized_loss`, `personalized_accuracy`).
  */
 export const FINE_TUNE_CONFIG_KEY = 'federa.fineTuneEpochs';
+
+/**
+ * Ditto (Li, Hu, Beirami & Smith 2021): train-config keys asking each client to train, after its
+ * global update, its own personal model v (kept in its state across rounds) for `epochs` epochs with
+ * the proximal term λ/2·‖v − w‖² toward the received global model w; the evaluate-config key
+ * `evaluate` asks it to score v too (reported with PERSONALIZED_PREFIX).
+ */
+export const DITTO_CONFIG = { lambda: 'federa.ditto.lambda', epochs: 'federa.ditto.epochs', evaluate: 'federa.ditto.evaluate' } as const;
+/** Where a client keeps its Ditto model. */
+export const DITTO_STATE_KEY = 'ditto/personal';
 export const PERSONALIZED_PREFIX = 'personalized_';
 
 /**

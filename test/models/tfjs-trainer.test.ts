@@ -259,6 +259,29 @@ test('FedProx with a large mu keeps the weights much closer to the start', async
   assert.ok(dSmall < d0 && dSmall > dMu, `a small mu lands in between: ${dMu} < ${dSmall} < ${d0}`);
 });
 
+test('a proximal anchor other than the start (Ditto): the weights are pulled toward it, on the dense fast path and the general path', async () => {
+  const data = blobs(120, 10, 3, 6);
+  const lr = 0.02;
+  for (const model of ['logreg', '2nn'] as const) {
+    const t = await createTfjsTrainer(model, 10, 3, { seed: 4 });
+    try {
+      const start = t.getParameters();
+      const anchor = Float32Array.from(start, (v, i) => v + (i % 2 ? 0.05 : -0.05));
+      // With lr·mu = 1 every step lands back on the anchor (plus one gradient step).
+      await t.fit(data, { epochs: 2, batchSize: 10, learningRate: lr, proximalMu: 1 / lr, proximalAnchor: anchor, seed: 3 });
+      const toAnchor = distance(t.getParameters(), anchor);
+      const fromStart = distance(start, anchor);
+      assert.ok(toAnchor < 0.5 * fromStart, `${model}: distance to the anchor ${toAnchor} vs ${fromStart} at the start`);
+      t.setParameters(start);
+      await t.fit(data, { epochs: 2, batchSize: 10, learningRate: lr, proximalMu: 1 / lr, seed: 3 });
+      assert.ok(distance(t.getParameters(), start) < 0.5 * fromStart, `${model}: without an anchor the start is the anchor`);
+      await assert.rejects(() => t.fit(data, { epochs: 1, batchSize: 10, learningRate: lr, proximalMu: 1, proximalAnchor: new Float32Array(3) }), /proximalAnchor/);
+    } finally {
+      t.dispose();
+    }
+  }
+});
+
 test('proximalMu 0 and no proximalMu give bitwise-identical training', async () => {
   const data = blobs(60, 8, 3, 7);
   const run = async (opts: { proximalMu?: number }) => {

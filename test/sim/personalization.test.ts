@@ -47,3 +47,32 @@ test('fine-tuning evaluation: the global run is unchanged, the fine-tuned models
   }
   assert.throws(() => parseSimulationConfig({ rounds: 1, evaluation: { fineTuneEpochs: -1 } }), /evaluation\.fineTuneEpochs/);
 });
+
+test('Ditto: each client keeps a personal model trained toward the global one; the global run is unchanged, the personal models score higher', async () => {
+  const ditto = (lambda: number | undefined) =>
+    parseSimulationConfig({
+      name: 'ditto',
+      seed: 12,
+      model: 'logreg',
+      clients: 20,
+      clientsPerRound: 10,
+      rounds: 6,
+      partition: { kind: 'dirichlet', alpha: 0.1, minSize: 10 },
+      validationFraction: 0.3,
+      evaluation: { federatedEvery: 3, federatedFraction: 1, centralEvery: 6 },
+      ...(lambda !== undefined ? { ditto: { lambda } } : {}),
+      output: mkdtempSync(join(tmpdir(), 'federa-ditto-')),
+    });
+  const plain = await simulate(ditto(undefined), { out: sink, progress: false });
+  const personal = await simulate(ditto(0.1), { out: sink, progress: false });
+  // The global model and its scores do not depend on the personal models.
+  assert.deepEqual(personal.params, plain.params);
+  const last = personal.history.at(-1)!.federatedEvaluation!;
+  assert.equal(last.metrics.accuracy, plain.history.at(-1)!.federatedEvaluation!.metrics.accuracy);
+  const d = last.distribution!;
+  // Only clients that trained at least once have a personal model (6 rounds of 10 out of 20: most).
+  assert.ok(d.personalizedAccuracy!.clients <= last.clients && d.personalizedAccuracy!.clients >= 10, `${d.personalizedAccuracy!.clients} of ${last.clients}`);
+  console.log(`# Ditto after 6 rounds: global ${d.accuracy!.mean.toFixed(4)} (worst 10 % ${d.accuracy!.worst10.toFixed(4)}), personal ${d.personalizedAccuracy!.mean.toFixed(4)} (worst 10 % ${d.personalizedAccuracy!.worst10.toFixed(4)})`);
+  assert.ok(d.personalizedAccuracy!.mean > d.accuracy!.mean + 0.05, `personal ${d.personalizedAccuracy!.mean} vs global ${d.accuracy!.mean}`);
+  assert.throws(() => parseSimulationConfig({ rounds: 1, ditto: { lambda: 0.1 }, evaluation: { fineTuneEpochs: 2 } }), /evaluation\.fineTuneEpochs and ditto both report personalized_accuracy/);
+});
