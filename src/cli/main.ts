@@ -12,6 +12,7 @@ import { registerCertCommand } from './cert.js';
 import { registerReportCommand } from './report.js';
 import { registerExportDataCommand } from './export-data.js';
 import { registerAdminCommand } from './admin.js';
+import { registerAuditCommand } from './audit.js';
 import { registerServerCommand } from '../server/cli.js';
 import { registerClientCommand } from '../node/client-cli.js';
 
@@ -96,6 +97,7 @@ export function createProgram(): Command {
   registerReportCommand(program);
   registerExportDataCommand(program);
   registerAdminCommand(program);
+  registerAuditCommand(program);
   return program;
 }
 
