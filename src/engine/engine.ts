@@ -196,6 +196,7 @@ export class RoundEngine {
       ...(this.o.grid.clock ? { clock: this.o.grid.clock } : {}),
       ...(this.o.roundTimeoutMs !== undefined ? { timeoutMs: this.o.roundTimeoutMs } : {}),
       ...(this.o.signal ? { signal: this.o.signal } : {}),
+      ...(this.o.selector?.observe ? { wantsFeedback: true } : {}),
       exchange: exchangeWithDefaults,
     };
 

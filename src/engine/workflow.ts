@@ -36,6 +36,8 @@ export interface RoundContext {
   readonly timeoutMs?: number;
   /** Aborted when the run is stopped. */
   readonly signal?: AbortSignal;
+  /** A client selector will read the round's per-client feedback (TrainRoundOutcome.feedback). */
+  readonly wantsFeedback?: boolean;
   /** Runs one exchange with the engine's deadline; its bytes are added to the round's record. */
   exchange(
     requests: readonly ExchangeRequest[],
@@ -105,21 +107,22 @@ export class FederatedTrainWorkflow implements TrainWorkflow {
       const message: TrainInstruction = { type: 'train', runId, round, params: global.data, config: { ...config, seed: clientSeed(ctx.rng, clientId) } };
       return { clientId, message };
     });
-    const reported = new Map<string, { numExamples: number; loss?: number }>();
+    // Per-client feedback only when a selector reads it (it costs an object per client).
+    const reported = ctx.wantsFeedback ? new Map<string, { numExamples: number; loss?: number }>() : undefined;
     const outcome = await ctx.exchange(
       requests,
       (clientId, reply) => {
         const r = checkTrainReply(reply, ctx, clientId);
         aggregation.add({ clientId, update: r.update, numExamples: r.numExamples, metrics: r.metrics });
-        reported.set(clientId, { numExamples: r.numExamples, ...(typeof r.metrics.loss === 'number' ? { loss: r.metrics.loss } : {}) });
+        reported?.set(clientId, { numExamples: r.numExamples, ...(typeof r.metrics.loss === 'number' ? { loss: r.metrics.loss } : {}) });
       },
       { stopAfter: waitFor < clients.length ? waitFor : undefined },
     );
-    const feedback: ClientFeedback[] = [
+    const feedback: ClientFeedback[] | undefined = reported && [
       ...outcome.succeeded.map((clientId) => ({ clientId, succeeded: true, ...reported.get(clientId), ...(outcome.replyMs?.[clientId] !== undefined ? { durationMs: outcome.replyMs[clientId] } : {}) })),
       ...outcome.failures.map((f) => ({ clientId: f.clientId, succeeded: false, ...(f.code === 'timeout' && ctx.timeoutMs !== undefined ? { durationMs: ctx.timeoutMs } : {}) })),
     ];
-    const base = { selected: clients, succeeded: outcome.succeeded, failed: outcome.failures, dropped: outcome.dropped, feedback };
+    const base = { selected: clients, succeeded: outcome.succeeded, failed: outcome.failures, dropped: outcome.dropped, ...(feedback ? { feedback } : {}) };
     if (aggregation.accepted < ctx.minResults) {
       aggregation.discard?.();
       return { ...base, status: 'skipped', code: 'insufficient_results', reason: `${aggregation.accepted} of ${clients.length} selected clients returned a usable result; at least ${ctx.minResults} required` };
