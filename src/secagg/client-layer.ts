@@ -10,7 +10,7 @@
 import type { Config, MessageBase, Metrics, TrainInstruction, TrainReply } from '../core/messages.js';
 import { checkHeader, checkMetrics } from '../core/messages.js';
 import { FederaError } from '../core/errors.js';
-import { Rng } from '../core/rng.js';
+import { Rng, SecureRng } from '../core/rng.js';
 import type { ClientLayer } from '../client/runtime.js';
 import { splitSecret, isValidShare, fieldRandomFrom } from './shamir.js';
 import {
@@ -353,7 +353,9 @@ export function secAggClientLayer(options: SecAggClientLayerOptions = {}): Clien
       if (r.update.length + 1 !== state.vectorLength) throw bad(where, `the update has ${r.update.length} values, expected ${state.vectorLength - 1}`);
       checkMetrics(r.metrics, where);
       const weight = state.weighting === 'uniform' ? 1 : Math.min(1, r.numExamples / state.maxWeight);
-      const roundingRng = seedRoot.stream('rounding').stream(String((config as Config).seed ?? '')).stream(info.clientId).stream(state.round);
+      // Stochastic-rounding coins and the Skellam noise of distributed DP: from the CSPRNG unless the
+      // run is a seeded simulation (a seed the server knows would let it subtract the noise).
+      const roundingRng = randomness === 'secure' ? new SecureRng('secagg-rounding') : seedRoot.stream('rounding').stream(String((config as Config).seed ?? '')).stream(info.clientId).stream(state.round);
       // Metrics to be summed securely leave the clear metrics and join the masked vector.
       const clearMetrics: Metrics = { ...r.metrics };
       const summed = state.secureMetrics.map((name) => {

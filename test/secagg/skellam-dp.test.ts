@@ -182,6 +182,11 @@ test('a simulated run with distributed DP, secure aggregation and rotate,quantiz
   const again = await simulate(run({ compression: { uplink: 'rotate,quantize:8' } }), { out: sink, progress: false });
   assert.deepEqual(again.history.map(withoutTiming), quantized.history.map(withoutTiming));
   assert.deepEqual(again.params, quantized.params);
+  // With secure randomness (the default, and what a deployment uses) the noise and rounding coins
+  // come from the CSPRNG: the same seed does not repeat them (a server that knew them could subtract the noise).
+  const secure = () => simulate(run({ compression: { uplink: 'rotate,quantize:8' }, secagg: { clippingRange: 0.05, randomness: 'secure' } }), { out: sink, progress: false });
+  const [s1, s2] = [await secure(), await secure()];
+  assert.notDeepEqual(s1.params, s2.params);
   // The PLD accountant has no Skellam form: refused when the config is read.
   assert.throws(() => run({ compression: { uplink: 'rotate,quantize:8' }, privacy: { mode: 'distributed', clipNorm: 1, noiseMultiplier: 0.7, accountant: 'pld' } }), /privacy\.accountant "pld" .* set privacy\.accountant = "rdp"/);
 });
