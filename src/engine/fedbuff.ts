@@ -74,8 +74,6 @@ interface Started {
   /** Simulated: when its reply arrives, or when its device goes offline first. */
   readonly arrivesAt?: number;
   readonly offlineAt?: number;
-  /** Deployment: the exchange in progress. */
-  done?: Promise<Arrival>;
 }
 
 /** What came back from a started client. */
@@ -203,18 +201,19 @@ export class FedBuffWorkflow implements TrainWorkflow {
       this.inFlight.set(clientId, { clientId, version, params: global.data, config: message.config, arrivesAt: now + t.durationMs, ...(offline ? { offlineAt: now + t.offlineAfterMs! } : {}) });
       return;
     }
-    const started: Started = { clientId, version, params: global.data, config: message.config };
-    started.done = this.exchangeOne(ctx, clientId, message, version).then((a) => {
+    this.inFlight.set(clientId, { clientId, version, params: global.data, config: message.config });
+    void this.exchangeOne(ctx, clientId, message, version, this.o.timeoutMs ?? ctx.timeoutMs).then((a) => {
       this.inFlight.delete(clientId);
       this.arrived.push(a);
       this.wake?.();
-      return a;
     });
-    this.inFlight.set(clientId, started);
   }
 
-  /** One client's train exchange, its reply copied (the transport reuses its buffers). */
-  private async exchangeOne(ctx: RoundContext, who: string, message: TrainInstruction, version: number): Promise<Arrival> {
+  /**
+   * One client's train exchange outside the clock, its reply copied (the transport reuses its
+   * buffers); `timeoutMs` in wall time (none in simulation, where the clock decided already).
+   */
+  private async exchangeOne(ctx: RoundContext, who: string, message: TrainInstruction, version: number, timeoutMs: number | undefined): Promise<Arrival> {
     let arrival: Arrival | undefined;
     try {
       const outcome = await ctx.exchange(
@@ -224,7 +223,7 @@ export class FedBuffWorkflow implements TrainWorkflow {
           const r = checkTrainReply(reply, { runId: ctx.runId, round: message.round, global: ctx.global }, c);
           arrival = { kind: 'result', clientId: c, version, update: r.update.slice(), numExamples: r.numExamples, metrics: { ...r.metrics } };
         },
-        { useClock: false, timeoutMs: this.o.timeoutMs ?? ctx.timeoutMs },
+        { useClock: false, ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
       );
       if (arrival) return arrival;
       const failure = outcome.failures[0] ?? { clientId: who, code: 'dropped', reason: 'no reply' };
@@ -248,17 +247,7 @@ export class FedBuffWorkflow implements TrainWorkflow {
     if (first.offlineAt !== undefined) {
       return { kind: 'failure', clientId: first.clientId, version: first.version, failure: { clientId: first.clientId, code: 'offline', reason: `the device went offline at ${(at / 1000).toFixed(1)} s (simulated time), before its upload at ${(first.arrivesAt! / 1000).toFixed(1)} s` } };
     }
-    const message: TrainInstruction = { type: 'train', runId: ctx.runId, round: ctx.round, params: first.params, config: first.config };
-    let arrival: Arrival | undefined;
-    const outcome = await ctx.exchange(
-      [{ clientId: first.clientId, message }],
-      (c, reply) => {
-        const r = checkTrainReply(reply, ctx, c);
-        arrival = { kind: 'result', clientId: c, version: first!.version, update: r.update.slice(), numExamples: r.numExamples, metrics: { ...r.metrics } };
-      },
-      { useClock: false },
-    );
-    return arrival ?? { kind: 'failure', clientId: first.clientId, version: first.version, failure: outcome.failures[0] ?? { clientId: first.clientId, code: 'dropped', reason: 'no reply' } };
+    return this.exchangeOne(ctx, first.clientId, { type: 'train', runId: ctx.runId, round: ctx.round, params: first.params, config: first.config }, first.version, undefined);
   }
 
   /** Deployment: the next arrival, waiting until `deadline` (undefined when it passes). */

@@ -22,6 +22,7 @@
  */
 import { FederaError } from '../core/errors.js';
 import type { Rng } from '../core/rng.js';
+import type { MessageBase } from '../core/messages.js';
 import type { SimulatedClock } from './clock.js';
 import { sortClientIds } from '../core/ids.js';
 import { sampleClients } from './sampling.js';
@@ -174,7 +175,8 @@ class OortSelector implements ClientSelector {
     let explore = rng.sample(fresh, exploreCount);
     if (context.clock && T !== undefined) {
       const probe = context.clock;
-      const expected = (id: string) => probe.timing(id, { type: 'train', runId: '', round: context.round } as never).durationMs;
+      const probeMessage: MessageBase = { type: 'train', runId: '', round: context.round };
+      const expected = (id: string) => probe.timing(id, probeMessage).durationMs;
       explore = rng.sample(fresh, Math.min(fresh.length, 2 * exploreCount)).sort((a, b) => expected(a) - expected(b) || (a < b ? -1 : 1)).slice(0, exploreCount);
     }
     picked.push(...explore);
@@ -188,8 +190,9 @@ class OortSelector implements ClientSelector {
     for (const f of feedback) {
       const prev = this.stats.get(f.clientId);
       if (!f.succeeded) {
-        // A failed client keeps its utility but is seen as slow: the deadline, if nothing better.
-        this.stats.set(f.clientId, { utility: prev?.utility ?? 0, durationMs: Math.max(prev?.durationMs ?? 0, f.durationMs ?? 0) || prev?.durationMs, lastRound: round });
+        // A failed client keeps its utility but is seen as slow: at least the deadline it missed.
+        const durationMs = f.durationMs !== undefined ? Math.max(f.durationMs, prev?.durationMs ?? 0) : prev?.durationMs;
+        this.stats.set(f.clientId, { utility: prev?.utility ?? 0, ...(durationMs !== undefined ? { durationMs } : {}), lastRound: round });
         continue;
       }
       const loss = f.loss !== undefined && Number.isFinite(f.loss) ? Math.abs(f.loss) : (prev?.utility ?? 0);

@@ -105,17 +105,13 @@ export async function auditRun(runDir: string, o: { maxExamples?: number } = {})
     const nonMembers = await lossOf(data.test, pick(Int32Array.from({ length: data.test.y.length }, (_, i) => i)));
     const examples = lossThresholdAttack(members, nonMembers);
     // Client level: a client's mean loss on its training split.
-    const inIds = ids.filter((id) => trained.has(id));
-    const outIds = ids.filter((id) => !trained.has(id));
     let clients: AttackResult | undefined;
-    if (inIds.length && outIds.length) {
+    if (trained.size > 0 && trained.size < ids.length) {
       // One trainer: evaluated one client after another.
-      const lossesOf = async (group: readonly string[]) => {
-        const out: number[] = [];
-        for (const id of group) out.push((await trainer.evaluate(subset(data.train, trainRows[ids.indexOf(id)]))).loss);
-        return out;
-      };
-      clients = lossThresholdAttack(await lossesOf(inIds), await lossesOf(outIds));
+      const inLoss: number[] = [];
+      const outLoss: number[] = [];
+      for (const [i, id] of ids.entries()) (trained.has(id) ? inLoss : outLoss).push((await trainer.evaluate(subset(data.train, trainRows[i]))).loss);
+      clients = lossThresholdAttack(inLoss, outLoss);
     }
     const epsilon = [...history].reverse().find((h) => h.privacy)?.privacy?.epsilon;
     const report: AuditReport = { runDir, model: config.model, ...(epsilon !== undefined ? { epsilon } : {}), examples, ...(clients ? { clients } : {}) };
